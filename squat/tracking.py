@@ -1,0 +1,247 @@
+"""From per-frame detections to one lifter's smoothed keypoint track.
+
+The lifter is chosen once for the whole clip (largest, most present, most central
+person), so a spotter or someone walking past never takes over the skeleton.
+"""
+from __future__ import annotations
+
+import warnings
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, filtfilt
+
+from .settings import TrackingSettings
+from .skeleton import J, MIRROR, N_JOINTS
+
+# Weight of a track's mean distance from the frame centre in its score: a lifter
+# filmed slightly off-centre still wins over a bystander of the same size.
+CENTRALITY_WEIGHT = 0.5
+# Two fragments of one body (e.g. a leg chain cut off from the trunk by a plate)
+# are merged when their nearest joints are closer than this × the larger body size.
+FRAGMENT_MERGE_DISTANCE = 0.75
+# A left/right relabelling is accepted when it fits the previous frame this much better.
+SWAP_MARGIN = 0.7
+
+
+@dataclass(frozen=True)
+class Detections:
+    """All people found in one frame: keypoints (P, 18, 3) in frame pixels, scores (P,)."""
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    @staticmethod
+    def empty() -> "Detections":
+        return Detections(np.full((0, N_JOINTS, 3), np.nan, np.float32), np.zeros(0, np.float32))
+
+
+def body_centre_and_size(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (P, 2) and size (P,) in pixels of each person: median joint and bounding-box diagonal."""
+    xy = keypoints[..., :2]
+    with warnings.catch_warnings():  # all-NaN people are normal here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmedian(xy, axis=1)
+        span = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)
+    return centre, np.hypot(span[:, 0], span[:, 1])
+
+
+def merge_fragments(det: Detections) -> Detections:
+    """Join people that share no joint and sit close together: one body split by an occluder."""
+    kps, scores = det.keypoints.copy(), det.scores.copy()
+    alive = list(range(len(kps)))
+    merged = True
+    while merged:
+        merged = False
+        centre, size = body_centre_and_size(kps[alive]) if alive else (None, None)
+        for a_i, a in enumerate(alive):
+            for b_i in range(a_i + 1, len(alive)):
+                b = alive[b_i]
+                has_a, has_b = ~np.isnan(kps[a, :, 0]), ~np.isnan(kps[b, :, 0])
+                if (has_a & has_b).any():
+                    continue
+                scale = max(size[a_i], size[b_i], 1.0)
+                if _nearest_joint_distance(kps[a], kps[b]) > FRAGMENT_MERGE_DISTANCE * scale:
+                    continue
+                kps[a, has_b] = kps[b, has_b]
+                scores[a] = max(scores[a], scores[b])
+                alive.pop(b_i)
+                merged = True
+                break
+            if merged:
+                break
+    return Detections(kps[alive], scores[alive])
+
+
+def _nearest_joint_distance(a: np.ndarray, b: np.ndarray) -> float:
+    pa, pb = a[~np.isnan(a[:, 0]), :2], b[~np.isnan(b[:, 0]), :2]
+    if not len(pa) or not len(pb):
+        return np.inf
+    return float(np.linalg.norm(pa[:, None] - pb[None], axis=2).min())
+
+
+def link_tracks(frames: list[Detections], time_s: np.ndarray, settings: TrackingSettings) -> list[dict[int, int]]:
+    """Greedy frame-to-frame association; returns tracks as {frame: detection index}."""
+    tracks: list[dict[int, int]] = []
+    last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, centre, size
+    max_gap = max(settings.max_gap_s * 4, 0.5)  # a track survives a short disappearance
+    for f, det in enumerate(frames):
+        if len(det.scores) == 0:
+            continue
+        centre, size = body_centre_and_size(det.keypoints)
+        candidates = []
+        for t, (lf, lc, ls) in enumerate(last):
+            if time_s[f] - time_s[lf] > max_gap:
+                continue
+            dist = np.linalg.norm(centre - lc, axis=1) / np.maximum(np.maximum(size, ls), 1.0)
+            candidates += [(d, t, p) for p, d in enumerate(dist) if d < settings.max_jump]
+        taken_t, taken_p = set(), set()
+        for _, t, p in sorted(candidates):
+            if t in taken_t or p in taken_p:
+                continue
+            tracks[t][f] = p
+            last[t] = (f, centre[p], size[p])
+            taken_t.add(t)
+            taken_p.add(p)
+        for p in range(len(det.scores)):
+            if p not in taken_p:
+                tracks.append({f: p})
+                last.append((f, centre[p], size[p]))
+    return tracks
+
+
+def track_score(track: dict[int, int], frames: list[Detections], width: float, height: float) -> float:
+    """Presence × size × centrality: the lifter fills the frame, stays in it, and stands near its middle."""
+    kps = np.stack([frames[f].keypoints[p] for f, p in track.items()])
+    centre, size = body_centre_and_size(kps)
+    off_centre = np.abs(centre[:, 0] - width / 2) / (width / 2)
+    return float(np.nansum(size / height * (1 - CENTRALITY_WEIGHT * np.clip(off_centre, 0, 1))))
+
+
+def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
+                  settings: TrackingSettings) -> np.ndarray:
+    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found."""
+    frames = [merge_fragments(d) for d in frames]
+    tracks = link_tracks(frames, time_s, settings)
+    out = np.full((len(frames), N_JOINTS, 3), np.nan, np.float32)
+    if not tracks:
+        return out
+    scores = [track_score(t, frames, width, height) for t in tracks]
+    order = np.argsort(scores)[::-1]
+    chosen = dict(tracks[order[0]])
+    # Fragments of the lifter's own track (cut by a long occlusion) join if they never
+    # overlap it in time and start or end near where the lifter was.
+    for t in order[1:]:
+        other = tracks[t]
+        if set(other) & set(chosen) or scores[t] < 0.05 * scores[order[0]]:
+            continue
+        if _continues(chosen, other, frames, settings):
+            chosen.update(other)
+    for f, p in chosen.items():
+        out[f] = frames[f].keypoints[p]
+    return out
+
+
+def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detections],
+               settings: TrackingSettings) -> bool:
+    """Whether `other` sits where the chosen track is just before or after it."""
+    chosen_frames = np.array(sorted(chosen))
+    for f in (min(other), max(other)):
+        nearest = chosen_frames[np.argmin(np.abs(chosen_frames - f))]
+        a = frames[f].keypoints[other[f]][None]
+        b = frames[nearest].keypoints[chosen[nearest]][None]
+        (ca, cb), (sa, sb) = zip(body_centre_and_size(a), body_centre_and_size(b))
+        if np.linalg.norm(ca[0] - cb[0]) / max(sa[0], sb[0], 1.0) < settings.max_jump:
+            return True
+    return False
+
+
+# Left/right labels flip per chain (a leg can swap while the arms do not), so each
+# chain is checked on its own.
+SWAP_GROUPS = tuple(
+    tuple(J[f"{side}_{part}"] for side in ("r", "l") for part in parts)
+    for parts in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"), ("eye", "ear"))
+)
+
+
+def fix_left_right_swaps(keypoints: np.ndarray) -> np.ndarray:
+    """Relabel a chain's left and right joints when the mirrored labels fit the last known pose better."""
+    out = keypoints.copy()
+    mirror = np.array(MIRROR)
+    reference = np.full(out.shape[1:], np.nan, np.float32)  # last known position of every joint
+    for f in range(len(out)):
+        for group in SWAP_GROUPS:
+            idx = np.array(group)
+            xy = out[f, idx, :2]
+            same = _mean_distance(xy, reference[idx, :2])
+            swapped = _mean_distance(out[f, mirror[idx], :2], reference[idx, :2])
+            if swapped < SWAP_MARGIN * same:
+                out[f, idx] = keypoints[f, mirror[idx]]
+        seen = ~np.isnan(out[f, :, 0])
+        reference[seen] = out[f, seen]
+    return out
+
+
+def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    d = np.linalg.norm(a - b, axis=1)
+    d = d[~np.isnan(d)]
+    return float(d.mean()) if len(d) else np.inf
+
+
+def fill_short_gaps(values: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """Linearly interpolate NaN runs of a 1-D series that last at most max_gap_s; longer gaps stay NaN."""
+    out = values.copy()
+    valid = ~np.isnan(values)
+    if valid.sum() < 2:
+        return out
+    idx = np.flatnonzero(valid)
+    # Each NaN lies between two valid samples; fill it only when that gap is short.
+    nxt = np.searchsorted(idx, np.arange(len(values)))
+    inside = (~valid) & (nxt > 0) & (nxt < len(idx))
+    before = idx[np.clip(nxt - 1, 0, len(idx) - 1)]
+    after = idx[np.clip(nxt, 0, len(idx) - 1)]
+    short = inside & (time_s[after] - time_s[before] <= max_gap_s + 1e-9)
+    out[short] = np.interp(time_s[short], time_s[valid], values[valid])
+    return out
+
+
+def nan_segments(valid: np.ndarray) -> list[tuple[int, int]]:
+    """Start/stop index pairs of runs where `valid` is True."""
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
+    """Zero-phase low-pass of a 1-D series, run on each NaN-free segment separately.
+
+    Variable frame rate is treated at its median rate: phones jitter by a few ms, which
+    shifts a 6 Hz cut-off by a few percent at most.
+    """
+    out = values.copy()
+    if len(time_s) < 2:
+        return out
+    fs = 1.0 / np.median(np.diff(time_s))
+    if settings.cutoff_hz >= fs / 2:
+        return out
+    b, a = butter(settings.filter_order, settings.cutoff_hz / (fs / 2))
+    padlen = 3 * max(len(a), len(b))
+    for start, stop in nan_segments(~np.isnan(values)):
+        if stop - start > padlen:
+            out[start:stop] = filtfilt(b, a, values[start:stop], padlen=padlen)
+    return out
+
+
+def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
+    """Drop weak joints, correct left/right swaps, fill short gaps, low-pass every coordinate."""
+    kp = keypoints.astype(np.float32).copy()
+    weak = ~(kp[..., 2] >= settings.min_joint_conf)
+    kp[weak] = np.nan
+    kp = fix_left_right_swaps(kp)
+    flat = kp.reshape(len(kp), -1)
+    for c in range(flat.shape[1]):
+        filled = fill_short_gaps(flat[:, c].astype(np.float64), time_s, settings.max_gap_s)
+        if c % 3 != 2:  # positions are filtered; confidences only gap-filled
+            filled = butterworth(filled, time_s, settings)
+        flat[:, c] = filled
+    return flat.reshape(kp.shape).astype(np.float32)

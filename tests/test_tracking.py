@@ -1,0 +1,89 @@
+import numpy as np
+
+from squat.settings import TrackingSettings
+from squat.skeleton import J, N_JOINTS
+from squat.tracking import (
+    Detections, fill_short_gaps, fix_left_right_swaps, merge_fragments, select_lifter, smooth_track,
+)
+
+WIDTH, HEIGHT = 1280, 720
+
+
+def standing_person(cx: float, feet_y: float, height: float) -> np.ndarray:
+    """A rough side-on standing skeleton (18, 3) of the given pixel height, legs a little apart."""
+    kp = np.full((N_JOINTS, 3), np.nan, np.float32)
+    top = feet_y - height
+    points = {
+        "nose": (cx + 0.05, 0.06), "neck": (cx, 0.17), "r_shoulder": (cx - 0.02, 0.18), "l_shoulder": (cx + 0.02, 0.18),
+        "r_hip": (cx - 0.02, 0.50), "l_hip": (cx + 0.02, 0.50), "r_knee": (cx - 0.08, 0.74),
+        "l_knee": (cx + 0.08, 0.74), "r_ankle": (cx - 0.12, 1.0), "l_ankle": (cx + 0.12, 1.0),
+    }
+    for name, (x, y) in points.items():
+        dx = (x - cx) * height if isinstance(x, float) else 0
+        kp[J[name]] = (cx + dx, top + y * height, 0.9)
+    return kp
+
+
+def test_lifter_is_kept_when_a_bystander_walks_past():
+    time_s = np.arange(60) / 30
+    frames = []
+    for f in range(60):
+        lifter = standing_person(640, 650, 500)
+        walker = standing_person(100 + 20 * f, 600, 300)  # crosses the whole frame, in front of the lifter
+        order = [walker, lifter] if f % 2 else [lifter, walker]
+        frames.append(Detections(np.stack(order), np.array([0.8, 0.8], np.float32)))
+    track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+    assert np.allclose(track[:, J["neck"], 0], 640, atol=1)
+
+
+def test_lifter_split_by_an_occluder_is_merged_into_one_person():
+    body = standing_person(640, 650, 500)
+    legs, trunk = body.copy(), body.copy()
+    legs[[J["nose"], J["neck"], J["r_shoulder"], J["l_shoulder"]]] = np.nan
+    trunk[[J["r_hip"], J["r_knee"], J["r_ankle"], J["l_hip"], J["l_knee"], J["l_ankle"]]] = np.nan
+    merged = merge_fragments(Detections(np.stack([legs, trunk]), np.array([0.5, 0.6], np.float32)))
+    assert len(merged.scores) == 1
+    np.testing.assert_allclose(merged.keypoints[0], body, equal_nan=True)
+
+
+def test_two_people_are_not_merged():
+    a, b = standing_person(400, 650, 500), standing_person(900, 650, 500)
+    merged = merge_fragments(Detections(np.stack([a, b]), np.ones(2, np.float32)))
+    assert len(merged.scores) == 2
+
+
+def test_left_right_swap_is_corrected():
+    kp = np.stack([standing_person(640, 650, 500) for _ in range(10)])
+    swapped = kp.copy()
+    for f in (3, 4, 7):
+        for a, b in ((J["r_knee"], J["l_knee"]), (J["r_ankle"], J["l_ankle"]), (J["r_hip"], J["l_hip"])):
+            swapped[f, [a, b]] = swapped[f, [b, a]]
+    np.testing.assert_allclose(fix_left_right_swaps(swapped), kp, equal_nan=True)
+
+
+def test_only_short_gaps_are_filled():
+    time_s = np.arange(40) / 30
+    values = np.linspace(0, 39, 40)
+    values[5:8] = np.nan  # 0.13 s gap: filled
+    values[20:35] = np.nan  # 0.5 s gap: left alone
+    filled = fill_short_gaps(values, time_s, max_gap_s=0.25)
+    np.testing.assert_allclose(filled[5:8], [5, 6, 7])
+    assert np.isnan(filled[20:35]).all()
+
+
+def test_smoothing_removes_jitter_but_keeps_the_motion_and_the_gaps():
+    rng = np.random.default_rng(0)
+    time_s = np.arange(300) / 30
+    kp = np.stack([standing_person(640, 650, 500) for _ in time_s])
+    motion = 80 * np.sin(2 * np.pi * 0.4 * time_s)  # a 2.5 s squat cycle
+    kp[:, :, 1] += motion[:, None]
+    noisy = kp.copy()
+    noisy[..., :2] += rng.normal(0, 4, noisy[..., :2].shape)
+    noisy[100:130, J["r_knee"]] = np.nan  # 1 s hidden: must stay hidden
+    smooth = smooth_track(noisy, time_s, TrackingSettings())
+    assert np.isnan(smooth[100:130, J["r_knee"], 0]).all()
+    valid = ~np.isnan(smooth[..., 0])
+    err_before = np.abs(noisy[..., :2] - kp[..., :2])[valid].mean()
+    err_after = np.abs(smooth[..., :2] - kp[..., :2])[valid].mean()
+    assert err_after < 0.7 * err_before  # white noise above 6 Hz of a 15 Hz band is gone
+    assert np.abs(smooth[:, J["r_hip"], 1] - kp[:, J["r_hip"], 1]).max() < 8  # the squat itself is not flattened

@@ -1,0 +1,401 @@
+"""Video in and out with PyAV: upright BGR frames with their true times, and H.264 output.
+
+Reading refuses a bad file on open, with one VideoError line a user can act on.
+Frames come out upright (the display matrix phones write for portrait clips is
+applied) and carry time_s from the container's timestamps: phones record variable
+frame rate, so index / fps drifts from the real time of a frame.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from squat.errors import VideoError
+
+EXPORT_HINT = "export it from your phone as MP4/MOV and try again"
+
+# 90 kHz, the MPEG clock: exact for 24/25/30/50/60 fps, and 11 µs steps for anything else.
+WRITE_TIME_BASE = Fraction(1, 90_000)
+
+# Demuxers that hold one still picture: jpeg_pipe, png_pipe, webp_pipe, ... and image2.
+_STILL_FORMAT_SUFFIX = "_pipe"
+_STILL_FORMATS = {"image2"}
+_STILL_NAMES = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "tiff": "TIFF"}
+
+# Errors PyAV raises for unreadable input (FFmpegError subclasses ValueError or OSError).
+_AV_ERRORS = (av.FFmpegError, OSError, ValueError, UnicodeDecodeError)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    codec: str  # decoder name: h264, hevc, vp9, mjpeg, ...
+    container: str  # FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"
+    width: int  # pixels of the upright frame
+    height: int
+    rotation: int  # degrees turned clockwise to make the stored pixels upright: 0, 90, 180 or 270
+    fps: float  # average rate, for display only: frame times come from timestamps
+    frame_count: int  # from the container's header, else counted by demuxing (no decoding)
+    duration_s: float
+    has_audio: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    index: int  # 0-based position in decode (= presentation) order
+    time_s: float  # seconds since the first frame, from pts × time_base; strictly increasing
+    image: np.ndarray  # (height, width, 3) BGR uint8, upright
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """What the clip is, after checking that it is a video with at least one decodable frame."""
+    path = Path(path)
+    container, stream = _open(path)
+    with container:
+        problems: list[str] = []
+        first = next(_decoded(container, stream, problems), None)
+        if first is None:
+            raise _no_frames(path, problems)
+        rotation = _rotation(first)
+        stored_w, stored_h = first.width, first.height
+        has_audio = bool(container.streams.audio)
+        count = stream.frames or _count_packets(path, stream.index)
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        if stream.duration and stream.time_base:
+            duration_s = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration_s = container.duration / av.time_base
+        else:
+            duration_s = count / fps if fps else 0.0
+        if not fps and duration_s:
+            fps = count / duration_s
+        width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
+        return VideoInfo(
+            path=path, codec=stream.codec_context.name, container=container.format.name,
+            width=width, height=height, rotation=rotation, fps=fps, frame_count=count,
+            duration_s=duration_s, has_audio=has_audio,
+        )
+
+
+class FrameReader(Iterator[Frame]):
+    """Upright frames of one clip, one at a time: memory does not grow with clip length.
+
+    The file is opened and checked when the reader is made (VideoError if it is not a
+    readable video). A decode error after some frames does not raise: iteration stops
+    with the frames read so far and a line is appended to `warnings` for the user.
+    Use as a context manager, or call close(), to release the file early.
+    """
+
+    def __init__(self, path: str | Path, long_side: int | None = None) -> None:
+        if long_side is not None and long_side < 1:
+            raise ValueError(f"long_side must be a positive number of pixels, got {long_side}")
+        self.path = Path(path)
+        self.long_side = long_side
+        self.warnings: list[str] = []
+        self._problems: list[str] = []
+        self._container, self._stream = _open(self.path)
+        try:
+            self._frames = _decoded(self._container, self._stream, self._problems)
+            first = next(self._frames, None)
+            if first is None:
+                raise _no_frames(self.path, self._problems)
+        except BaseException:
+            self._container.close()
+            raise
+        self.rotation = _rotation(first)
+        self._pending: av.VideoFrame | None = first
+        self._index = 0
+        self._origin = _stamp(first)
+        self._previous_s: float | None = None
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self._step_s = float(1 / rate) if rate else 1 / 30
+        self._time_base = self._stream.time_base  # frames flushed from the decoder carry none
+
+    def __next__(self) -> Frame:
+        if self._pending is not None:
+            raw, self._pending = self._pending, None
+        else:
+            raw = next(self._frames, None)
+        if raw is None:
+            self._finish()
+            raise StopIteration
+        time_s = frame_time_s(_stamp(raw), self._origin, self._time_base, self._previous_s, self._step_s)
+        frame = Frame(self._index, time_s, _upright_bgr(raw, self.rotation, self.long_side))
+        self._index += 1
+        self._previous_s = time_s
+        return frame
+
+    def _finish(self) -> None:
+        if self._problems and self._index:
+            self.warnings.append(
+                f"{self.path.name}: decoding stopped after {self._index} frames "
+                f"({self._previous_s:.2f} s) because the rest of the file is damaged "
+                f"({self._problems[0]}); the frames before it are kept"
+            )
+            self._problems.clear()
+        self.close()
+
+    def close(self) -> None:
+        self._pending = None
+        self._frames.close()
+        self._container.close()
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+def iter_frames(path: str | Path, long_side: int | None = None) -> FrameReader:
+    """Upright BGR frames of a clip with their true times; see FrameReader for warnings.
+
+    long_side: shrink frames whose longer side exceeds this many pixels (aspect kept,
+    never enlarged); None keeps full resolution.
+    """
+    return FrameReader(path, long_side)
+
+
+def frame_time_s(stamp: int | None, origin: int | None, time_base: Fraction | None,
+                 previous_s: float | None, step_s: float) -> float:
+    """Seconds since the first frame, from a timestamp in time_base units.
+
+    The first frame is 0. A frame with no timestamp (neither pts nor dts), or one
+    that does not move forward (broken muxers), gets previous + step_s, the average
+    frame period: times stay strictly increasing, which filters and writers need.
+    """
+    if previous_s is None:
+        return 0.0
+    if stamp is not None and origin is not None and time_base:
+        time_s = float((stamp - origin) * time_base)
+        if time_s > previous_s:
+            return time_s
+    return previous_s + step_s
+
+
+def scaled_size(width: int, height: int, long_side: int | None) -> tuple[int, int]:
+    """(width, height) shrunk so the longer side is at most long_side, aspect kept."""
+    if long_side is None or max(width, height) <= long_side:
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+class VideoWriter:
+    """H.264 (libx264, yuv420p) writer that keeps the caller's frame times.
+
+    Each frame's pts is time_s on a 90 kHz clock, so a variable-frame-rate input is
+    written with its own times (to 1/90000 s); fps_hint only guides the encoder's
+    rate control. MP4/MOV output gets +faststart (index first) so browsers can play it
+    while it downloads. yuv420p needs even sizes: an odd width or height gets one
+    black column on the right or row at the bottom. Nothing is written until the first
+    frame; close() (or leaving the `with` block) flushes the encoder and the file.
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int, fps_hint: float,
+                 crf: int = 23, preset: str = "veryfast") -> None:
+        if width < 1 or height < 1 or fps_hint <= 0:
+            raise ValueError(f"need a positive size and fps_hint, got {width}x{height} @ {fps_hint}")
+        self.path = Path(path)
+        self.width, self.height = width, height
+        self._pad = (height % 2, width % 2)
+        mp4_like = self.path.suffix.lower() in {".mp4", ".mov", ".m4v"}
+        self._container = av.open(
+            str(self.path), "w", container_options={"movflags": "+faststart"} if mp4_like else {}
+        )
+        rate = Fraction(fps_hint).limit_denominator(1001)
+        stream = self._container.add_stream(
+            "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
+        )
+        stream.width, stream.height = width + self._pad[1], height + self._pad[0]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = WRITE_TIME_BASE
+        stream.time_base = WRITE_TIME_BASE
+        # Tag what we convert with, so players do not guess between BT.601 and BT.709.
+        stream.codec_context.colorspace = 1  # AVCOL_SPC_BT709
+        stream.codec_context.color_primaries = 1
+        stream.codec_context.color_trc = 1
+        stream.codec_context.color_range = 1  # MPEG (limited) range
+        self._stream = stream
+        self._last_pts: int | None = None
+        self.frames_written = 0
+
+    def write(self, image_bgr: np.ndarray, time_s: float) -> None:
+        """Encode one BGR uint8 frame of the size given at construction, shown at time_s."""
+        if image_bgr.shape != (self.height, self.width, 3) or image_bgr.dtype != np.uint8:
+            raise ValueError(
+                f"expected a ({self.height}, {self.width}, 3) uint8 BGR image, "
+                f"got {image_bgr.shape} {image_bgr.dtype}"
+            )
+        pts = round(float(time_s) / WRITE_TIME_BASE)  # float(): numpy scalars do not mix with Fraction
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise ValueError(
+                f"frame times must increase by at least 1/90000 s: {time_s} s after "
+                f"{float(self._last_pts * WRITE_TIME_BASE)} s"
+            )
+        if any(self._pad):
+            image_bgr = np.pad(image_bgr, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        frame.pts = pts
+        frame.time_base = WRITE_TIME_BASE
+        self._container.mux(self._stream.encode(frame))
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file; safe to call twice."""
+        if self._container is None:
+            return
+        try:
+            if self.frames_written:
+                self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+# --- reading internals ---------------------------------------------------------------
+
+
+def _open(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    """Open a clip and pick its video stream, or raise VideoError saying why not."""
+    if not path.exists():
+        raise VideoError(f"{path} does not exist: check the path and try again")
+    if not path.is_file():
+        raise VideoError(f"{path} is a folder, not a video file: give the path of the clip itself")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path.name} is empty (0 bytes): copy or export the clip again")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except PermissionError:
+        raise VideoError(f"{path.name} cannot be read (permission denied): check its permissions") from None
+    except _AV_ERRORS:
+        if _looks_like_mp4(path):
+            raise VideoError(
+                f"{path.name} is an incomplete MP4/MOV (its index, the moov atom, is missing, as when "
+                "a recording or copy is cut short): copy the original clip from your phone again"
+            ) from None
+        raise VideoError(
+            f"{path.name} is not a video PyAV can read (unknown or damaged format): {EXPORT_HINT}"
+        ) from None
+    try:
+        return container, _video_stream(path, container)
+    except BaseException:
+        container.close()
+        raise
+
+
+def _video_stream(path: Path, container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    fmt = container.format.name
+    streams = [s for s in container.streams.video
+               if not s.disposition & av.stream.Disposition.attached_pic]  # cover art is not video
+    if fmt in _STILL_FORMATS or fmt.endswith(_STILL_FORMAT_SUFFIX):
+        codec = streams[0].codec_context.name if streams and streams[0].codec_context else ""
+        kind = _STILL_NAMES.get(codec, codec.upper() or "image")
+        raise VideoError(
+            f"{path.name} is a still image ({kind}), not a video: record a clip of the squat and try again"
+        )
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["nothing readable"]
+        raise VideoError(
+            f"{path.name} has no video stream (it holds only {' and '.join(kinds)}): {EXPORT_HINT}"
+        )
+    stream = streams[0]
+    if stream.codec_context is None:
+        raise VideoError(
+            f"{path.name} uses a video codec this PyAV build cannot decode: "
+            "export it from your phone as H.264 MP4 and try again"
+        )
+    # Slice threads only: frame threading hides decode errors and delays them to later
+    # packets, so a damaged file could not be stopped cleanly at the damage.
+    stream.thread_type = "SLICE"
+    return stream
+
+
+def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+             problems: list[str]) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order, up to the first damaged packet (noted in problems)."""
+    try:
+        for packet in container.demux(stream):
+            if packet.is_corrupt:  # the demuxer's flag, e.g. a packet cut short by truncation
+                problems.append("a packet is cut short or damaged")
+                break
+            yield from packet.decode()
+        else:
+            return  # demux() ends with an empty packet, which has flushed the decoder
+    except _AV_ERRORS as error:
+        problems.append(getattr(error, "strerror", None) or str(error))
+    try:
+        yield from stream.decode(None)  # frames the decoder still holds for reordering
+    except _AV_ERRORS:
+        pass
+
+
+def _no_frames(path: Path, problems: list[str]) -> VideoError:
+    why = f" ({problems[0]})" if problems else ""
+    return VideoError(
+        f"{path.name} has a video stream but not one frame could be decoded{why}; the file is "
+        "damaged or cut short: copy the original clip from your phone again"
+    )
+
+
+def _count_packets(path: Path, stream_index: int) -> int:
+    """Frames of a stream whose container does not say (Matroska/WebM), by demuxing only."""
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams[stream_index]
+        count = 0
+        try:
+            for packet in container.demux(stream):
+                count += packet.size > 0  # the last packet is an empty flush marker
+        except _AV_ERRORS:
+            pass  # a damaged tail: count what could be read, like decoding does
+        return count
+
+
+def _stamp(frame: av.VideoFrame) -> int | None:
+    # pts, else the packet's dts (what FFmpeg's best-effort timestamp falls back to).
+    return frame.pts if frame.pts is not None else frame.dts
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    """Clockwise degrees (0/90/180/270) that make the stored pixels upright.
+
+    PyAV 18 reads the display matrix only from decoded frames (FFmpeg copies the
+    stream's matrix onto each; stream.metadata has no `rotate` tag any more):
+    frame.rotation is the matrix's counter-clockwise angle, -90 for a phone's portrait
+    clip stored landscape. Mirroring in the matrix is ignored.
+    """
+    return int(round(-frame.rotation / 90)) * 90 % 360
+
+
+def _upright_bgr(frame: av.VideoFrame, rotation: int, long_side: int | None) -> np.ndarray:
+    width, height = scaled_size(frame.width, frame.height, long_side)
+    if (width, height) == (frame.width, frame.height):
+        image = frame.to_ndarray(format="bgr24")
+    else:
+        image = frame.to_ndarray(format="bgr24", width=width, height=height, interpolation="AREA")
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))  # rot90 turns counter-clockwise
+    return image
+
+
+def _looks_like_mp4(path: Path) -> bool:
+    """An ISO-BMFF file starts with a box whose type is ftyp (or moov/mdat/free/wide)."""
+    with path.open("rb") as file:
+        head = file.read(8)
+    return len(head) == 8 and head[4:8] in {b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"}

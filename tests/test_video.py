@@ -1,0 +1,254 @@
+"""Video in and out: upright frames, true frame times, clear refusals, flat memory, faithful output."""
+from __future__ import annotations
+
+import csv
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from squat.errors import VideoError
+from squat.video import VideoWriter, frame_time_s, iter_frames, probe, scaled_size
+
+DATA = Path(__file__).parent / "data"
+
+
+def read_all(path: Path, **kwargs) -> list:
+    with iter_frames(path, **kwargs) as frames:
+        return list(frames)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+# --- rotation ---------------------------------------------------------------------------
+
+
+def test_rotated_phone_clip_is_read_upright_like_the_upright_clip():
+    info = probe(DATA / "phone_rotated.mp4")
+    assert (info.width, info.height, info.rotation, info.frame_count) == (540, 960, 90, 100)
+
+    with iter_frames(DATA / "phone_rotated.mp4") as frames:
+        rotated = next(frames).image
+    with iter_frames(DATA / "pose2sim_cam01.mp4") as frames:
+        upright = next(frames).image
+    assert rotated.shape == upright.shape == (960, 540, 3)
+    # Same pixels up to two separate x264 encodes; upside down they differ by ~60 levels.
+    assert np.abs(rotated.astype(np.int16) - upright).mean() < 3.0
+    assert np.abs(np.rot90(rotated, 2).astype(np.int16) - upright).mean() > 20
+
+
+def test_long_side_shrinks_the_upright_frame_keeping_its_aspect():
+    frames = read_all(DATA / "phone_rotated.mp4", long_side=480)
+    assert frames[0].image.shape == (480, 270, 3)
+    assert read_all(DATA / "codec_h264.mov", long_side=480)[0].image.shape == (90, 160, 3)  # never enlarged
+
+
+def test_scaled_size_caps_the_long_side_only():
+    assert scaled_size(1920, 1080, 656) == (656, 369)
+    assert scaled_size(1080, 1920, 656) == (369, 656)
+    assert scaled_size(640, 360, 656) == (640, 360)
+    assert scaled_size(640, 360, None) == (640, 360)
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+def test_variable_frame_rate_times_come_from_the_container():
+    with open(DATA / "vfr_times.csv") as f:
+        truth = np.array([float(row["time_s"]) for row in csv.DictReader(f)])
+    frames = read_all(DATA / "vfr.mp4")
+    times = np.array([fr.time_s for fr in frames])
+    assert [fr.index for fr in frames] == list(range(60))
+    assert np.abs(times - (truth - truth[0])).max() < 1e-6
+    # The clip really is VFR (1/60 s and 1/30 s steps), so index / fps would be wrong.
+    assert set(np.round(np.diff(truth) * 60).astype(int)) == {1, 2}
+    assert np.abs(times - np.arange(60) / 60).max() > 0.3  # the rate the stream advertises
+    average_fps = probe(DATA / "vfr.mp4").fps
+    assert np.abs(times - np.arange(60) / average_fps).max() > 0.9 / 60  # almost a whole frame off
+
+
+def test_a_frame_without_timestamp_gets_the_previous_time_plus_one_period():
+    tb = Fraction(1, 15360)
+    assert frame_time_s(1000, 1000, tb, None, 1 / 60) == 0.0  # first frame is zero
+    assert frame_time_s(1256, 1000, tb, 0.0, 1 / 60) == pytest.approx(256 / 15360)
+    assert frame_time_s(None, 1000, tb, 0.5, 1 / 60) == pytest.approx(0.5 + 1 / 60)
+    # A timestamp that does not move forward (broken muxer) cannot make time go back.
+    assert frame_time_s(1000, 1000, tb, 0.5, 1 / 60) == pytest.approx(0.5 + 1 / 60)
+
+
+# --- formats -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, codec, count, size",
+    [
+        ("codec_h264.mov", "h264", 10, (160, 90)),
+        ("codec_hevc.mp4", "hevc", 10, (160, 90)),
+        ("codec_vp9.mkv", "vp9", 10, (160, 90)),
+        ("codec_mjpeg.avi", "mjpeg", 10, (160, 90)),
+        ("pose2sim_cam01.mp4", "h264", 100, (540, 960)),
+        ("pose2sim_cam02_vp9.webm", "vp9", 50, (540, 960)),
+        ("sports2d_crouch.mp4", "h264", 80, (960, 540)),
+    ],
+)
+def test_every_supported_codec_decodes_with_right_count_and_size(name, codec, count, size):
+    info = probe(DATA / name)
+    assert (info.codec, info.frame_count, (info.width, info.height)) == (codec, count, size)
+    assert info.duration_s == pytest.approx(count / info.fps, abs=0.04)
+    frames = read_all(DATA / name)
+    assert len(frames) == count
+    assert {fr.image.shape for fr in frames} == {(size[1], size[0], 3)}
+    assert all(fr.image.dtype == np.uint8 for fr in frames)
+    assert np.all(np.diff([fr.time_s for fr in frames]) > 0)
+
+
+def test_iterating_twice_gives_identical_frames():
+    first, second = read_all(DATA / "pose2sim_cam02_vp9.webm"), read_all(DATA / "pose2sim_cam02_vp9.webm")
+    assert [f.time_s for f in first] == [f.time_s for f in second]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(first, second))
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def png_named_mp4(tmp: Path) -> Path:
+    import cv2
+
+    path = tmp / "snapshot.mp4"
+    path.write_bytes(cv2.imencode(".png", np.zeros((40, 60, 3), np.uint8))[1].tobytes())
+    return path
+
+
+def h264_with_zeroed_payload(tmp: Path) -> Path:
+    data = bytearray((DATA / "codec_h264.mov").read_bytes())
+    at = data.find(b"mdat")
+    size = int.from_bytes(data[at - 4:at], "big")
+    data[at + 4:at - 4 + size] = bytes(size - 8)  # every frame's bytes zeroed, index intact
+    path = tmp / "zeroed.mov"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def half_a_webm(tmp: Path) -> Path:
+    data = (DATA / "pose2sim_cam02_vp9.webm").read_bytes()
+    path = tmp / "half.webm"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+BAD_INPUTS = {
+    "missing": (lambda tmp: tmp / "nope.mp4", "does not exist"),
+    "folder": (lambda tmp: tmp, "is a folder"),
+    "empty": (lambda tmp: DATA / "empty.mp4", "is empty (0 bytes)"),
+    "text": (lambda tmp: DATA / "not_a_video.mp4", "is not a video PyAV can read"),
+    "random": (lambda tmp: DATA / "random_bytes.mp4", "is not a video PyAV can read"),
+    "no_moov": (lambda tmp: DATA / "truncated.mp4", "moov atom, is missing"),
+    "jpeg": (lambda tmp: DATA / "still_image.mp4", "is a still image (JPEG), not a video"),
+    "png": (png_named_mp4, "is a still image (PNG), not a video"),
+    "audio": (lambda tmp: DATA / "audio_only.mp4", "has no video stream (it holds only audio)"),
+    "undecodable": (h264_with_zeroed_payload, "not one frame could be decoded"),
+    "half_webm": (half_a_webm, "not one frame could be decoded"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+@pytest.mark.parametrize("opener", [probe, iter_frames], ids=["probe", "iter_frames"])
+def test_bad_input_is_refused_with_one_helpful_line(case, opener, tmp_path):
+    make, expected = BAD_INPUTS[case]
+    path = make(tmp_path)
+    with pytest.raises(VideoError) as caught:  # any other exception type fails the test
+        opener(path)
+    message = str(caught.value)
+    assert expected in message
+    assert path.name in message
+    assert "\n" not in message and not message.lower().startswith("error")
+    assert ": " in message.split(expected, 1)[1]  # a hint of what to do follows the cause
+    error = caught.value  # no PyAV exception chained behind it
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_damaged_tail_stops_cleanly_keeping_the_frames_before_it(tmp_path):
+    whole = (DATA / "pose2sim_cam01.mp4").read_bytes()  # made with +faststart: index first
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 6 // 10])
+
+    reader = iter_frames(cut)
+    frames = list(reader)
+    assert 30 <= len(frames) < 100
+    assert len(reader.warnings) == 1
+    assert "cut.mp4: decoding stopped after" in reader.warnings[0]
+    # Every frame read is the intact one shown at that time (frames whose packets were lost
+    # are missing, not replaced by damaged pictures).
+    full = {round(f.time_s * 60): f for f in read_all(DATA / "pose2sim_cam01.mp4")}
+    for frame in frames:
+        assert np.array_equal(frame.image, full[round(frame.time_s * 60)].image)
+    assert frames[-1].time_s > 0.6
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+def test_memory_stays_flat_over_a_long_clip(tmp_path):
+    path = tmp_path / "long.mp4"
+    ramp = np.linspace(0, 255, 640, dtype=np.uint8)
+    background = np.dstack([np.tile(ramp, (360, 1))] * 3)
+    with VideoWriter(path, 640, 360, 30, preset="ultrafast") as writer:
+        for i in range(600):
+            image = background.copy()
+            image[:, (i * 3) % 600:(i * 3) % 600 + 40] = (0, 0, 255)  # a moving bar, so frames differ
+            writer.write(image, i / 30)
+
+    # RSS, not tracemalloc: frame pixels live in FFmpeg buffers that tracemalloc never sees.
+    with iter_frames(path) as frames:
+        for frame in frames:
+            if frame.index == 60:
+                rss_at_60 = rss_bytes()
+    growth = rss_bytes() - rss_at_60
+    assert frame.index == 599
+    # Keeping the last 540 frames would take 540 × 0.69 MB ≈ 370 MB.
+    assert growth < 20 * 640 * 360 * 3
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def test_written_clip_keeps_frame_times_count_and_pads_odd_size(tmp_path):
+    rng = np.random.default_rng(7)
+    times = np.concatenate([[0.0], np.cumsum(rng.choice([1 / 30, 1 / 60, 0.1], 39))])
+    images = []
+    for i in range(40):
+        image = np.full((91, 161, 3), 40, np.uint8)
+        image[20:60, 10 + i:60 + i] = (30, 180, 240)  # an orange block moving right
+        images.append(image)
+    path = tmp_path / "out.mp4"
+    with VideoWriter(path, 161, 91, fps_hint=30) as writer:
+        for image, t in zip(images, times):
+            writer.write(image, t)
+
+    frames = read_all(path)
+    assert len(frames) == 40
+    assert np.abs(np.array([f.time_s for f in frames]) - times).max() <= 0.5 / 90000
+    assert frames[0].image.shape == (92, 162, 3)  # padded to even
+    assert frames[0].image[:, -1].max() < 25 and frames[0].image[-1].max() < 25  # padding is black
+    for frame, image in zip(frames, images):
+        assert np.abs(frame.image[:91, :161].astype(np.int16) - image).mean() < 4  # CRF 23 loss only
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+    data = path.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart: browsers can play while loading
+
+
+def test_writer_refuses_wrong_size_and_time_going_back(tmp_path):
+    with VideoWriter(tmp_path / "x.mp4", 64, 48, 30) as writer:
+        with pytest.raises(ValueError):
+            writer.write(np.zeros((64, 48, 3), np.uint8), 0.0)
+        writer.write(np.zeros((48, 64, 3), np.uint8), 0.0)
+        with pytest.raises(ValueError):
+            writer.write(np.zeros((48, 64, 3), np.uint8), 0.0)

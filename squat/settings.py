@@ -33,25 +33,53 @@ class TrackingSettings:
 @dataclass(frozen=True)
 class KinematicsSettings:
     side: str = "auto"  # auto | left | right: the leg facing the camera
-    midfoot_fraction: float = 0.25  # midfoot = ankle + this × shin length toward the toes
+    side_tie: float = 0.05  # side confidences this close (relative) tie: the longer-looking leg is nearer
+    # midfoot = ankle + this × standing shin length toward the toes. Measured on the synth truth
+    # (midpoint of heel and big toe): 0.192 / 0.193 / 0.195 in the three side clips (0.10 at 45°,
+    # the foot foreshortened), i.e. ~35 px ahead of the ankle for a 181 px shin.
+    midfoot_fraction: float = 0.19
     standing_knee_angle: float = 160.0  # frames above this knee angle count as standing tall
-    side_view_min_ratio: float = 0.55  # hip width / femur length above this means front/oblique
+    # View check (see kinematics.check_view). Synth truth: hip width / femur 0.01–0.02 side-on,
+    # 0.37 at 45°; thigh in plane 0.86–0.87 side-on (20° toe-out included), 0.29 at 45°.
+    side_view_max_hip_width: float = 0.2  # apparent hip width / femur below this: side-on (~20° off)
+    front_view_min_hip_width: float = 0.5  # … at or above this: front (a ~0.6 × femur pelvis seen square)
+    side_view_min_thigh: float = 0.65  # thigh in plane below this (~50° toward the camera): not side-on
+    view_min_thigh_reach: float = 0.6  # judge the thigh only where it should reach ≥ this × femur forward
 
 
 @dataclass(frozen=True)
 class RepSettings:
-    min_depth: float = 0.25  # hip must drop this × femur length for a rep
-    min_duration_s: float = 0.6
-    bottom_band: float = 0.05  # within this × femur length of the lowest hip = the bottom (pause)
-    smoothing_s: float = 0.15
+    # Hip drop (and return) for a rep, × femur. Synth reps drop 0.9–1.0 × femur (shallow one
+    # ~0.55); a walk-out or a bounce moves the hip < 0.1.
+    min_depth: float = 0.25
+    min_duration_s: float = 0.6  # start → end; faster dips are not squats
+    # The pause: within this × femur of the lowest hip (~3 px for a 170 px femur: above smoothed
+    # keypoint jitter, yet only ~0.2 s wider than the truth's held bottom on the synth clips).
+    bottom_band: float = 0.02
+    stand_band: float = 0.03  # within this × femur of the standing hip height = not yet / again standing
+    smoothing_s: float = 0.15  # centred moving average of the hip height, seconds
 
 
 @dataclass(frozen=True)
 class FaultSettings:
-    parallel_margin_deg: float = 0.0  # hip crease must be at/below the knee (+ margin) at the bottom
-    max_trunk_lean_deg: float = 50.0  # more lean than this at any point is excessive
-    hips_rise_ratio: float = 1.5  # hips rising this much faster than the shoulders out of the hole
-    knee_forward_fraction: float = 0.5  # knee moment arm beyond this × femur length
+    # Calibrated on the synth truth keypoints (numbers in brackets: good reps / faulty rep).
+    # Hip below the knee = thigh at most this many degrees above horizontal at the deepest frame.
+    # A knee pushed out toward a camera above it shows lower than it is: good reps read −0.6 to
+    # −3.9° (truly below parallel in 3D), the shallow rep −39°; 8° ≈ twice that bias.
+    parallel_margin_deg: float = 8.0
+    max_trunk_lean_deg: float = 55.0  # lean on the way down beyond this is excessive whatever the shins (max seen 49°)
+    # Forward lean = trunk lean − shin angle on the way down: [6 average, 14 long femurs, 15 at 45°
+    # / 33 forward_lean rep]; long femurs tilt shin and trunk together, a dropping chest only the trunk.
+    lean_over_shin_deg: float = 22.0
+    # Out of the hole, hip rise / shoulder rise: [0.94–1.07 / 3.4]; 2 = hips twice as fast.
+    hips_rise_ratio: float = 2.0
+    hips_rise_lean_deg: float = 8.0  # shoulders hidden: trunk lean gained out of the hole [≤ 2.1 / 19.5]
+    hips_back_fraction: float = 0.15  # whole trunk hidden: hip moment arm gained out of the hole, × femur [≤ 0.04 / 0.35]
+    early_ascent_fraction: float = 1 / 3  # "out of the hole" = until the hip regains this share of its depth
+    # Knee ahead of the midfoot by more than this × femur [0.27 max / no such rep]: ~50° of shin
+    # angle for average proportions; deep squats with 35–45° shins are normal, not a fault.
+    knee_forward_fraction: float = 0.6
+    judge_any_view: bool = False  # also call depth, lean and knee faults when the camera is not side-on
 
 
 @dataclass(frozen=True)

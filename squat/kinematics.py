@@ -1,0 +1,351 @@
+"""Joint angles, moment arms and body proportions of a side-view squat, per frame.
+
+Input is the tracked, smoothed COCO-18 skeleton (frames, 18, 3): x, y in pixels of the
+upright frame (y grows down), confidence; NaN where missing. Everything is measured on
+the leg facing the camera. Units: degrees, seconds, pixels, or body-relative (× femur).
+
+Like Sports2D/Pose2Sim, angles are data: `ANGLES` names (point a, vertex, point b) and
+`joint_angles` computes them all at once with atan2(cross, dot). The points themselves are
+data too (`POINT_SOURCES`): each is the first available of a list of keypoints, because in a
+side-view barbell clip the plate often hides the camera-side shoulder and the neck.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from squat.settings import KinematicsSettings
+from squat.skeleton import J
+
+# Body points used below → candidate keypoints, first present wins per frame.
+# {s} = camera side ("r"/"l"), {o} = the other side; mid_* = mean of both sides when both present.
+POINT_SOURCES: dict[str, tuple[str, ...]] = {
+    "hip": ("{s}_hip",),
+    "knee": ("{s}_knee",),
+    "ankle": ("{s}_ankle",),
+    # Trunk line for the hip angle: same-plane shoulder first, the neck (= mid-shoulder) next.
+    "shoulder": ("{s}_shoulder", "neck", "{o}_shoulder"),
+    # Trunk line for the lean: mid-hip → neck, as the truth's trunk_lean_2d and OpenPose define it.
+    "trunk_base": ("mid_hip", "{s}_hip"),
+    "trunk_top": ("neck", "mid_shoulder", "{s}_shoulder", "{o}_shoulder"),
+    # Hip height for rep counting: the far hip is at the same height when the near one drops out.
+    "hip_any": ("{s}_hip", "{o}_hip"),
+}
+POINTS: tuple[str, ...] = tuple(POINT_SOURCES)
+P = {name: i for i, name in enumerate(POINTS)}
+
+# name → (a, vertex, b), degrees. "vertical" is the image's up direction, not a point.
+ANGLES: dict[str, tuple[str, str, str]] = {
+    "knee_angle": ("hip", "knee", "ankle"),  # interior; 180 = straight leg
+    "hip_angle": ("shoulder", "hip", "knee"),  # interior trunk–thigh; 180 = standing tall
+    "shin_angle": ("vertical", "ankle", "knee"),  # shin against vertical; knee forward of ankle = +
+    "trunk_lean": ("vertical", "trunk_base", "trunk_top"),  # 0 = upright; unsigned, as the truth
+}
+SIGNED_ANGLES = frozenset({"shin_angle"})  # signed by facing direction: forward positive
+
+LEG = ("hip", "knee", "ankle")
+
+
+@dataclass(frozen=True)
+class Proportions:
+    """Segment lengths (pixels) and ratios from the frames where the lifter stands tall (medians)."""
+
+    femur_px: float  # camera-side hip → knee
+    shin_px: float  # knee → ankle
+    torso_px: float  # camera-side hip → camera-side shoulder (or → neck, see torso_to)
+    femur_to_torso: float
+    shin_to_femur: float
+    torso_to: str  # "shoulder" | "neck" | "far_shoulder" | "none": the torso's top point
+    standing_frames: int  # frames the medians came from (0: no standing frame, all frames used)
+
+
+@dataclass(frozen=True)
+class ViewCheck:
+    """Is the camera side-on? Angles and moment arms are only true in a side view."""
+
+    view: str  # "side" | "oblique" | "front"
+    hip_width_femur: float  # apparent hip width / femur length (≈0 side-on); NaN if never both hips
+    thigh_in_plane: float  # thigh's seen / expected horizontal reach at depth (≈1 side-on); NaN if no depth
+    warning: str  # empty for a side view; else what not to trust
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: a DataFrame field has no truth value to compare
+class Kinematics:
+    """Per-frame measurements plus what they were measured on."""
+
+    frames: pd.DataFrame  # one row per frame, see compute_kinematics
+    side: str  # "left" | "right": the leg facing the camera
+    facing: int  # +1: the lifter faces +x (right in the image), -1: faces left
+    proportions: Proportions
+    view: ViewCheck
+
+
+def _xy(keypoints: np.ndarray) -> np.ndarray:
+    """x, y as float64 (frames, 18, 2) with a missing x or y making the point NaN."""
+    xy = np.asarray(keypoints, dtype=np.float64)[..., :2].copy()
+    xy[~np.isfinite(xy).all(axis=-1)] = np.nan
+    return xy
+
+
+def _present(keypoints: np.ndarray) -> np.ndarray:
+    """(frames, 18) bool: the joint has finite x and y."""
+    return np.isfinite(np.asarray(keypoints)[..., :2]).all(axis=-1)
+
+
+def _length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pixel distance between (…, 2) points."""
+    return np.hypot(*(a - b).T)
+
+
+def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:
+    """The leg facing the camera: "left" or "right".
+
+    Score per side = mean over frames of hip, knee and ankle confidence, 0 where missing: a pose
+    model sees the near leg more often and more surely. When both scores are within `tie`
+    (relative), e.g. for ground-truth keypoints with confidence 1 everywhere, the nearer leg is
+    the one that looks longer (median hip→knee→ankle pixels; perspective makes it ~5-15 % longer).
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)
+    score = {}
+    legs = {}
+    xy = _xy(kp)
+    for side, s in (("right", "r"), ("left", "l")):
+        idx = [J[f"{s}_{j}"] for j in LEG]
+        conf = np.where(_present(kp[:, idx]), np.nan_to_num(kp[:, idx, 2], nan=0.0), 0.0)
+        score[side] = float(conf.mean()) if conf.size else 0.0
+        legs[side] = _length(xy[:, idx[0]], xy[:, idx[1]]) + _length(xy[:, idx[1]], xy[:, idx[2]])
+    top = max(score.values())
+    if top > 0 and abs(score["right"] - score["left"]) > tie * top:
+        return max(score, key=score.get)
+    both = np.isfinite(legs["right"]) & np.isfinite(legs["left"])
+    if both.any() and np.median(legs["left"][both]) > np.median(legs["right"][both]):
+        return "left"
+    return "right"
+
+
+def _side_letters(side: str) -> tuple[str, str]:
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    return ("r", "l") if side == "right" else ("l", "r")
+
+
+def body_points(keypoints: np.ndarray, side: str) -> np.ndarray:
+    """(frames, len(POINTS), 2) pixels: each POINT_SOURCES entry, first present candidate per frame."""
+    s, o = _side_letters(side)
+    xy = _xy(keypoints)
+    named = {name: xy[:, i] for name, i in J.items()}
+    named["mid_hip"] = (xy[:, J["r_hip"]] + xy[:, J["l_hip"]]) / 2  # NaN unless both present
+    named["mid_shoulder"] = (xy[:, J["r_shoulder"]] + xy[:, J["l_shoulder"]]) / 2
+    out = np.full((xy.shape[0], len(POINTS), 2), np.nan)
+    for k, sources in enumerate(POINT_SOURCES.values()):
+        for src in sources:
+            cand = named[src.format(s=s, o=o)]
+            gap = np.isnan(out[:, k, 0])
+            out[gap, k] = cand[gap]
+    return out
+
+
+def joint_angles(points: np.ndarray, facing: int = 1, table: dict[str, tuple[str, str, str]] = ANGLES) -> dict[str, np.ndarray]:
+    """Every angle in `table`, degrees, per frame, in one vectorised atan2(cross, dot).
+
+    points: (frames, len(POINTS), 2) from body_points. Interior angles are unsigned (0–180);
+    angles in SIGNED_ANGLES are positive toward the facing direction.
+    """
+    names = list(table)
+    vertex = points[:, [P[table[n][1]] for n in names]]
+    b = points[:, [P[table[n][2]] for n in names]] - vertex
+    a = np.empty_like(b)
+    for k, n in enumerate(names):
+        a[:, k] = (0.0, -1.0) if table[n][0] == "vertical" else points[:, P[table[n][0]]] - vertex[:, k]
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    dot = (a * b).sum(axis=-1)
+    # With a = up = (0, -1) the cross product is +x of b, so cross × facing is "forward".
+    signed = np.array([n in SIGNED_ANGLES for n in names])
+    cross = np.where(signed, cross * facing, np.abs(cross))
+    deg = np.degrees(np.arctan2(cross, dot))
+    return {n: deg[:, k] for k, n in enumerate(names)}
+
+
+def facing_direction(keypoints: np.ndarray, side: str) -> int:
+    """+1 if the lifter faces +x (toes point right in the image), -1 if left.
+
+    Votes in pixels, summed: the knee ahead of the hip and of the ankle in the deepest quarter of
+    the frames (a squat always sends the knees forward), and the nose ahead of the neck and of the
+    camera-side ear (works while standing). Ties and missing cues give +1.
+    """
+    s, _ = _side_letters(side)
+    xy = _xy(keypoints)
+    pts = body_points(keypoints, side)
+    knee_angle = joint_angles(pts)["knee_angle"]
+    deep = np.isfinite(knee_angle)
+    if deep.any():
+        deep &= knee_angle <= np.nanpercentile(knee_angle, 25)
+    cues = (
+        xy[deep, J[f"{s}_knee"], 0] - xy[deep, J[f"{s}_hip"], 0],
+        xy[deep, J[f"{s}_knee"], 0] - xy[deep, J[f"{s}_ankle"], 0],
+        xy[:, J["nose"], 0] - xy[:, J["neck"], 0],
+        xy[:, J["nose"], 0] - xy[:, J[f"{s}_ear"], 0],
+    )
+    vote = sum(float(np.nanmedian(c)) for c in cues if np.isfinite(c).any())
+    return -1 if vote < 0 else 1
+
+
+def midfoot_x(
+    ankle_x: np.ndarray,
+    facing: int,
+    shin_px: float,
+    fraction: float,
+    heel: np.ndarray | None = None,
+    toe: np.ndarray | None = None,
+) -> np.ndarray:
+    """Midfoot x per frame, pixels: the balance point the bar should stay over.
+
+    Midpoint of heel and toe where a model gives them ((frames, ≥2) arrays, NaN where missing),
+    else ankle + fraction × standing shin length toward the toes (the foot is flat and its
+    length scales with the shin; see KinematicsSettings.midfoot_fraction).
+    """
+    estimate = np.asarray(ankle_x, dtype=np.float64) + facing * fraction * shin_px
+    if heel is None or toe is None:
+        return estimate
+    measured = (np.asarray(heel, dtype=np.float64)[:, 0] + np.asarray(toe, dtype=np.float64)[:, 0]) / 2
+    return np.where(np.isfinite(measured), measured, estimate)
+
+
+def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray, settings: KinematicsSettings) -> Proportions:
+    """Femur, shin, torso pixels and their ratios: medians over the standing-tall frames.
+
+    Torso = camera-side hip → camera-side shoulder: both lie in the near plane, so perspective
+    shrinks them alike (on the synth truth this matches the 3D keypoint femur_to_torso within 1 %;
+    hip → neck reads ~4 % high because the neck is mid-shoulder, further away). Falls back to the
+    neck, then the far shoulder, when the near shoulder is never seen standing (plate in the way).
+    """
+    s, o = _side_letters(side)
+    xy = _xy(keypoints)
+    standing = knee_angle > settings.standing_knee_angle
+    rows = standing if standing.any() else np.ones_like(standing)  # never stands tall: use all
+
+    def median_length(a: str, b: str) -> float:
+        d = _length(xy[rows, J[a]], xy[rows, J[b]])
+        return float(np.median(d[np.isfinite(d)])) if np.isfinite(d).any() else np.nan
+
+    femur = median_length(f"{s}_hip", f"{s}_knee")
+    shin = median_length(f"{s}_knee", f"{s}_ankle")
+    torso, torso_to = np.nan, "none"
+    for top, name in ((f"{s}_shoulder", "shoulder"), ("neck", "neck"), (f"{o}_shoulder", "far_shoulder")):
+        torso = median_length(f"{s}_hip", top)
+        if np.isfinite(torso):
+            torso_to = name
+            break
+    return Proportions(
+        femur_px=femur,
+        shin_px=shin,
+        torso_px=torso,
+        femur_to_torso=femur / torso,
+        shin_to_femur=shin / femur,
+        torso_to=torso_to,
+        standing_frames=int(standing.sum()),
+    )
+
+
+def check_view(keypoints: np.ndarray, side: str, femur_px: float, settings: KinematicsSettings) -> ViewCheck:
+    """Side, oblique or front camera, from two cues that need no calibration.
+
+    - hip_width_femur: apparent distance between the hips / femur. Side-on the hips overlap (≈0.02
+      on the synth clips); a 45° camera shows ≈0.37, a front camera ≈0.6 (needs both hips).
+    - thigh_in_plane: at depth the thigh reaches forward; its horizontal reach in the image vs
+      what a thigh of the standing femur length would show at the same vertical drop,
+      sqrt(femur² − drop²). 1 when the thigh moves in the image plane; ≈cos of how far it points
+      at the camera (synth: 0.87 side-on with 20° toe-out, 0.29 at 45°). Needs the camera-side leg only.
+    The less side-on verdict of the available cues wins.
+    """
+    s, o = _side_letters(side)
+    xy = _xy(keypoints)
+    hip_width = _length(xy[:, J[f"{s}_hip"]], xy[:, J[f"{o}_hip"]]) / femur_px
+    hip_width_femur = float(np.nanmedian(hip_width)) if np.isfinite(hip_width).any() else np.nan
+
+    hip, knee = xy[:, J[f"{s}_hip"]], xy[:, J[f"{s}_knee"]]
+    drop = np.abs(hip[:, 1] - knee[:, 1])
+    expected = np.sqrt(np.clip(femur_px**2 - drop**2, 0.0, None))
+    deep = np.isfinite(drop) & np.isfinite(hip[:, 0]) & np.isfinite(knee[:, 0])
+    deep &= expected >= settings.view_min_thigh_reach * femur_px  # thigh well off vertical
+    thigh = float(np.median(np.abs(hip[deep, 0] - knee[deep, 0]) / expected[deep])) if deep.any() else np.nan
+
+    verdicts = []
+    if np.isfinite(hip_width_femur):
+        verdicts.append(
+            "side" if hip_width_femur < settings.side_view_max_hip_width
+            else "front" if hip_width_femur >= settings.front_view_min_hip_width
+            else "oblique"
+        )
+    if np.isfinite(thigh):
+        verdicts.append("side" if thigh >= settings.side_view_min_thigh else "oblique")
+    order = ("side", "oblique", "front")
+    view = max(verdicts, key=order.index) if verdicts else "side"
+    if not verdicts:
+        warning = "Could not check the camera view (no depth and never both hips): film side-on at hip height."
+    elif view == "side":
+        warning = ""
+    else:
+        seen = [f"{label} {value:.2f}" for label, value in (("hip width", hip_width_femur), ("thigh in plane", thigh))
+                if np.isfinite(value)]
+        warning = (
+            f"Camera looks {view}, not side-on ({', '.join(seen)}): knee and hip angles, trunk lean, "
+            "moment arms and depth (hip below knee) are distorted. Film from the side at hip height."
+        )
+    return ViewCheck(view=view, hip_width_femur=hip_width_femur, thigh_in_plane=thigh, warning=warning)
+
+
+def compute_kinematics(
+    keypoints: np.ndarray,
+    time_s: np.ndarray,
+    settings: KinematicsSettings = KinematicsSettings(),
+    heel: np.ndarray | None = None,
+    toe: np.ndarray | None = None,
+) -> Kinematics:
+    """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
+
+    heel, toe: optional (frames, 2+) pixels of the camera-side foot, for models that give feet.
+    frames columns: time_s, knee_angle, hip_angle, shin_angle, trunk_lean, thigh_angle (thigh
+    against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
+    unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
+    knee_moment_arm_femur, midfoot_x, hip_x, hip_y, knee_y, shoulder_y (neck or shoulder).
+    """
+    keypoints = np.asarray(keypoints)
+    if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3):
+        raise ValueError(f"keypoints must be (frames, 18, 3), got {keypoints.shape}")
+    time_s = np.asarray(time_s, dtype=np.float64)
+    if time_s.shape != (keypoints.shape[0],):
+        raise ValueError(f"time_s must be ({keypoints.shape[0]},), got {time_s.shape}")
+
+    side = detect_side(keypoints, settings.side_tie) if settings.side == "auto" else settings.side
+    facing = facing_direction(keypoints, side)
+    pts = body_points(keypoints, side)
+    angles = joint_angles(pts, facing)
+    props = segment_proportions(keypoints, side, angles["knee_angle"], settings)
+    view = check_view(keypoints, side, props.femur_px, settings)
+
+    hip, knee, ankle = pts[:, P["hip"]], pts[:, P["knee"]], pts[:, P["ankle"]]
+    mid = midfoot_x(ankle[:, 0], facing, props.shin_px, settings.midfoot_fraction, heel, toe)
+    hip_arm = np.abs(hip[:, 0] - mid)
+    knee_arm = np.abs(knee[:, 0] - mid)
+    # Thigh against horizontal: how far the hip sits below (+) or above (−) the knee, degrees.
+    thigh = np.degrees(np.arctan2(hip[:, 1] - knee[:, 1], np.abs(hip[:, 0] - knee[:, 0])))
+    frames = pd.DataFrame(
+        {
+            "time_s": time_s,
+            **angles,
+            "thigh_angle": thigh,
+            "hip_moment_arm": hip_arm,
+            "knee_moment_arm": knee_arm,
+            "hip_moment_arm_femur": hip_arm / props.femur_px,
+            "knee_moment_arm_femur": knee_arm / props.femur_px,
+            "midfoot_x": mid,
+            "hip_x": hip[:, 0],
+            "hip_y": pts[:, P["hip_any"], 1],
+            "knee_y": knee[:, 1],
+            "shoulder_y": pts[:, P["trunk_top"], 1],
+        }
+    )
+    return Kinematics(frames=frames, side=side, facing=facing, proportions=props, view=view)

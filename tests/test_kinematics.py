@@ -1,0 +1,287 @@
+"""Kinematics: angles, moment arms, proportions, side/facing/view on skeletons with known answers."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from squat.kinematics import (
+    ANGLES,
+    body_points,
+    check_view,
+    compute_kinematics,
+    detect_side,
+    facing_direction,
+    joint_angles,
+    midfoot_x,
+)
+from squat.settings import KinematicsSettings
+from squat.skeleton import JOINTS, J
+
+TRUTH = Path(__file__).parent / "data" / "synth_truth"
+SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")
+ALL_CLIPS = SIDE_CLIPS + ("oblique45_bw",)
+
+
+def truth_keypoints(clip: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """truth.csv as a (frames, 18, 3) float32 skeleton with confidence 1, plus the tables."""
+    table = pd.read_csv(TRUTH / clip / "truth.csv")
+    kp = np.ones((len(table), 18, 3), np.float32)
+    for i, name in enumerate(JOINTS):
+        kp[:, i, 0], kp[:, i, 1] = table[f"{name}_x"], table[f"{name}_y"]
+    return table, kp, json.loads((TRUTH / clip / "truth.json").read_text())
+
+
+def squat_skeleton(
+    shin_deg: np.ndarray,
+    flex_deg: np.ndarray,
+    lean_deg: np.ndarray,
+    femur: float = 170.0,
+    shin: float = 180.0,
+    torso: float = 225.0,
+    facing: int = 1,
+    ankle: tuple[float, float] = (900.0, 900.0),
+) -> np.ndarray:
+    """A side-on skeleton from segment lengths (px) and angles (deg), both legs overlapping.
+
+    Shin tilts forward by shin_deg, the knee flexes by flex_deg (interior = 180 − flex), the
+    trunk leans forward by lean_deg; so hip angle = 180 − (flex − shin) − lean.
+    """
+    s, f, lean = (np.radians(np.broadcast_to(np.asarray(a, float), np.shape(flex_deg))) for a in (shin_deg, flex_deg, lean_deg))
+    n = len(f)
+    ankle_xy = np.tile(np.asarray(ankle, float), (n, 1))
+    knee = ankle_xy + shin * np.stack([facing * np.sin(s), -np.cos(s)], axis=1)
+    hip = knee + femur * np.stack([facing * np.sin(s - f), -np.cos(s - f)], axis=1)
+    shoulder = hip + torso * np.stack([facing * np.sin(lean), -np.cos(lean)], axis=1)
+    kp = np.full((n, 18, 3), np.nan, np.float32)
+    for side in "rl":
+        for name, xy in (("hip", hip), ("knee", knee), ("ankle", ankle_xy), ("shoulder", shoulder)):
+            kp[:, J[f"{side}_{name}"], :2] = xy
+        kp[:, J[f"{side}_ear"], :2] = shoulder + [facing * 15.0, -70.0]
+    kp[:, J["neck"], :2] = shoulder
+    kp[:, J["nose"], :2] = shoulder + [facing * 45.0, -60.0]
+    kp[..., 2] = np.where(np.isnan(kp[..., 0]), np.nan, 0.9)
+    return kp
+
+
+def ramp_squat(n: int = 61) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standing → 120° knee flexion → standing: shin, flexion, lean in degrees."""
+    flex = 120.0 * np.sin(np.linspace(0, np.pi, n)) ** 2
+    return 0.25 * flex, flex, 0.3 * flex
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_angles_of_a_built_skeleton_are_exact(facing: int) -> None:
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean, facing=facing)
+    kin = compute_kinematics(kp, np.arange(len(flex)) / 30)
+    f = kin.frames
+    assert kin.facing == facing
+    np.testing.assert_allclose(f["knee_angle"], 180 - flex, atol=1e-3)
+    np.testing.assert_allclose(f["hip_angle"], 180 - (flex - shin) - lean, atol=1e-3)
+    np.testing.assert_allclose(f["shin_angle"], shin, atol=1e-3)
+    np.testing.assert_allclose(f["trunk_lean"], lean, atol=1e-3)
+
+
+def test_shin_behind_the_ankle_reads_negative() -> None:
+    kp = squat_skeleton(np.full(5, -4.0), np.full(5, 30.0), np.full(5, 10.0))
+    angles = joint_angles(body_points(kp, "right"), facing=1)
+    np.testing.assert_allclose(angles["shin_angle"], -4.0, atol=1e-3)
+
+
+def test_angle_table_is_data_and_one_call_computes_all() -> None:
+    shin, flex, lean = ramp_squat(11)
+    angles = joint_angles(body_points(squat_skeleton(shin, flex, lean), "right"))
+    assert set(angles) == set(ANGLES)
+    assert all(a.shape == (11,) for a in angles.values())
+
+
+@pytest.mark.parametrize("facing", [1, -1])
+def test_moment_arms_are_horizontal_distances_to_the_midfoot(facing: int) -> None:
+    shin_len, femur_len = 180.0, 170.0
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean, femur=femur_len, shin=shin_len, facing=facing)
+    settings = KinematicsSettings(midfoot_fraction=0.2)
+    kin = compute_kinematics(kp, np.arange(len(flex)) / 30, settings)
+    mid = 900.0 + facing * 0.2 * shin_len  # ankle x + fraction × standing shin toward the toes
+    np.testing.assert_allclose(kin.frames["midfoot_x"], mid, atol=1e-3)
+    np.testing.assert_allclose(kin.frames["hip_moment_arm"], np.abs(kp[:, J["r_hip"], 0] - mid), atol=1e-3)
+    np.testing.assert_allclose(kin.frames["knee_moment_arm"], np.abs(kp[:, J["r_knee"], 0] - mid), atol=1e-3)
+    np.testing.assert_allclose(kin.frames["hip_moment_arm_femur"], kin.frames["hip_moment_arm"] / femur_len, rtol=1e-6)
+    # At the bottom (flexion 120°, shin 30° forward, thigh horizontal) the hip sits a femur behind
+    # the knee, which is 180·sin30° ahead of the ankle: 170 − 90 = 80 px behind it, +36 to the midfoot.
+    bottom = int(np.argmax(flex))
+    assert kin.frames["hip_moment_arm"][bottom] == pytest.approx(femur_len - shin_len * 0.5 + 0.2 * shin_len, abs=1e-3)
+
+
+def test_midfoot_uses_heel_and_toe_when_given_and_falls_back_per_frame() -> None:
+    ankle = np.array([900.0, 900.0, 900.0])
+    heel = np.array([[880.0, 910.0], [np.nan, np.nan], [882.0, 910.0]])
+    toe = np.array([[1000.0, 915.0], [1000.0, 915.0], [998.0, 915.0]])
+    mid = midfoot_x(ankle, facing=1, shin_px=180.0, fraction=0.19, heel=heel, toe=toe)
+    np.testing.assert_allclose(mid, [940.0, 900.0 + 0.19 * 180.0, 940.0])
+    np.testing.assert_allclose(midfoot_x(ankle, -1, 180.0, 0.19), 900.0 - 0.19 * 180.0)
+
+
+def test_midfoot_fraction_matches_the_truth_midfoot_within_3_px() -> None:
+    for clip in SIDE_CLIPS:
+        table, kp, _ = truth_keypoints(clip)
+        kin = compute_kinematics(kp, table["time_s"].to_numpy())
+        err = np.abs(kin.frames["midfoot_x"] - table["midfoot_x"])
+        assert err.max() < 3.0, clip  # ~1 px typical on a 181 px shin
+
+
+def test_hip_angle_falls_back_from_shoulder_to_neck_to_far_shoulder() -> None:
+    shin, flex, lean = ramp_squat(21)
+    kp = squat_skeleton(shin, flex, lean)
+    expected = 180 - (flex - shin) - lean
+    kp[:7, J["r_shoulder"], :2] = np.nan  # plate hides the near shoulder: neck
+    kp[7:14, [J["r_shoulder"], J["neck"]], :2] = np.nan  # and the neck: far shoulder
+    kin = compute_kinematics(kp, np.arange(21) / 30)
+    np.testing.assert_allclose(kin.frames["hip_angle"], expected, atol=1e-3)
+    np.testing.assert_allclose(kin.frames["trunk_lean"], lean, atol=1e-3)
+
+
+def test_missing_points_give_nan_only_where_they_are_needed() -> None:
+    shin, flex, lean = ramp_squat(21)
+    kp = squat_skeleton(shin, flex, lean)
+    kp[3, [J["neck"], J["r_shoulder"], J["l_shoulder"]], :2] = np.nan  # whole trunk top hidden
+    kp[5, J["r_ankle"], :2] = np.nan
+    kp[8] = np.nan  # lifter lost for a frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarnings from all-NaN slices either
+        f = compute_kinematics(kp, np.arange(21) / 30).frames
+    assert np.isnan(f["trunk_lean"][3]) and np.isnan(f["hip_angle"][3])
+    assert f["knee_angle"][3] == pytest.approx(180 - flex[3], abs=1e-3)
+    assert np.isnan(f["knee_angle"][5]) and np.isnan(f["shin_angle"][5]) and np.isnan(f["hip_moment_arm"][5])
+    assert f["hip_angle"][5] == pytest.approx(180 - (flex[5] - shin[5]) - lean[5], abs=1e-3)
+    assert f.iloc[8].drop("time_s").isna().all()
+
+
+def test_all_missing_clip_does_not_crash() -> None:
+    kp = np.full((10, 18, 3), np.nan, np.float32)
+    kin = compute_kinematics(kp, np.arange(10) / 30)
+    assert len(kin.frames) == 10 and kin.frames["knee_angle"].isna().all()
+    assert np.isnan(kin.proportions.femur_px)
+
+
+def test_input_shapes_are_checked() -> None:
+    with pytest.raises(ValueError):
+        compute_kinematics(np.zeros((5, 17, 3)), np.arange(5))
+    with pytest.raises(ValueError):
+        compute_kinematics(np.zeros((5, 18, 3)), np.arange(4))
+
+
+def test_side_is_the_leg_seen_more_surely() -> None:
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean)
+    kp[:, [J["r_hip"], J["r_knee"], J["r_ankle"]], 2] = 0.6  # right leg less sure (0.6 vs 0.9)
+    assert detect_side(kp) == "left"
+    kp[::2, [J["l_hip"], J["l_knee"], J["l_ankle"]], :] = np.nan  # left missing half the time: 0.45
+    assert detect_side(kp) == "right"
+
+
+def test_side_tie_goes_to_the_longer_looking_leg_and_settings_override() -> None:
+    shin, flex, lean = ramp_squat()
+    near = squat_skeleton(shin, flex, lean, femur=170, shin=180)
+    far = squat_skeleton(shin, flex, lean, femur=150, shin=160)  # further from the camera
+    kp = near.copy()
+    for name in ("hip", "knee", "ankle"):
+        kp[:, J[f"r_{name}"]] = far[:, J[f"r_{name}"]]
+    assert detect_side(kp) == "left"
+    kin = compute_kinematics(kp, np.arange(len(flex)) / 30, KinematicsSettings(side="right"))
+    assert kin.side == "right"
+    assert kin.proportions.femur_px == pytest.approx(150, abs=1e-3)
+
+
+def test_truth_clips_are_filmed_from_the_lifters_right_facing_right() -> None:
+    for clip in ALL_CLIPS:
+        table, kp, meta = truth_keypoints(clip)
+        assert meta["camera_side_leg"] == "r"
+        assert detect_side(kp) == "right", clip
+        assert facing_direction(kp, "right") == 1, clip  # toes point to +x in these renders
+        assert facing_direction(kp[:, :, :] * [-1, 1, 1], "right") == -1, clip  # mirrored clip
+
+
+def test_proportions_come_from_standing_frames() -> None:
+    shin, flex, lean = ramp_squat(61)
+    kp = squat_skeleton(shin, flex, lean, femur=160, shin=176, torso=220)
+    kp[:, J["r_shoulder"], :2] = np.nan  # only the neck: torso falls back to it
+    kin = compute_kinematics(kp, np.arange(61) / 30)
+    p = kin.proportions
+    assert (p.femur_px, p.shin_px, p.torso_px) == pytest.approx((160, 176, 220), abs=1e-3)
+    assert p.femur_to_torso == pytest.approx(160 / 220) and p.shin_to_femur == pytest.approx(176 / 160)
+    assert p.torso_to == "neck"
+    assert p.standing_frames == int(np.sum(180 - flex > 160))
+
+
+def test_truth_angles_and_moment_arms_match_the_keypoint_truth() -> None:
+    for clip in ALL_CLIPS:
+        table, kp, _ = truth_keypoints(clip)
+        f = compute_kinematics(kp, table["time_s"].to_numpy()).frames
+        for ours, theirs in (("knee_angle", "knee_angle_2d"), ("hip_angle", "hip_angle_2d"),
+                             ("shin_angle", "shin_angle_2d"), ("trunk_lean", "trunk_lean_2d")):
+            assert np.abs(f[ours] - table[theirs]).max() < 0.05, (clip, ours)  # truth rounded to 0.01
+        if clip in SIDE_CLIPS:  # moment arms only mean something side-on; midfoot is estimated
+            assert np.abs(f["hip_moment_arm"] - table["hip_moment_arm_px"]).max() < 3.0, clip
+            assert np.abs(f["knee_moment_arm"] - table["knee_moment_arm_px"]).max() < 3.0, clip
+
+
+def test_truth_proportions_match_the_keypoint_body_and_long_femurs_show() -> None:
+    props = {}
+    for clip in SIDE_CLIPS:
+        table, kp, meta = truth_keypoints(clip)
+        props[clip] = compute_kinematics(kp, table["time_s"].to_numpy()).proportions
+        truth = meta["body"]["segment_lengths_detail"]["keypoints"]
+        assert props[clip].torso_to == "shoulder"
+        assert props[clip].femur_to_torso == pytest.approx(truth["femur_to_torso"], rel=0.02), clip
+        assert props[clip].shin_to_femur == pytest.approx(truth["shin_to_femur"], rel=0.04), clip
+    assert props["side_bar_longfemur"].femur_to_torso > props["side_bar_good"].femur_to_torso + 0.1
+
+
+def hide_like_a_pose_model(kp: np.ndarray, seed: int = 0) -> np.ndarray:
+    """NaN the far leg in half the frames and neck/shoulders (plate) in about half, in runs."""
+    rng = np.random.default_rng(seed)
+    kp = kp.copy()
+    n = len(kp)
+    kp[np.ix_(rng.random(n) < 0.5, [J["l_hip"], J["l_knee"], J["l_ankle"]])] = np.nan
+    plate = np.zeros(n, bool)
+    for start in rng.integers(0, n, 12):
+        plate[start : start + 20] = True
+    kp[np.ix_(plate, [J["neck"], J["r_shoulder"], J["l_shoulder"]])] = np.nan
+    return kp
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_view_check_tells_side_clips_from_the_45_degree_one(dropout: bool) -> None:
+    settings = KinematicsSettings()
+    for clip in ALL_CLIPS:
+        table, kp, _ = truth_keypoints(clip)
+        if dropout:
+            kp = hide_like_a_pose_model(kp)
+        kin = compute_kinematics(kp, table["time_s"].to_numpy(), settings)
+        if clip in SIDE_CLIPS:
+            assert kin.view.view == "side" and kin.view.warning == "", clip
+            assert kin.view.hip_width_femur < settings.side_view_max_hip_width / 2
+            assert kin.view.thigh_in_plane > settings.side_view_min_thigh + 0.15
+        else:
+            assert kin.view.view == "oblique", clip
+            assert kin.view.hip_width_femur > settings.side_view_max_hip_width + 0.1
+            assert kin.view.thigh_in_plane < settings.side_view_min_thigh - 0.25
+            assert "knee and hip angles" in kin.view.warning and "moment arms" in kin.view.warning
+
+
+def test_view_check_works_from_the_near_leg_alone_and_says_front_for_square_hips() -> None:
+    table, kp, _ = truth_keypoints("oblique45_bw")
+    kin = compute_kinematics(kp, table["time_s"].to_numpy())
+    lone = kp.copy()
+    lone[:, [J["l_hip"], J["l_knee"], J["l_ankle"]]] = np.nan  # far leg never seen
+    view = check_view(lone, "right", kin.proportions.femur_px, KinematicsSettings())
+    assert view.view == "oblique" and np.isnan(view.hip_width_femur)
+    front = kp.copy()
+    front[:, J["l_hip"], 0] = front[:, J["r_hip"], 0] + 0.6 * kin.proportions.femur_px
+    assert check_view(front, "right", kin.proportions.femur_px, KinematicsSettings()).view == "front"

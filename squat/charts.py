@@ -1,0 +1,279 @@
+"""Altair chart specs for the dashboard: pure functions, tables in, charts out, no I/O.
+
+Every time chart puts `time_s` on x titled "time (s)", so charts concatenate with a shared
+x scale (`alt.vconcat(a, b).resolve_scale(x="shared")`) and one selected time marks them all.
+Data is embedded as inline records (NaN as null, so lines break at gaps), which also keeps
+long clips clear of Altair's 5000-row limit.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from squat.render import PALETTE, Color
+
+TIME_FIELD = "time_s"
+TIME_TITLE = "time (s)"
+
+# Per-frame column → legend name. Order is legend order.
+ANGLE_SERIES: dict[str, str] = {"knee_angle": "knee angle", "hip_angle": "hip angle", "trunk_lean": "trunk lean"}
+ARM_SERIES: dict[str, str] = {"hip_moment_arm_femur": "hip", "knee_moment_arm_femur": "knee"}
+
+COLUMN_TITLES: dict[str, str] = {
+    "knee_angle": "knee angle (°)",
+    "hip_angle": "hip angle (°)",
+    "shin_angle": "shin angle (°)",
+    "trunk_lean": "trunk lean (°)",
+    "hip_moment_arm": "hip moment arm (px)",
+    "knee_moment_arm": "knee moment arm (px)",
+    "hip_moment_arm_femur": "hip moment arm (× femur)",
+    "knee_moment_arm_femur": "knee moment arm (× femur)",
+}
+
+PHASE_COLORS: dict[str, str] = {"descent": "#7f9cc4", "ascent": "#c4ad7f", "rep": "#9a9a9a"}
+BAND_OPACITY = 0.18
+SELECTED_COLOR = "#d62728"
+YOU_COLOR = "#ff8c00"
+REFERENCE_COLOR = "#7a7a7a"
+
+
+def _hex(bgr: Color) -> str:
+    b, g, r = bgr
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+SERIES_COLORS: dict[str, str] = {
+    "knee angle": _hex(PALETTE.knee),
+    "hip angle": _hex(PALETTE.hip),
+    "trunk lean": _hex(PALETTE.trunk),
+    "hip": _hex(PALETTE.hip),
+    "knee": _hex(PALETTE.knee),
+}
+
+
+def _inline(table: pd.DataFrame) -> dict:
+    """Inline records with NaN as null (JSON-safe; a null breaks a line).
+
+    A plain {"values": [...]} skips Altair's 5000-row limit and its per-record schema
+    validation (seconds on a long clip); pandas' JSON writer converts NaN and numpy types in C.
+    """
+    return {"values": json.loads(table.to_json(orient="records", double_precision=6))}
+
+
+def _time_x() -> alt.X:
+    return alt.X(f"{TIME_FIELD}:Q", title=TIME_TITLE)
+
+
+def _require_time(frames: pd.DataFrame) -> None:
+    if TIME_FIELD not in frames:
+        raise ValueError(f"per-frame table needs a {TIME_FIELD!r} column")
+
+
+def _wide(frames: pd.DataFrame, series: dict[str, str]) -> pd.DataFrame:
+    """time_s, rep and the series columns renamed to their legend names (NaN where absent)."""
+    out = pd.DataFrame({TIME_FIELD: pd.to_numeric(frames[TIME_FIELD], errors="coerce")})
+    out["rep"] = frames["rep"].fillna(0).astype(int) if "rep" in frames else 0
+    for column, name in series.items():
+        out[name] = pd.to_numeric(frames[column], errors="coerce") if column in frames else np.nan
+    return out.reset_index(drop=True)
+
+
+def rep_bands(frames: pd.DataFrame, reps: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per shaded band: time_s (start), time_end, rep, phase.
+
+    With the per-rep table: descent (start→bottom) and ascent (bottom→end) per rep. Without it:
+    one "rep" band per run of frames sharing a rep number > 0.
+    """
+    columns = [TIME_FIELD, "time_end", "rep", "phase"]
+    rows: list[dict] = []
+    if reps is not None and len(reps):
+        for rec in reps.to_dict(orient="records"):
+            start, bottom, end = (rec.get(k) for k in ("start_time", "bottom_time", "end_time"))
+            if _finite(start) and _finite(bottom):
+                rows.append({TIME_FIELD: start, "time_end": bottom, "rep": int(rec["rep"]), "phase": "descent"})
+            if _finite(bottom) and _finite(end):
+                rows.append({TIME_FIELD: bottom, "time_end": end, "rep": int(rec["rep"]), "phase": "ascent"})
+            if not _finite(bottom) and _finite(start) and _finite(end):
+                rows.append({TIME_FIELD: start, "time_end": end, "rep": int(rec["rep"]), "phase": "rep"})
+    elif "rep" in frames and len(frames):
+        table = frames.sort_values(TIME_FIELD)
+        rep = table["rep"].fillna(0).astype(int).to_numpy()
+        times = table[TIME_FIELD].to_numpy(dtype=float)
+        change = np.flatnonzero(np.diff(rep)) + 1
+        for a, b in zip(np.concatenate(([0], change)), np.concatenate((change, [len(rep)]))):
+            if rep[a] > 0:
+                rows.append({TIME_FIELD: times[a], "time_end": times[b - 1], "rep": int(rep[a]), "phase": "rep"})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _band_layer(bands: pd.DataFrame) -> alt.Chart:
+    phases = [p for p in PHASE_COLORS if p in set(bands["phase"])]
+    return (
+        alt.Chart(_inline(bands))
+        .mark_rect(opacity=BAND_OPACITY)
+        .encode(
+            x=_time_x(),
+            x2=alt.X2("time_end:Q"),
+            fill=alt.Fill("phase:N", title="phase",
+                          scale=alt.Scale(domain=phases, range=[PHASE_COLORS[p] for p in phases])),
+            tooltip=[alt.Tooltip("rep:O", title="rep"), alt.Tooltip("phase:N"),
+                     alt.Tooltip(f"{TIME_FIELD}:Q", title="from (s)", format=".2f"),
+                     alt.Tooltip("time_end:Q", title="to (s)", format=".2f")],
+        )
+    )
+
+
+def _selected_rule(selected_time: float) -> alt.Chart:
+    return (
+        alt.Chart(_inline(pd.DataFrame({TIME_FIELD: [float(selected_time)]})))
+        .mark_rule(color=SELECTED_COLOR, strokeWidth=2)
+        .encode(x=_time_x(), tooltip=[alt.Tooltip(f"{TIME_FIELD}:Q", title="selected (s)", format=".2f")])
+    )
+
+
+def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field: str, y_title: str,
+                       value_format: str, reps: pd.DataFrame | None, selected_time: float | None,
+                       height: int) -> alt.LayerChart:
+    _require_time(frames)
+    names = list(series.values())
+    lines = (
+        alt.Chart(_inline(_wide(frames, series)))
+        .transform_fold(names, as_=["measure", value_field])
+        .mark_line(strokeWidth=2, invalid="break-paths-show-domains")  # NaN gaps break the line
+        .encode(
+            x=_time_x(),
+            y=alt.Y(f"{value_field}:Q", title=y_title),
+            color=alt.Color("measure:N", title=None, sort=names,
+                            scale=alt.Scale(domain=names, range=[SERIES_COLORS[n] for n in names])),
+            tooltip=[alt.Tooltip(f"{TIME_FIELD}:Q", title=TIME_TITLE, format=".2f"), alt.Tooltip("measure:N"),
+                     alt.Tooltip(f"{value_field}:Q", format=value_format), alt.Tooltip("rep:O")],
+        )
+    )
+    layers: list[alt.Chart] = []
+    bands = rep_bands(frames, reps)
+    if len(bands):
+        layers.append(_band_layer(bands))
+    layers.append(lines)
+    if selected_time is not None and _finite(selected_time):
+        layers.append(_selected_rule(selected_time))
+    return alt.layer(*layers).properties(height=height)
+
+
+def angle_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
+                height: int = 220) -> alt.LayerChart:
+    """Knee angle, hip angle and trunk lean (degrees) over time, rep phases shaded, a rule at the selected time."""
+    return _time_series_chart(frames, ANGLE_SERIES, "degrees", "angle (°)", ".0f", reps, selected_time, height)
+
+
+def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
+                     height: int = 160) -> alt.LayerChart:
+    """Hip and knee moment arms (fraction of femur length; 0 = on the midfoot line) over time."""
+    chart = _time_series_chart(frames, ARM_SERIES, "moment_arm", "moment arm (× femur)", ".2f", reps,
+                               selected_time, height)
+    midfoot = (
+        alt.Chart(_inline(pd.DataFrame({"moment_arm": [0.0]})))
+        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
+        .encode(y="moment_arm:Q")
+    )
+    return alt.layer(*chart.layer, midfoot).properties(height=height)
+
+
+def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, height: int = 200) -> alt.LayerChart:
+    """Bars per rep of depth (knee flexion at the bottom, 180° − knee angle: taller is deeper).
+
+    The dashed rule marks `parallel_knee_angle` (a conventional 90° knee angle); bar colour is the
+    actual test, hip crease below the knee at the bottom (`hip_below_knee`).
+    """
+    def status(v: object) -> str:
+        if pd.isna(v):
+            return "unknown"
+        return "below parallel" if bool(v) else "above parallel"
+
+    table = pd.DataFrame({
+        "rep": reps["rep"].astype(int).to_numpy() if "rep" in reps else np.arange(1, len(reps) + 1),
+        "depth_knee_angle": pd.to_numeric(reps["depth_knee_angle"], errors="coerce").to_numpy(),
+    }).reset_index(drop=True)
+    table["knee_flexion"] = 180.0 - table["depth_knee_angle"]
+    below = reps["hip_below_knee"] if "hip_below_knee" in reps else pd.Series([None] * len(reps))
+    table["depth"] = [status(v) for v in below.tolist()]
+    table["faults"] = reps["faults"].fillna("").astype(str).tolist() if "faults" in reps else ""
+    domain = ["below parallel", "above parallel", "unknown"]
+    bars = (
+        alt.Chart(_inline(table))
+        .mark_bar()
+        .encode(
+            x=alt.X("rep:O", title="rep"),
+            y=alt.Y("knee_flexion:Q", title="depth: knee flexion at bottom (°)", scale=alt.Scale(domain=[0, 180])),
+            color=alt.Color("depth:N", title=None,
+                            scale=alt.Scale(domain=domain, range=[_hex(PALETTE.midfoot), "#e45756", "#9a9a9a"])),
+            tooltip=[alt.Tooltip("rep:O"), alt.Tooltip("depth_knee_angle:Q", title="knee angle (°)", format=".0f"),
+                     alt.Tooltip("knee_flexion:Q", title="knee flexion (°)", format=".0f"),
+                     alt.Tooltip("depth:N"), alt.Tooltip("faults:N")],
+        )
+    )
+    parallel = pd.DataFrame({"knee_flexion": [180.0 - parallel_knee_angle], "label": ["parallel"]})
+    rule = alt.Chart(_inline(parallel)).mark_rule(strokeDash=[6, 4], color="#333333").encode(
+        y="knee_flexion:Q", tooltip=[alt.Tooltip("label:N")])
+    text = alt.Chart(_inline(parallel)).mark_text(align="left", dx=4, dy=-6, color="#333333").encode(
+        y="knee_flexion:Q", x=alt.value(0), text="label:N")
+    return alt.layer(bars, rule, text).properties(height=height)
+
+
+def rep_phase(frames: pd.DataFrame) -> pd.Series:
+    """Normalised position in the rep, 0 at its start and 1 at its end, for every frame.
+
+    Frames with rep > 0 are normalised within their rep; a table without reps (or with rep 0
+    only) is treated as one rep over its whole time span. Frames outside reps get NaN.
+    """
+    _require_time(frames)
+    t = pd.to_numeric(frames[TIME_FIELD], errors="coerce")
+    rep = frames["rep"].fillna(0).astype(int) if "rep" in frames else pd.Series(0, index=frames.index)
+    if not (rep > 0).any():
+        rep = pd.Series(1, index=frames.index)
+    grouped = t.where(rep > 0).groupby(rep)
+    start, end = grouped.transform("min"), grouped.transform("max")
+    span = (end - start).where(end > start)
+    phase = ((t - start) / span).where(span.notna(), 0.0)  # a one-frame rep sits at 0
+    return phase.where((rep > 0) & t.notna())
+
+
+def comparison_chart(you: pd.DataFrame, reference: pd.DataFrame, column: str, height: int = 220) -> alt.Chart:
+    """`column` over normalised rep phase (0..1), you vs a reference lifter; one line per rep."""
+    parts = []
+    for who, frames in (("you", you), ("reference", reference)):
+        if column not in frames:
+            raise ValueError(f"{who} table has no {column!r} column")
+        parts.append(pd.DataFrame({
+            "who": who,
+            "rep": frames["rep"].fillna(0).astype(int).to_numpy() if "rep" in frames else 0,
+            "phase": rep_phase(frames).to_numpy(),
+            column: pd.to_numeric(frames[column], errors="coerce").to_numpy(),
+        }))
+    table = pd.concat(parts, ignore_index=True)
+    table = table[table["phase"].notna()]
+    title = COLUMN_TITLES.get(column, column)
+    return (
+        alt.Chart(_inline(table))
+        .mark_line(strokeWidth=2, invalid="break-paths-show-domains")
+        .encode(
+            x=alt.X("phase:Q", title="rep phase (0 = start, 1 = end)", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(f"{column}:Q", title=title),
+            color=alt.Color("who:N", title=None,
+                            scale=alt.Scale(domain=["you", "reference"], range=[YOU_COLOR, REFERENCE_COLOR])),
+            detail="rep:N",
+            tooltip=[alt.Tooltip("who:N"), alt.Tooltip("rep:O"), alt.Tooltip("phase:Q", format=".2f"),
+                     alt.Tooltip(f"{column}:Q", title=title, format=".2f")],
+        )
+        .properties(height=height)
+    )

@@ -27,7 +27,12 @@ class TrackingSettings:
     cutoff_hz: float = 6.0  # Butterworth low-pass cut-off for joint paths
     filter_order: int = 4
     min_joint_conf: float = 0.05  # below this a joint counts as missing
-    max_jump: float = 0.6  # a match further than this × body height is a different person
+    max_jump: float = 0.6  # shared joints further apart than this × body size: a different person
+    # The lifter is the person who squats: a track whose hips travel this × body size (a
+    # parallel squat moves them ~0.3-0.5 × standing height; walking or standing < 0.1) ranks first.
+    squat_dip: float = 0.3
+    min_track_share: float = 0.1  # ...if its presence score is at least this share of the best track's
+    max_track_gap_s: float = 1.0  # a person unseen for longer starts a new track (later rejoined if it fits)
 
 
 @dataclass(frozen=True)

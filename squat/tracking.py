@@ -15,12 +15,16 @@ from scipy.signal import butter, filtfilt
 from .settings import TrackingSettings
 from .skeleton import J, MIRROR, N_JOINTS
 
+HIPS = [J["r_hip"], J["l_hip"]]
 # Weight of a track's mean distance from the frame centre in its score: a lifter
 # filmed slightly off-centre still wins over a bystander of the same size.
 CENTRALITY_WEIGHT = 0.5
 # Two fragments of one body (e.g. a leg chain cut off from the trunk by a plate)
 # are merged when their nearest joints are closer than this × the larger body size.
 FRAGMENT_MERGE_DISTANCE = 0.75
+# Matching cost added for the share of a track's known joints a detection lacks: a stray
+# arm fragment that fits three joints perfectly must not beat the whole body beside it.
+COVERAGE_WEIGHT = 0.3
 # A left/right relabelling is accepted when it fits the previous frame this much better.
 SWAP_MARGIN = 0.7
 
@@ -81,33 +85,55 @@ def _nearest_joint_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(pa[:, None] - pb[None], axis=2).min())
 
 
+def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean pixel distance between the joints two poses share (either left/right labelling).
+
+    Comparing shared joints, not body centres, keeps a person matched when parts come and
+    go: at depth a lifter may be seen as legs only, which moves the centre but not the knees.
+    """
+    dist = np.inf
+    for other in (b, b[list(MIRROR)]):
+        d = np.linalg.norm(a[:, :2] - other[:, :2], axis=1)
+        d = d[~np.isnan(d)]
+        if len(d):
+            dist = min(dist, float(d.mean()))
+    if np.isinf(dist):  # nothing shared: compare centres
+        (ca, cb), _ = body_centre_and_size(np.stack([a, b]))
+        dist = float(np.linalg.norm(ca - cb))
+    return dist
+
+
 def link_tracks(frames: list[Detections], time_s: np.ndarray, settings: TrackingSettings) -> list[dict[int, int]]:
     """Greedy frame-to-frame association; returns tracks as {frame: detection index}."""
     tracks: list[dict[int, int]] = []
-    last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, centre, size
-    max_gap = max(settings.max_gap_s * 4, 0.5)  # a track survives a short disappearance
+    last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, last seen joints, size
     for f, det in enumerate(frames):
         if len(det.scores) == 0:
             continue
-        centre, size = body_centre_and_size(det.keypoints)
+        _, size = body_centre_and_size(det.keypoints)
         candidates = []
-        for t, (lf, lc, ls) in enumerate(last):
-            if time_s[f] - time_s[lf] > max_gap:
+        for t, (lf, lkp, ls) in enumerate(last):
+            if time_s[f] - time_s[lf] > settings.max_track_gap_s:
                 continue
-            dist = np.linalg.norm(centre - lc, axis=1) / np.maximum(np.maximum(size, ls), 1.0)
-            candidates += [(d, t, p) for p, d in enumerate(dist) if d < settings.max_jump]
+            known = (~np.isnan(lkp[:, 0])).sum()
+            for p in range(len(det.scores)):
+                d = pose_distance(det.keypoints[p], lkp) / max(size[p], ls, 1.0)
+                if d < settings.max_jump:
+                    shared = (~np.isnan(det.keypoints[p, :, 0]) & ~np.isnan(lkp[:, 0])).sum()
+                    candidates.append((d + COVERAGE_WEIGHT * (1 - shared / max(known, 1)), t, p))
         taken_t, taken_p = set(), set()
         for _, t, p in sorted(candidates):
             if t in taken_t or p in taken_p:
                 continue
             tracks[t][f] = p
-            last[t] = (f, centre[p], size[p])
+            kp = det.keypoints[p]
+            last[t] = (f, np.where(np.isnan(kp), last[t][1], kp), max(size[p], 0.8 * last[t][2]))
             taken_t.add(t)
             taken_p.add(p)
         for p in range(len(det.scores)):
             if p not in taken_p:
                 tracks.append({f: p})
-                last.append((f, centre[p], size[p]))
+                last.append((f, det.keypoints[p].copy(), size[p]))
     return tracks
 
 
@@ -119,25 +145,43 @@ def track_score(track: dict[int, int], frames: list[Detections], width: float, h
     return float(np.nansum(size / height * (1 - CENTRALITY_WEIGHT * np.clip(off_centre, 0, 1))))
 
 
+def hip_dip(track: dict[int, int], frames: list[Detections]) -> float:
+    """How far the hips go down and up over the track, as a fraction of the person's standing size."""
+    kps = np.stack([frames[f].keypoints[p] for f, p in track.items()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hip_y = np.nanmean(kps[:, HIPS, 1], axis=1)
+    _, size = body_centre_and_size(kps)
+    if np.isfinite(hip_y).sum() < 2 or not np.isfinite(size).any():
+        return 0.0
+    low, high = np.nanpercentile(hip_y, [5, 95])
+    return float((high - low) / max(np.nanpercentile(size, 90), 1.0))
+
+
 def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
                   settings: TrackingSettings) -> np.ndarray:
-    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found."""
+    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found.
+
+    A squat check follows the person who squats: tracks whose hips dip like a squat rank
+    first, then presence × size × centrality decides (a bystander, a spotter standing by
+    and a passer-by all lose to the lifter).
+    """
     frames = [merge_fragments(d) for d in frames]
     tracks = link_tracks(frames, time_s, settings)
     out = np.full((len(frames), N_JOINTS, 3), np.nan, np.float32)
     if not tracks:
         return out
-    scores = [track_score(t, frames, width, height) for t in tracks]
-    order = np.argsort(scores)[::-1]
+    scores = np.array([track_score(t, frames, width, height) for t in tracks])
+    substantial = scores >= settings.min_track_share * scores.max()
+    squats = np.array([hip_dip(t, frames) >= settings.squat_dip for t in tracks]) & substantial
+    order = np.lexsort((-scores, ~squats))
     chosen = dict(tracks[order[0]])
-    # Fragments of the lifter's own track (cut by a long occlusion) join if they never
-    # overlap it in time and start or end near where the lifter was.
+    # Pieces of the lifter's path that tracking cut off (a long occlusion, a mislabelled
+    # frame) fill the frames the lifter is missing when they sit where the lifter was.
     for t in order[1:]:
-        other = tracks[t]
-        if set(other) & set(chosen) or scores[t] < 0.05 * scores[order[0]]:
-            continue
-        if _continues(chosen, other, frames, settings):
-            chosen.update(other)
+        extra = {f: p for f, p in tracks[t].items() if f not in chosen}
+        if extra and _continues(chosen, extra, frames, settings):
+            chosen.update(extra)
     for f, p in chosen.items():
         out[f] = frames[f].keypoints[p]
     return out
@@ -147,12 +191,11 @@ def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detec
                settings: TrackingSettings) -> bool:
     """Whether `other` sits where the chosen track is just before or after it."""
     chosen_frames = np.array(sorted(chosen))
-    for f in (min(other), max(other)):
+    for f in sorted({min(other), max(other)}):
         nearest = chosen_frames[np.argmin(np.abs(chosen_frames - f))]
-        a = frames[f].keypoints[other[f]][None]
-        b = frames[nearest].keypoints[chosen[nearest]][None]
-        (ca, cb), (sa, sb) = zip(body_centre_and_size(a), body_centre_and_size(b))
-        if np.linalg.norm(ca[0] - cb[0]) / max(sa[0], sb[0], 1.0) < settings.max_jump:
+        a, b = frames[f].keypoints[other[f]], frames[nearest].keypoints[chosen[nearest]]
+        _, size = body_centre_and_size(np.stack([a, b]))
+        if pose_distance(a, b) / max(size.max(), 1.0) < settings.max_jump:
             return True
     return False
 

@@ -266,11 +266,11 @@ def test_build_model_loads_the_file_into_an_eval_mode_network(image, tmp_path):
 def test_describe_models_reports_installed_only_when_complete(tmp_path):
     registry = weights.load_registry()
     (tmp_path / "body_pose_model.pth").write_bytes(b"x" * 10)  # present but incomplete
-    (tmp_path / "mobilenet_thin.pth").write_bytes(b"x" * 2_500_000)
+    (tmp_path / "mobilenet_thin.pth").write_bytes(b"x" * registry["mobilenet_thin"].size)  # complete
     rows = {row.name: row for row in weights.describe_models(registry, tmp_path)}
     assert rows["cmu_body_pose"].installed is False and rows["cmu_body_pose"].size_mb == pytest.approx(209.3)
     assert rows["cmu_pytorch_advanced"].installed is False
-    assert rows["mobilenet_thin"].installed is True and rows["mobilenet_thin"].size_mb == pytest.approx(2.5)
+    assert rows["mobilenet_thin"].installed is True and rows["mobilenet_thin"].size_mb == pytest.approx(7.8)
     assert rows["cmu_body_pose"].path == Path(tmp_path) / "body_pose_model.pth"
     assert rows["cmu_body_pose"].licence == "CMU-OpenPose-NC"
 

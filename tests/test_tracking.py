@@ -87,3 +87,16 @@ def test_smoothing_removes_jitter_but_keeps_the_motion_and_the_gaps():
     err_after = np.abs(smooth[..., :2] - kp[..., :2])[valid].mean()
     assert err_after < 0.7 * err_before  # white noise above 6 Hz of a 15 Hz band is gone
     assert np.abs(smooth[:, J["r_hip"], 1] - kp[:, J["r_hip"], 1]).max() < 8  # the squat itself is not flattened
+
+
+def test_the_person_who_squats_is_the_lifter_even_when_a_bigger_walker_is_in_view():
+    time_s = np.arange(90) / 30
+    frames = []
+    for f, t in enumerate(time_s):
+        dip = 120 * np.sin(np.pi * t / 3) ** 2  # one slow squat: hips 120 px down and back up
+        squatter = standing_person(900, 600, 360)
+        squatter[[J["nose"], J["neck"], J["r_shoulder"], J["l_shoulder"], J["r_hip"], J["l_hip"]], 1] += dip
+        walker = standing_person(200 + 2 * f, 680, 560)  # larger, closer to the camera, walking slowly
+        frames.append(Detections(np.stack([walker, squatter]), np.array([0.9, 0.7], np.float32)))
+    track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+    assert np.allclose(track[:, J["neck"], 0], 900, atol=1)

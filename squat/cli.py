@@ -1,0 +1,163 @@
+"""`python -m squat ...`: analyse a clip, list and fetch weights.
+
+User mistakes end with one line `error: ...` on stderr and exit code 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import SquatError
+
+EXIT_USAGE = 2
+EXIT_BUG = 1
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SquatError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return fail("interrupted: nothing was written", 130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+        if getattr(args, "debug", False):
+            raise
+        return fail(f"unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug and report it", EXIT_BUG)
+
+
+def fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m squat", description="Squat form check from a video clip.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected failures")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse a squat clip into a folder of results")
+    a.add_argument("video", type=Path, help="the clip (MP4/MOV/AVI/MKV)")
+    a.add_argument("--out", type=Path, help="output folder (default runs/<video name>/)")
+    a.add_argument("--model", default=None, help="pose model name (see `weights list`; default the shipped one)")
+    a.add_argument("--side", choices=("auto", "left", "right"), default="auto", help="leg facing the camera")
+    a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    a.add_argument("--long-side", type=int, default=None, help="network input long side in pixels")
+    a.add_argument("--heatmaps", action="store_true", help="also save heatmaps blended over the deepest frame")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_analyze)
+
+    w = sub.add_parser("weights", help="list or download pose model weights")
+    wsub = w.add_subparsers(dest="weights_command", required=True)
+    wl = wsub.add_parser("list", help="models, sizes, licences and whether they are installed")
+    wl.set_defaults(func=cmd_weights_list)
+    wf = wsub.add_parser("fetch", help="download a model's weights into weights/")
+    wf.add_argument("name")
+    wf.set_defaults(func=cmd_weights_fetch)
+    return parser
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .pipeline import run
+    from .settings import Settings
+
+    settings = Settings()
+    pose = replace(settings.pose, device=args.device)
+    if args.model:
+        pose = replace(pose, model=args.model)
+    if args.long_side:
+        pose = replace(pose, long_side=args.long_side)
+    settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
+    if not args.video.is_file():
+        raise SquatError(f"{args.video} not found: give the path to a video file")
+    out = args.out or default_out_dir(args.video)
+    with ProgressBar(disabled=args.quiet) as bar:
+        folder = run(args.video, out, settings, heatmaps=args.heatmaps, progress=bar.update,
+                     overwrite=args.overwrite)
+    print(folder)
+    return 0
+
+
+def default_out_dir(video: Path) -> Path:
+    """runs/<stem>/, or runs/<stem>-2/ ... when an earlier analysis is already there (never overwritten)."""
+    base = Path("runs") / video.stem
+    candidate, n = base, 2
+    while candidate.exists():
+        candidate, n = base.with_name(f"{video.stem}-{n}"), n + 1
+    return candidate
+
+
+class ProgressBar:
+    """tqdm on stderr, one bar per stage."""
+
+    LABELS = {"pose": "finding the lifter", "render": "drawing the video", "heatmaps": "heatmaps"}
+
+    def __init__(self, disabled: bool = False):
+        self.disabled, self.bar, self.stage = disabled, None, None
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if self.disabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total or None, desc=self.LABELS.get(stage, stage), unit="frame",
+                            file=sys.stderr, dynamic_ncols=True)
+        if total and total != self.bar.total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)  # update() honours tqdm's redraw interval
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def cmd_weights_list(args: argparse.Namespace) -> int:
+    from .pose.estimator import WEIGHTS_DIR
+    from .pose.weights import describe_models, fetch_command, load_registry
+    from .settings import PoseSettings
+
+    registry = load_registry()
+    default = PoseSettings().model
+    print(f"{'model':22} {'size':>8}  {'status':10} licence")
+    for row in describe_models(registry, WEIGHTS_DIR):
+        spec = registry[row.name]
+        status = "shipped" if spec.shipped else "installed" if row.installed else "not here"
+        name = row.name + (" (default)" if row.name == default else "")
+        print(f"{name:22} {row.size_mb:6.1f}MB  {status:10} {spec.licence}: {spec.licence_note}")
+        if not row.installed:
+            print(f"{'':22} get it with: {fetch_command(spec)}")
+    return 0
+
+
+def cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .pose.estimator import WEIGHTS_DIR
+    from .pose.weights import fetch, load_registry
+
+    registry = load_registry()
+    if args.name not in registry:
+        raise SquatError(f"unknown model {args.name!r}: choose one of {', '.join(sorted(registry))}")
+    with tqdm(unit="B", unit_scale=True, desc=args.name, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+        path = fetch(registry[args.name], WEIGHTS_DIR, progress=progress)
+    print(path)
+    return 0

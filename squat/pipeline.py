@@ -1,0 +1,224 @@
+"""The orchestrator: video → lifter keypoints → kinematics → reps → outputs.
+
+`analyze` does the numbers; `write_outputs` renders the annotated video and the files;
+`run` does both into a folder that appears only when complete.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import NoLifterError, SquatError
+from .kinematics import Kinematics, compute_kinematics
+from .pose.estimator import PoseEstimator, load_estimator
+from .render import ChartStrip, annotate_frame, blend_heatmap, heatmap_panel
+from .reps import segment_reps
+from .settings import Settings
+from .skeleton import HEATMAP_PARTS, JOINTS
+from .tracking import Detections, select_lifter, smooth_track
+from .video import VideoInfo, VideoWriter, iter_frames, probe
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
+
+ANGLE_COLUMNS = ("knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm")
+EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x")
+# Below this share of frames with the lifter found, the numbers are flagged as unreliable.
+MIN_DETECTED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the CLI writes and the app shows for one clip."""
+
+    video: VideoInfo
+    settings: Settings
+    model_name: str
+    model_sha256: str
+    device: str
+    time_s: np.ndarray  # (F,) seconds since the first frame, from container timestamps
+    detected: np.ndarray  # (F,) bool: the lifter was found by the network in this frame
+    keypoints: np.ndarray  # (F, 18, 3) tracked and smoothed lifter
+    kinematics: Kinematics
+    frames: pd.DataFrame  # one row per frame
+    reps: pd.DataFrame  # one row per rep
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def side(self) -> str:
+        return self.kinematics.side
+
+    @property
+    def deepest_frame(self) -> int:
+        knee = self.frames["knee_angle"].to_numpy()
+        return int(np.nanargmin(knee)) if np.isfinite(knee).any() else 0
+
+    def summary(self) -> dict:
+        v = self.video
+        return {
+            "version": __version__,
+            "video": {
+                "file": Path(v.path).name, "codec": v.codec, "fps": v.fps, "frame_count": len(self.time_s),
+                "duration_s": v.duration_s, "width": v.width, "height": v.height, "rotation": v.rotation,
+            },
+            "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device},
+            "side": self.side,
+            "facing": self.kinematics.facing,
+            "view": _jsonable(asdict(self.kinematics.view)),
+            "proportions": _jsonable(asdict(self.kinematics.proportions)),
+            "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
+            "rep_count": int(len(self.reps)),
+            "reps": _jsonable(self.reps.to_dict(orient="records")),
+            "warnings": list(self.warnings),
+            "settings": asdict(self.settings),
+        }
+
+
+def analyze(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
+            estimator: Optional[PoseEstimator] = None) -> Analysis:
+    """Find the lifter in every frame and compute the per-frame and per-rep numbers."""
+    info = probe(video)
+    estimator = estimator or load_estimator(settings.pose)
+    detections: list[Detections] = []
+    times: list[float] = []
+    for frame in iter_frames(video):
+        detections += estimator.detect([frame.image])
+        times.append(frame.time_s)
+        if progress:
+            progress("pose", len(times), info.frame_count)
+    time_s = np.asarray(times, np.float64)
+    raw = select_lifter(detections, time_s, info.width, info.height, settings.tracking)
+    detected = ~np.isnan(raw[..., 0]).all(axis=1)
+    if not detected.any():
+        raise NoLifterError(
+            f"no person found in {Path(video).name}: film the lifter whole, side-on, in good light, and try again"
+        )
+    keypoints = smooth_track(raw, time_s, settings.tracking)
+    kin = compute_kinematics(keypoints, time_s, settings.kinematics)
+    reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
+    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame)
+    return Analysis(
+        video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
+        device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
+        kinematics=kin, frames=frames, reps=reps, warnings=tuple(_warnings(detected, kin)),
+    )
+
+
+def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
+                rep_per_frame: np.ndarray) -> pd.DataFrame:
+    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18, the angles, rep."""
+    cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
+    for j, name in enumerate(JOINTS):
+        for k, suffix in enumerate(("x", "y", "conf")):
+            cols[f"{name}_{suffix}"] = keypoints[:, j, k]
+    for name in ANGLE_COLUMNS:
+        cols[name] = kin_frames[name].to_numpy()
+    cols["rep"] = rep_per_frame
+    for name in EXTRA_COLUMNS:
+        if name in kin_frames:
+            cols[name] = kin_frames[name].to_numpy()
+    return pd.DataFrame(cols)
+
+
+def _warnings(detected: np.ndarray, kin: Kinematics) -> list[str]:
+    out = []
+    if kin.view.warning:
+        out.append(kin.view.warning)
+    share = detected.mean()
+    if share < MIN_DETECTED_SHARE:
+        out.append(f"the lifter was found in only {share:.0%} of frames: numbers between detections are missing")
+    return out
+
+
+def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, heatmaps: bool = False,
+                  progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None) -> Path:
+    """frames.csv, reps.csv, summary.json, annotated.mp4 (and heatmap PNGs) into out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    analysis.frames.to_csv(out / "frames.csv", index=False, float_format="%.3f")
+    analysis.reps.to_csv(out / "reps.csv", index=False, float_format="%.3f")
+    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
+    render_video(analysis, video, out / "annotated.mp4", progress)
+    if heatmaps:
+        write_heatmaps(analysis, video, out, estimator or load_estimator(analysis.settings.pose), progress)
+    return out
+
+
+def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
+    """The annotated clip: skeleton, angles, midfoot line and the chart with a moving cursor."""
+    info = analysis.video
+    strip = ChartStrip.for_frame(analysis.frames, info.width, info.height)
+    rows = analysis.frames.to_dict(orient="records")
+    with VideoWriter(path, info.width, info.height, info.fps) as writer:
+        for frame in iter_frames(video):
+            f = frame.index
+            if f >= len(rows):
+                break
+            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
+                                   chart=strip.at(rows[f]["time_s"]))
+            writer.write(image, rows[f]["time_s"])
+            if progress:
+                progress("render", f + 1, len(rows))
+
+
+def write_heatmaps(analysis: Analysis, video: str | Path, out: Path, estimator: PoseEstimator,
+                   progress: Optional[Progress] = None) -> None:
+    """PNGs of the neck, hip, knee and ankle heatmaps blended over the deepest frame, as in the article."""
+    target = analysis.deepest_frame
+    side_prefix = "r_" if analysis.side == "right" else "l_"
+    parts = {name: JOINTS.index(side_prefix + name) if name != "neck" else JOINTS.index("neck")
+             for name in HEATMAP_PARTS}
+    for frame in iter_frames(video):
+        if frame.index == target:
+            maps = estimator.part_heatmaps(frame.image, parts)
+            for name, heat in maps.items():
+                cv2.imwrite(str(out / f"heatmap_{name}.png"), blend_heatmap(frame.image, heat))
+            cv2.imwrite(str(out / "heatmaps.png"), heatmap_panel(frame.image, maps))
+            break
+    if progress:
+        progress("heatmaps", 1, 1)
+
+
+def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,
+        progress: Optional[Progress] = None, overwrite: bool = False) -> Path:
+    """Analyse and write every output into out_dir, which appears only once complete."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise SquatError(f"{out} already exists and is not empty: choose another --out or pass --overwrite")
+    probe(video)  # a bad file fails here, before the model is loaded
+    estimator = load_estimator(settings.pose)
+    analysis = analyze(video, settings, progress, estimator)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        write_outputs(analysis, video, tmp, heatmaps, progress, estimator)
+        if out.exists():
+            shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _jsonable(value):
+    """NaN → None and numpy scalars → Python, so summary.json is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+

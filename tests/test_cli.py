@@ -1,0 +1,161 @@
+"""The CLI end to end on real clips, with the shipped weights: what a lifter gets from `python -m squat analyze`."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+
+from squat.skeleton import JOINTS
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parents[1]
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "squat", *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=600)
+
+
+def container_frame_times(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        pts = np.array([f.pts for f in c.decode(stream)], float) * float(stream.time_base)
+    return pts - pts[0]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    """Analyse each clip once for the whole module (the network is the slow part)."""
+    cache = {}
+
+    def get(name: str, *extra: str) -> Path:
+        if name not in cache:
+            out = tmp_path_factory.mktemp("runs") / Path(name).stem
+            result = run_cli("analyze", str(DATA / name), "--out", str(out), "--quiet", *extra)
+            assert result.returncode == 0, result.stderr
+            assert "Traceback" not in result.stderr
+            cache[name] = out
+        return cache[name]
+
+    return get
+
+
+def test_upright_clip_gives_every_output(analysed):
+    out = analysed("pose2sim_cam01.mp4", "--heatmaps")
+    for name in ("frames.csv", "reps.csv", "summary.json", "annotated.mp4", "heatmaps.png", "heatmap_knee.png"):
+        assert (out / name).stat().st_size > 0, name
+    frames = pd.read_csv(out / "frames.csv")
+    assert len(frames) == 100
+    expected = ["frame", "time_s", "detected"] + [f"{j}_{k}" for j in JOINTS for k in ("x", "y", "conf")] + [
+        "knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm", "rep"]
+    assert list(frames.columns[: len(expected)]) == expected
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["video"]["frame_count"] == 100
+    assert (summary["video"]["width"], summary["video"]["height"]) == (540, 960)
+    assert len(summary["model"]["weights_sha256"]) == 64
+
+
+def test_annotated_video_is_h264_with_the_same_frames_and_times(analysed):
+    out = analysed("pose2sim_cam01.mp4", "--heatmaps")
+    with av.open(str(out / "annotated.mp4")) as c:
+        stream = c.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (stream.width, stream.height) == (540, 960)
+    np.testing.assert_allclose(container_frame_times(out / "annotated.mp4"),
+                               container_frame_times(DATA / "pose2sim_cam01.mp4"), atol=1e-3)
+
+
+def test_lifter_is_found_and_the_bystander_never_takes_over(analysed):
+    for clip in ("pose2sim_cam01.mp4", "pose2sim_cam02_vp9.webm"):
+        frames = pd.read_csv(analysed(clip) / "frames.csv")
+        assert frames["detected"].mean() >= 0.9, clip
+        # The bystander stands at the back on the far left (hips at x < 60 px of 540); the
+        # lifter balances in the middle of the frame (hips at x 200-360 px).
+        hip_x = frames[["r_hip_x", "l_hip_x"]].mean(axis=1).dropna()
+        assert len(hip_x) >= 0.9 * len(frames), clip
+        assert (hip_x > 0.25 * 540).all(), clip
+
+
+def test_angles_are_in_plausible_ranges(analysed):
+    frames = pd.read_csv(analysed("pose2sim_cam01.mp4", "--heatmaps") / "frames.csv")
+    for column, low, high in (("knee_angle", 0, 180), ("hip_angle", 0, 180), ("trunk_lean", 0, 90),
+                              ("shin_angle", -90, 90)):
+        values = frames[column].dropna()
+        assert len(values) > 50, column
+        assert values.between(low, high).all(), column
+    # Standing and balancing: the knees are mostly straight.
+    assert frames["knee_angle"].median() > 150
+
+
+def test_rotated_phone_clip_is_analysed_upright(analysed):
+    out = analysed("phone_rotated.mp4")
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["video"]["width"], summary["video"]["height"]) == (540, 960)
+    assert summary["video"]["rotation"] in (90, 270)
+    with av.open(str(out / "annotated.mp4")) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (540, 960)
+    frames = pd.read_csv(out / "frames.csv")
+    assert frames["detected"].mean() >= 0.9
+    # Upright: the head is above the ankles.
+    assert (frames["neck_y"] < frames["r_ankle_y"]).mean() > 0.9
+
+
+def test_deep_crouch_is_detected_in_the_sports2d_clip(analysed):
+    frames = pd.read_csv(analysed("sports2d_crouch.mp4") / "frames.csv")
+    assert len(frames) == 80
+    # The backflip lands into a deep crouch around frames 44-53 (0.15-0.30 s after landing).
+    knee = frames["knee_angle"]
+    deepest = knee.idxmin()
+    assert knee.min() < 100
+    assert 38 <= deepest <= 60
+
+
+def test_time_s_follows_the_container_on_a_variable_frame_rate_clip(analysed):
+    frames = pd.read_csv(analysed("vfr.mp4") / "frames.csv")
+    truth = pd.read_csv(DATA / "vfr_times.csv")
+    times = truth.iloc[:, -1].to_numpy()
+    np.testing.assert_allclose(frames["time_s"], times - times[0], atol=1e-3)
+    steps = np.diff(frames["time_s"])
+    assert steps.max() > 1.5 * steps.min()  # really variable
+
+
+@pytest.mark.parametrize("name", ["not_a_video.mp4", "truncated.mp4", "random_bytes.mp4", "still_image.mp4",
+                                  "audio_only.mp4", "empty.mp4", "missing.mp4"])
+def test_bad_input_gets_a_one_line_error_and_leaves_nothing_behind(name, tmp_path):
+    out = tmp_path / "result"
+    result = run_cli("analyze", str(DATA / name), "--out", str(out), "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_results_are_never_overwritten(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(out), "--quiet")
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert (out / "notes.txt").read_text() == "my notes"
+
+
+def test_missing_weights_get_the_fetch_command(tmp_path):
+    if (REPO / "weights" / "body_pose_model.pth").exists():
+        pytest.skip("cmu_body_pose weights are installed here")
+    result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--model", "cmu_body_pose")
+    assert result.returncode == 2
+    assert "weights fetch cmu_body_pose" in result.stderr
+
+
+def test_weights_list_names_the_licences():
+    result = run_cli("weights", "list")
+    assert result.returncode == 0
+    assert "mobilenet_thin" in result.stdout and "Apache-2.0" in result.stdout
+    assert "non-commercial" in result.stdout.lower()

@@ -20,7 +20,7 @@ from . import __version__
 from .errors import NoLifterError, SquatError
 from .kinematics import Kinematics, compute_kinematics
 from .pose.estimator import PoseEstimator, load_estimator
-from .render import ChartStrip, annotate_frame, blend_heatmap, heatmap_panel
+from .render import ChartStrip, annotate_frame, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
@@ -90,11 +90,13 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     estimator = estimator or load_estimator(settings.pose)
     detections: list[Detections] = []
     times: list[float] = []
-    for frame in iter_frames(video):
-        detections += estimator.detect([frame.image])
-        times.append(frame.time_s)
-        if progress:
-            progress("pose", len(times), info.frame_count)
+    with iter_frames(video) as reader:
+        for frame in reader:
+            detections += estimator.detect([frame.image])
+            times.append(frame.time_s)
+            if progress:
+                progress("pose", len(times), info.frame_count)
+        reader_warnings = list(reader.warnings)
     time_s = np.asarray(times, np.float64)
     raw = select_lifter(detections, time_s, info.width, info.height, settings.tracking)
     detected = ~np.isnan(raw[..., 0]).all(axis=1)
@@ -109,7 +111,7 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     return Analysis(
         video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
         device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
-        kinematics=kin, frames=frames, reps=reps, warnings=tuple(_warnings(detected, kin)),
+        kinematics=kin, frames=frames, reps=reps, warnings=tuple(reader_warnings + _warnings(detected, kin)),
     )
 
 
@@ -154,18 +156,19 @@ def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, he
 
 
 def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
-    """The annotated clip: skeleton, angles, midfoot line and the chart with a moving cursor."""
+    """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
+    frame the skeleton, joint angles, midfoot line and moment arms."""
     info = analysis.video
-    strip = ChartStrip.for_frame(analysis.frames, info.width, info.height)
+    band = (info.width, chart_size(info.width, info.height)[1])
+    strip = ChartStrip(analysis.frames, band)
     rows = analysis.frames.to_dict(orient="records")
-    with VideoWriter(path, info.width, info.height, info.fps) as writer:
-        for frame in iter_frames(video):
+    with VideoWriter(path, info.width, info.height + band[1], info.fps) as writer, iter_frames(video) as reader:
+        for frame in reader:
             f = frame.index
             if f >= len(rows):
                 break
-            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
-                                   chart=strip.at(rows[f]["time_s"]))
-            writer.write(image, rows[f]["time_s"])
+            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f])
+            writer.write(stack_chart(image, strip.at(rows[f]["time_s"])), rows[f]["time_s"])
             if progress:
                 progress("render", f + 1, len(rows))
 
@@ -173,19 +176,28 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
 def write_heatmaps(analysis: Analysis, video: str | Path, out: Path, estimator: PoseEstimator,
                    progress: Optional[Progress] = None) -> None:
     """PNGs of the neck, hip, knee and ankle heatmaps blended over the deepest frame, as in the article."""
-    target = analysis.deepest_frame
-    side_prefix = "r_" if analysis.side == "right" else "l_"
-    parts = {name: JOINTS.index(side_prefix + name) if name != "neck" else JOINTS.index("neck")
-             for name in HEATMAP_PARTS}
-    for frame in iter_frames(video):
-        if frame.index == target:
-            maps = estimator.part_heatmaps(frame.image, parts)
-            for name, heat in maps.items():
-                cv2.imwrite(str(out / f"heatmap_{name}.png"), blend_heatmap(frame.image, heat))
-            cv2.imwrite(str(out / "heatmaps.png"), heatmap_panel(frame.image, maps))
-            break
+    image = read_frame(video, analysis.deepest_frame)
+    maps = estimator.part_heatmaps(image, side_heatmap_parts(analysis.side))
+    for name, heat in maps.items():
+        cv2.imwrite(str(out / f"heatmap_{name}.png"), blend_heatmap(image, heat))
+    cv2.imwrite(str(out / "heatmaps.png"), heatmap_panel(image, maps))
     if progress:
         progress("heatmaps", 1, 1)
+
+
+def side_heatmap_parts(side: str) -> dict[str, int]:
+    """The article's four parts (neck, hip, knee, ankle) on the camera-side leg."""
+    prefix = "r_" if side == "right" else "l_"
+    return {name: JOINTS.index(name if name == "neck" else prefix + name) for name in HEATMAP_PARTS}
+
+
+def read_frame(video: str | Path, index: int) -> np.ndarray:
+    """One upright frame by index (decodes up to it: frames are streamed, never stored)."""
+    with iter_frames(video) as reader:
+        for frame in reader:
+            if frame.index == index:
+                return frame.image
+    raise SquatError(f"frame {index} could not be read from {Path(video).name}")
 
 
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,

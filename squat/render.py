@@ -631,6 +631,14 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     return out
 
 
+def stack_chart(image: np.ndarray, chart: np.ndarray) -> np.ndarray:
+    """The chart as a band above the frame (the video gets taller), so it never hides the lifter."""
+    if chart.shape[1] != image.shape[1]:
+        height = max(1, round(chart.shape[0] * image.shape[1] / chart.shape[1]))
+        chart = cv2.resize(chart, (image.shape[1], height), interpolation=cv2.INTER_AREA)
+    return np.vstack([chart, image])
+
+
 # ---------------------------------------------------------------- heatmaps
 
 

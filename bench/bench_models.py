@@ -37,7 +37,8 @@ def estimator_for(name: str, long_side: int, device: str) -> tuple[PoseEstimator
 
 
 def median_seconds(fn, frames: list, repeats: int) -> float:
-    fn(frames[:1])  # warm-up: first call allocates
+    for _ in range(3):  # warm-up: the first calls allocate and tune kernels
+        fn(frames[:1])
     times = []
     for i in range(repeats):
         start = time.perf_counter()

@@ -221,6 +221,8 @@ def segment_reps(
     bottoms = _one_bottom_per_rep(hip, find_peaks(hip, prominence=settings.min_depth * femur)[0], settings.min_depth * femur)
     phases = _phases(hip, bottoms, settings.bottom_band * femur, settings.stand_band * femur)
     phases = [p for p in phases if t[p[4]] - t[p[0]] >= settings.min_duration_s]
+    knee = frames["knee_angle"].to_numpy()
+    phases = [p for p in phases if _knees_bend(knee[p[0] : p[4] + 1], settings.squat_knee_angle)]
 
     rows = []
     for number, (start, p0, b, p1, end) in enumerate(phases, start=1):
@@ -257,6 +259,13 @@ def segment_reps(
     if not rows:
         return empty, rep_per_frame
     return pd.DataFrame(rows, columns=list(REP_COLUMNS)), rep_per_frame
+
+
+def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:
+    """A squat bends the knees; a hip 'dip' with straight knees is a mis-read hip, not a rep.
+    Where the knee was never seen the hip's path alone decides."""
+    seen = knee_angle[np.isfinite(knee_angle)]
+    return not len(seen) or bool(seen.min() < squat_knee_angle)
 
 
 def _dtype(column: str) -> str:

@@ -63,6 +63,9 @@ class RepSettings:
     bottom_band: float = 0.02
     stand_band: float = 0.03  # within this × femur of the standing hip height = not yet / again standing
     smoothing_s: float = 0.15  # centred moving average of the hip height, seconds
+    # A rep bends the knees below this (a quarter squat reaches ~135°); a hip drop with straight
+    # knees is the pose model misplacing the hip (seen between reps in side view, knees at 172-180°).
+    squat_knee_angle: float = 145.0
 
 
 @dataclass(frozen=True)

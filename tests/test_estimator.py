@@ -1,0 +1,59 @@
+"""Frames in, people out: letterboxing, preprocessing and mapping back to frame pixels."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from squat.pose.estimator import PAD_VALUE, fit, letterbox, load_estimator, normalise
+from squat.settings import PoseSettings
+from squat.skeleton import J
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_letterbox_keeps_the_aspect_ratio_and_pads_right_and_bottom_to_the_stride():
+    image = np.full((1920, 1080, 3), 50, np.uint8)  # portrait phone frame
+    box = fit(image.shape[:2], 432)
+    assert box.height == 432 and box.width % 8 == 0
+    assert box.width == pytest.approx(1080 * 432 / 1920, abs=8)
+    canvas = letterbox(image, box)
+    assert canvas.shape == (box.height, box.width, 3)
+    assert (canvas[:, : round(1080 * box.scale)] == 50).all()
+    assert (canvas[:, round(1080 * box.scale):] == PAD_VALUE).all()
+
+
+def test_network_input_pixels_map_back_to_frame_pixels():
+    box = fit((1080, 1920), 480)  # scale 0.25
+    corners = np.array([[[-0.5, -0.5, 1.0], [479.5, 269.5, 1.0]]], np.float32)
+    np.testing.assert_allclose(box.to_frame(corners)[0, :, :2], [[-0.5, -0.5], [1919.5, 1079.5]])
+
+
+def test_each_weight_file_gets_its_own_preprocessing():
+    pixel = np.array([[[[255, 128, 0]]]], np.uint8)  # B, G, R
+    np.testing.assert_allclose(normalise(pixel, "bgr_raw")[0, :, 0, 0], [255, 128, 0])
+    np.testing.assert_allclose(normalise(pixel, "bgr_caffe")[0, :, 0, 0], [255 / 256 - 0.5, 0.0, -0.5])
+    rgb = normalise(pixel, "rgb_imagenet")[0, :, 0, 0]  # channels now R, G, B
+    np.testing.assert_allclose(rgb, [(0 - 0.485) / 0.229, (128 / 255 - 0.456) / 0.224, (1 - 0.406) / 0.225],
+                               rtol=1e-5)
+
+
+def test_the_model_is_loaded_once_per_process():
+    assert load_estimator(PoseSettings()) is load_estimator(PoseSettings())
+
+
+def test_joints_land_on_the_same_body_parts_whatever_the_frame_size():
+    """The footballer found in a frame and in the same frame at 3× size: same joints, scaled by 3."""
+    small = cv2.imread(str(DATA / "golden_messi5_192x120.png"))
+    large = cv2.resize(small, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    estimator = load_estimator(PoseSettings(long_side=432))
+    (a,), (b,) = estimator.detect([small]), estimator.detect([large])
+    person_a, person_b = a.keypoints[0], b.keypoints[0]
+    compared = [joint for joint in ("neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip", "r_knee", "l_knee")
+                if np.isfinite(person_a[J[joint], 0]) and np.isfinite(person_b[J[joint], 0])]
+    assert len(compared) >= 4
+    for joint in compared:
+        j = J[joint]
+        # Pixel centres: x_large = 3 x_small + 1; a joint within ~2 small-frame pixels.
+        np.testing.assert_allclose(person_b[j, :2], 3 * person_a[j, :2] + 1, atol=6, err_msg=joint)
+    assert np.isfinite(person_b[:, 0]).sum() >= 8

@@ -13,7 +13,6 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,8 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from squat.pose.cmu import OpenPoseNet  # noqa: E402
-from squat.pose.estimator import WEIGHTS_DIR, PoseEstimator, load_estimator  # noqa: E402
-from squat.pose.weights import load_registry, resolve_device, weights_path  # noqa: E402
+from squat.pose.estimator import PoseEstimator, load_estimator  # noqa: E402
+from squat.pose.weights import downloads_dir, load_registry, resolve_device, weights_path  # noqa: E402
 from squat.settings import PoseSettings  # noqa: E402
 from squat.video import iter_frames  # noqa: E402
 
@@ -30,7 +29,7 @@ from squat.video import iter_frames  # noqa: E402
 def estimator_for(name: str, long_side: int, device: str) -> tuple[PoseEstimator, str]:
     settings = PoseSettings(model=name, long_side=long_side, device=device)
     spec = load_registry()[name]
-    if weights_path(spec, WEIGHTS_DIR).exists():
+    if weights_path(spec, downloads_dir()).exists():
         return load_estimator(settings), "real weights"
     dev = resolve_device(device)
     return PoseEstimator(spec, OpenPoseNet().eval().to(dev), dev, settings), "random weights"

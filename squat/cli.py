@@ -128,14 +128,13 @@ class ProgressBar:
 
 
 def cmd_weights_list(args: argparse.Namespace) -> int:
-    from .pose.estimator import WEIGHTS_DIR
-    from .pose.weights import describe_models, fetch_command, load_registry
+    from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
     from .settings import PoseSettings
 
     registry = load_registry()
     default = PoseSettings().model
     print(f"{'model':22} {'size':>8}  {'status':10} licence")
-    for row in describe_models(registry, WEIGHTS_DIR):
+    for row in describe_models(registry, downloads_dir()):
         spec = registry[row.name]
         status = "shipped" if spec.shipped else "installed" if row.installed else "not here"
         name = row.name + (" (default)" if row.name == default else "")
@@ -148,8 +147,7 @@ def cmd_weights_list(args: argparse.Namespace) -> int:
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .pose.estimator import WEIGHTS_DIR
-    from .pose.weights import fetch, load_registry
+    from .pose.weights import downloads_dir, fetch, load_registry
 
     registry = load_registry()
     if args.name not in registry:
@@ -158,6 +156,6 @@ def cmd_weights_fetch(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.total, bar.n = total, done
             bar.refresh()
-        path = fetch(registry[args.name], WEIGHTS_DIR, progress=progress)
+        path = fetch(registry[args.name], downloads_dir(), progress=progress)
     print(path)
     return 0

@@ -15,9 +15,9 @@ DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parents[1]
 
 
-def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "squat", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=600)
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **env}, timeout=600)
 
 
 def container_frame_times(path: Path) -> np.ndarray:
@@ -152,12 +152,19 @@ def test_existing_results_are_never_overwritten(tmp_path):
 
 
 def test_missing_weights_get_the_fetch_command(tmp_path):
-    if (REPO / "weights" / "body_pose_model.pth").exists():
-        pytest.skip("cmu_body_pose weights are installed here")
     result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
-                     "--model", "cmu_body_pose")
-    assert result.returncode == 2
+                     "--model", "cmu_body_pose", SQUAT_WEIGHTS_DIR=str(tmp_path))
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
     assert "weights fetch cmu_body_pose" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_broken_weights_file_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "body_pose_model.pth").write_bytes(b"not a checkpoint" * 1000)
+    result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--model", "cmu_body_pose", SQUAT_WEIGHTS_DIR=str(tmp_path))
+    assert result.returncode == 2 and result.stderr.startswith("error: ")
+    assert "fetch cmu_body_pose" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_weights_list_names_the_licences():

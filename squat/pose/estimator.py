@@ -12,13 +12,12 @@ import torch
 from ..settings import PoseSettings
 from ..tracking import Detections
 from .decode import decode, upsample
-from .weights import ModelSpec, build_model, load_registry, resolve_device
+from .weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
 
 STRIDE = 8
 PAD_VALUE = 128  # mid-grey, as OpenPose pads; the network sees "nothing" there
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,9 @@ class PoseEstimator:
 
 
 @functools.lru_cache(maxsize=4)
-def load_estimator(settings: PoseSettings, weights_dir: Path = WEIGHTS_DIR) -> PoseEstimator:
+def load_estimator(settings: PoseSettings, weights_dir: Path | None = None) -> PoseEstimator:
     """Load a model once per process (settings are frozen, hence hashable and cacheable)."""
+    weights_dir = weights_dir or downloads_dir()
     spec = load_registry()[settings.model] if settings.model in load_registry() else _unknown(settings.model)
     device = resolve_device(settings.device)
     model = build_model(spec, weights_dir, device)

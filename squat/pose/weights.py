@@ -92,7 +92,13 @@ def load_registry(path: Path | str | None = None) -> dict[str, ModelSpec]:
 
 
 def weights_path(spec: ModelSpec, weights_dir: Path | str) -> Path:
-    return Path(weights_dir) / spec.file
+    """Where a model's file lives: shipped weights always in the repo, downloads in weights_dir."""
+    return (WEIGHTS_DIR if spec.shipped else Path(weights_dir)) / spec.file
+
+
+def downloads_dir() -> Path:
+    """Downloaded weights go to $SQUAT_WEIGHTS_DIR when set (a volume on a server), else weights/."""
+    return Path(os.environ.get("SQUAT_WEIGHTS_DIR") or WEIGHTS_DIR)
 
 
 def describe_models(registry: dict[str, ModelSpec], weights_dir: Path | str) -> list[ModelRow]:

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--model", default=None, help="pose model name (see `weights list`; default the shipped one)")
     a.add_argument("--side", choices=("auto", "left", "right"), default="auto", help="leg facing the camera")
     a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    a.add_argument("--long-side", type=int, default=None, help="network input long side in pixels")
+    a.add_argument("--long-side", type=int, default=None, help="look at the whole frame at this network input size instead of a crop around the lifter")
     a.add_argument("--heatmaps", action="store_true", help="also save heatmaps blended over the deepest frame")
     a.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -71,8 +71,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     pose = replace(settings.pose, device=args.device)
     if args.model:
         pose = replace(pose, model=args.model)
-    if args.long_side:
-        pose = replace(pose, long_side=args.long_side)
+    if args.long_side:  # an explicit size means: the whole frame at that size
+        pose = replace(pose, long_side=args.long_side, framing="full")
     settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
     if not args.video.is_file():
         raise SquatError(f"{args.video} not found: give the path to a video file")

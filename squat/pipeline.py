@@ -18,8 +18,9 @@ import pandas as pd
 
 from . import __version__
 from .errors import NoLifterError, SquatError
+from .framing import scout
 from .kinematics import Kinematics, compute_kinematics
-from .pose.estimator import PoseEstimator, load_estimator
+from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from .render import ChartStrip, annotate_frame, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
@@ -51,6 +52,7 @@ class Analysis:
     kinematics: Kinematics
     frames: pd.DataFrame  # one row per frame
     reps: pd.DataFrame  # one row per rep
+    framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -70,7 +72,8 @@ class Analysis:
                 "file": Path(v.path).name, "codec": v.codec, "fps": v.fps, "frame_count": len(self.time_s),
                 "duration_s": v.duration_s, "width": v.width, "height": v.height, "rotation": v.rotation,
             },
-            "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device},
+            "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device,
+                      "input": _framing(self.framing, self.settings, v)},
             "side": self.side,
             "facing": self.kinematics.facing,
             "view": _jsonable(asdict(self.kinematics.view)),
@@ -88,11 +91,12 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     """Find the lifter in every frame and compute the per-frame and per-rep numbers."""
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
+    box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
     detections: list[Detections] = []
     times: list[float] = []
     with iter_frames(video) as reader:
         for frame in reader:
-            detections += estimator.detect([frame.image])
+            detections += estimator.detect([frame.image], box)
             times.append(frame.time_s)
             if progress:
                 progress("pose", len(times), info.frame_count)
@@ -111,7 +115,7 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     return Analysis(
         video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
         device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
-        kinematics=kin, frames=frames, reps=reps, warnings=tuple(reader_warnings + _warnings(detected, kin)),
+        kinematics=kin, frames=frames, reps=reps, framing=box, warnings=tuple(reader_warnings + _warnings(detected, kin)),
     )
 
 
@@ -177,7 +181,7 @@ def write_heatmaps(analysis: Analysis, video: str | Path, out: Path, estimator: 
                    progress: Optional[Progress] = None) -> None:
     """PNGs of the neck, hip, knee and ankle heatmaps blended over the deepest frame, as in the article."""
     image = read_frame(video, analysis.deepest_frame)
-    maps = estimator.part_heatmaps(image, side_heatmap_parts(analysis.side))
+    maps = estimator.part_heatmaps(image, side_heatmap_parts(analysis.side), analysis.framing)
     for name, heat in maps.items():
         cv2.imwrite(str(out / f"heatmap_{name}.png"), blend_heatmap(image, heat))
     cv2.imwrite(str(out / "heatmaps.png"), heatmap_panel(image, maps))
@@ -220,6 +224,12 @@ def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(),
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> dict:
+    """The network input for summary.json: its size and the frame's scale in it."""
+    box = box or fit((video.height, video.width), settings.pose.long_side)
+    return {"width": box.width, "height": box.height, "scale": round(box.scale, 4)}
 
 
 def _jsonable(value):

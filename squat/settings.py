@@ -15,6 +15,14 @@ class PoseSettings:
     # side-view lifter best at ~130-200 px tall: on the rendered side-view squats 432 found the lifter
     # in 93-96% of frames and every rep, 656 in 48-88% (the plate-hidden body is misread when large).
     long_side: int = 432
+    framing: str = "lifter"  # lifter: scale so the lifter is person_height_px tall | full: long_side as set
+    # The lifter's standing height in the network input. On the rendered side views (lifter
+    # ~540 px of 1080) 120 px found the lifter in 93-96% of frames, 195 px in 48-88%.
+    person_height_px: float = 120.0
+    min_long_side: int = 256  # bounds on the network input's long side: detail and speed
+    max_long_side: int = 880
+    scout_frames: int = 24  # frames spread over the clip used to find and frame the lifter
+    scout_long_sides: tuple[int, ...] = (432, 880)  # whole-frame sizes tried: large and small lifters
     upsample: int = 4  # maps are upsampled ×4 (stride 8 → 2) before peak finding
     peak_threshold: float = 0.1  # heatmap value a joint peak must exceed
     paf_threshold: float = 0.05  # minimum PAF alignment along a limb
@@ -33,7 +41,7 @@ class TrackingSettings:
     max_jump: float = 0.6  # shared joints further apart than this × body size: a different person
     # The lifter is the person who squats: a track whose hips travel this × body size (a
     # parallel squat moves them ~0.3-0.5 × standing height; walking or standing < 0.1) ranks first.
-    squat_dip: float = 0.3
+    squat_dip: float = 0.25
     min_track_share: float = 0.1  # ...if its presence score is at least this share of the best track's
     max_track_gap_s: float = 1.0  # a person unseen for longer starts a new track (later rejoined if it fits)
 

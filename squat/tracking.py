@@ -158,9 +158,18 @@ def hip_dip(track: dict[int, int], frames: list[Detections]) -> float:
     return float((high - low) / max(np.nanpercentile(size, 90), 1.0))
 
 
-def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
-                  settings: TrackingSettings) -> np.ndarray:
-    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found.
+@dataclass(frozen=True)
+class Lifter:
+    """The chosen person: keypoints (F, 18, 3), NaN where not found; how strongly they won."""
+
+    keypoints: np.ndarray
+    score: float  # presence × size × centrality of the chosen track (0 when nobody was found)
+    squats: bool  # the hips dip like a squat
+
+
+def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
+                settings: TrackingSettings) -> Lifter:
+    """Choose the lifter once for the clip and collect their detections frame by frame.
 
     A squat check follows the person who squats: tracks whose hips dip like a squat rank
     first, then presence × size × centrality decides (a bystander, a spotter standing by
@@ -170,7 +179,7 @@ def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, he
     tracks = link_tracks(frames, time_s, settings)
     out = np.full((len(frames), N_JOINTS, 3), np.nan, np.float32)
     if not tracks:
-        return out
+        return Lifter(out, 0.0, False)
     scores = np.array([track_score(t, frames, width, height) for t in tracks])
     substantial = scores >= settings.min_track_share * scores.max()
     squats = np.array([hip_dip(t, frames) >= settings.squat_dip for t in tracks]) & substantial
@@ -184,7 +193,13 @@ def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, he
             chosen.update(extra)
     for f, p in chosen.items():
         out[f] = frames[f].keypoints[p]
-    return out
+    return Lifter(out, float(scores[order[0]]), bool(squats[order[0]]))
+
+
+def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
+                  settings: TrackingSettings) -> np.ndarray:
+    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found."""
+    return find_lifter(frames, time_s, width, height, settings).keypoints
 
 
 def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detections],

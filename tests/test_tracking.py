@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from squat.settings import TrackingSettings
 from squat.skeleton import J, N_JOINTS
@@ -100,3 +101,18 @@ def test_the_person_who_squats_is_the_lifter_even_when_a_bigger_walker_is_in_vie
         frames.append(Detections(np.stack([walker, squatter]), np.array([0.9, 0.7], np.float32)))
     track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
     assert np.allclose(track[:, J["neck"], 0], 900, atol=1)
+
+
+def test_framing_scales_the_frame_so_the_lifter_is_the_size_the_model_reads_best():
+    from squat.framing import frame_lifter, lifter_height
+    from squat.settings import PoseSettings
+    from squat.tracking import Lifter
+
+    kp = np.stack([standing_person(960, 1000, 600) for _ in range(10)])
+    nose_to_ankle = 0.94 * 600
+    assert lifter_height(kp) == pytest.approx(nose_to_ankle)
+    box = frame_lifter(Lifter(kp, 1.0, False), (1080, 1920), PoseSettings(person_height_px=120))
+    assert box.scale == pytest.approx(120 / nose_to_ankle, rel=0.02)
+    small = frame_lifter(Lifter(kp / 10, 1.0, False), (1080, 1920), PoseSettings())
+    assert max(small.width, small.height) <= PoseSettings().max_long_side  # never beyond the bound
+    assert frame_lifter(Lifter(np.full_like(kp, np.nan), 0.0, False), (1080, 1920), PoseSettings()) is None

@@ -77,39 +77,46 @@ class PoseEstimator:
         return f"{self.spec.name} on {self.device.type}"
 
     @torch.inference_mode()
-    def maps(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, Letterbox]:
-        """Heatmaps (N, 19, h, w) and PAFs (N, 38, h, w) at stride 8 for same-size frames."""
-        box = fit(images[0].shape[:2], self.settings.long_side)
+    def maps(self, images: list[np.ndarray], box: Letterbox | None = None) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+        """Heatmaps (N, 19, h, w) and PAFs (N, 38, h, w) at stride 8 for same-size frames, fitted
+        by `box` (default: the frame's long side at settings.long_side)."""
+        box = box or fit(images[0].shape[:2], self.settings.long_side)
         batch = np.stack([letterbox(im, box) for im in images])
         x = torch.from_numpy(normalise(batch, self.spec.preprocess)).to(self.device)
         heatmaps, pafs = self.model(x)
         return heatmaps.float().cpu().numpy(), pafs.float().cpu().numpy(), box
 
-    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+    def detect(self, images: list[np.ndarray], box: Letterbox | None = None) -> list[Detections]:
         """Everyone in each frame, in frame pixels."""
-        heatmaps, pafs, box = self.maps(images)
+        heatmaps, pafs, box = self.maps(images, box)
         out = []
         for hm, paf in zip(heatmaps, pafs):
             people = decode(hm, paf, self.settings)
             out.append(Detections(box.to_frame(people.keypoints).astype(np.float32), people.score))
         return out
 
-    def part_heatmaps(self, image: np.ndarray, parts: dict[str, int]) -> dict[str, np.ndarray]:
+    def part_heatmaps(self, image: np.ndarray, parts: dict[str, int],
+                      box: Letterbox | None = None) -> dict[str, np.ndarray]:
         """Named heatmaps resized to the frame (values ~0..1), for the article's blended view."""
-        heatmaps, _, box = self.maps([image])
+        heatmaps, _, box = self.maps([image], box)
         up = upsample(heatmaps[0], STRIDE)  # stride 8 → input pixels
         h, w = image.shape[:2]
         valid = up[:, : round(h * box.scale), : round(w * box.scale)]  # drop the padding
         return {name: cv2.resize(valid[c], (w, h), interpolation=cv2.INTER_LINEAR) for name, c in parts.items()}
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)
+def _network(model: str, device: str, weights_dir: Path) -> tuple[ModelSpec, torch.nn.Module, torch.device]:
+    registry = load_registry()
+    if model not in registry:
+        _unknown(model)
+    dev = resolve_device(device)
+    return registry[model], build_model(registry[model], weights_dir, dev), dev
+
+
 def load_estimator(settings: PoseSettings, weights_dir: Path | None = None) -> PoseEstimator:
-    """Load a model once per process (settings are frozen, hence hashable and cacheable)."""
-    weights_dir = weights_dir or downloads_dir()
-    spec = load_registry()[settings.model] if settings.model in load_registry() else _unknown(settings.model)
-    device = resolve_device(settings.device)
-    model = build_model(spec, weights_dir, device)
+    """An estimator with these settings; the network itself is loaded once per process."""
+    spec, model, device = _network(settings.model, settings.device, Path(weights_dir or downloads_dir()))
     return PoseEstimator(spec, model, device, settings)
 
 

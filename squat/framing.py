@@ -1,0 +1,70 @@
+"""How large the network sees the frame: the scale at which the lifter is the size the model reads best.
+
+The small OpenPose reads a person best when they are ~110-140 px tall in its input: a
+side-view lifter filling a 1080p frame is misread when seen larger, and a lifter filling a
+quarter of the frame is missed when the whole frame is shrunk to the usual size. So a
+quick look at a few frames finds the lifter and their height, and the full pass sees the
+whole frame (the network needs the context: tight crops were worse on the rendered side
+views) at the scale that makes the lifter person_height_px tall.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .pose.estimator import Letterbox, PoseEstimator, fit
+from .settings import PoseSettings, TrackingSettings
+from .tracking import Detections, Lifter, find_lifter
+from .video import VideoInfo, iter_frames
+
+
+def sample_indices(frame_count: int, n: int) -> np.ndarray:
+    """n frame indices spread evenly over the clip (all of them for a short clip)."""
+    return np.unique(np.linspace(0, max(frame_count - 1, 0), min(n, max(frame_count, 1))).round().astype(int))
+
+
+def lifter_height(keypoints: np.ndarray) -> float | None:
+    """The lifter's height in pixels, standing (90th percentile over the frames they were seen)."""
+    xy = keypoints[..., :2]
+    seen = np.isfinite(xy[..., 1]).sum(axis=1) >= 2
+    if not seen.any():
+        return None
+    heights = np.nanmax(xy[seen, :, 1], axis=1) - np.nanmin(xy[seen, :, 1], axis=1)
+    height = float(np.percentile(heights, 90))
+    return height if height > 0 else None
+
+
+def frame_lifter(lifter: Lifter, frame_size: tuple[int, int], settings: PoseSettings) -> Letterbox | None:
+    """The whole frame at the scale that shows this lifter person_height_px tall."""
+    height = lifter_height(lifter.keypoints)
+    if height is None:
+        return None
+    long_side = max(frame_size) * settings.person_height_px / height
+    return fit(frame_size, int(np.clip(long_side, settings.min_long_side, settings.max_long_side)))
+
+
+def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
+          ) -> Letterbox | None:
+    """Look at a few frames at a couple of scales, find the lifter, and frame them for the full pass.
+
+    None when nobody is found (the full pass then looks at the whole frame).
+    """
+    settings = estimator.settings
+    wanted = set(sample_indices(info.frame_count, settings.scout_frames).tolist())
+    images, times = [], []
+    with iter_frames(video) as reader:
+        for frame in reader:
+            if frame.index in wanted:
+                images.append(frame.image)
+                times.append(frame.time_s)
+    if not images:
+        return None
+    best: Lifter | None = None
+    for long_side in settings.scout_long_sides:
+        box = fit(images[0].shape[:2], long_side)
+        detections: list[Detections] = [estimator.detect([im], box)[0] for im in images]
+        lifter = find_lifter(detections, np.asarray(times), info.width, info.height, tracking)
+        if best is None or (lifter.squats, lifter.score) > (best.squats, best.score):
+            best = lifter
+    return frame_lifter(best, images[0].shape[:2], settings)

@@ -1,0 +1,355 @@
+"""Small pure helpers behind the dashboard (app.py): settings from the sidebar's choices, progress
+text, the frame viewer's inputs, and the tables and texts the results view shows.
+
+No Streamlit here: everything takes tables and dicts and returns values, so it is tested directly.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .charts import (
+    ANGLE_SERIES,
+    ARM_SERIES,
+    PHASE_COLORS,
+    SELECTED_COLOR,
+    SERIES_COLORS,
+    angle_chart,
+    moment_arm_chart,
+)
+from .pipeline import side_heatmap_parts
+from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
+from .reps import FAULT_CUES
+from .settings import Settings
+from .skeleton import HEATMAP_PARTS, JOINTS
+
+SIDES: tuple[str, ...] = ("auto", "left", "right")
+HEATMAP_PART_NAMES: tuple[str, ...] = tuple(HEATMAP_PARTS)  # neck, hip, knee, ankle
+
+STAGE_LABELS: dict[str, str] = {
+    "pose": "Finding the lifter",
+    "render": "Drawing the annotated video",
+    "heatmaps": "Heatmaps",
+}
+# Share of the whole bar each stage fills (pose is the network, by far the slowest part on a CPU).
+STAGE_SPANS: dict[str, tuple[float, float]] = {"pose": (0.0, 0.8), "render": (0.8, 0.99), "heatmaps": (0.99, 1.0)}
+
+
+# --------------------------------------------------------------------------- settings and models
+
+
+def analysis_settings(model: str, side: str, base: Settings = Settings()) -> Settings:
+    """The engine's settings for the sidebar's choices (model name, camera-side leg auto/left/right)."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {', '.join(SIDES)}, not {side!r}")
+    return replace(base, pose=replace(base.pose, model=model), kinematics=replace(base.kinematics, side=side))
+
+
+def settings_from_summary(summary: Mapping[str, Any]) -> Settings:
+    """The Settings a stored run was analysed with (summary.json's "settings"); unknown keys are ignored."""
+    return _build(Settings, summary.get("settings") or {})
+
+
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        default = getattr(cls(), f.name)
+        if is_dataclass(default) and isinstance(value, Mapping):
+            value = _build(type(default), value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A registry model as the sidebar offers it."""
+
+    name: str
+    installed: bool
+    size_mb: float
+    licence: str
+    licence_note: str
+    description: str
+    fetch_command: str  # how to download it when not installed
+
+
+def model_choices(weights_dir: str | Path | None = None) -> list[ModelChoice]:
+    """Every registry model, shipped first, with whether its weights are on disk (downloads in
+    weights_dir, default $SQUAT_WEIGHTS_DIR or weights/)."""
+    registry = load_registry()
+    rows = {row.name: row for row in describe_models(registry, weights_dir or downloads_dir())}
+    choices = [
+        ModelChoice(spec.name, rows[spec.name].installed, rows[spec.name].size_mb, spec.licence, spec.licence_note,
+                    spec.description, fetch_command(spec))
+        for spec in registry.values()
+    ]
+    return sorted(choices, key=lambda c: (not registry[c.name].shipped, c.name))
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class ProgressMeter:
+    """Turns the pipeline's progress(stage, done, total) calls into a bar fraction (0..1) and one line:
+    "Finding the lifter: frame 57 of 141 · 12.3 frames/s · about 7 s left"."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.stage: Optional[str] = None
+        self._start_time = 0.0
+        self._start_done = 0
+
+    def update(self, stage: str, done: int, total: int) -> tuple[float, str]:
+        now = self.clock()
+        if stage != self.stage:
+            self.stage, self._start_time, self._start_done = stage, now, done
+        label = STAGE_LABELS.get(stage, stage)
+        lo, hi = STAGE_SPANS.get(stage, (0.0, 1.0))
+        share = min(1.0, done / total) if total > 0 else 0.0
+        fraction = lo + (hi - lo) * share
+        if stage == "heatmaps":
+            return fraction, label
+        parts = [f"{label}: frame {done} of {total}" if total > 0 else f"{label}: frame {done}"]
+        elapsed = now - self._start_time
+        counted = done - self._start_done
+        if counted > 0 and elapsed > 0:
+            rate = counted / elapsed
+            parts.append(f"{rate:.1f} frames/s")
+            if total > done:
+                parts.append(f"about {format_seconds((total - done) / rate)} left")
+        return fraction, " · ".join(parts)
+
+
+def format_seconds(seconds: float) -> str:
+    """12 s, 3 min 05 s, 1 h 02 min."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+# --------------------------------------------------------------------------- frame viewer
+
+
+def clamp_frame(index: int, frame_count: int) -> int:
+    return int(min(max(int(index), 0), max(frame_count - 1, 0)))
+
+
+def keypoints_at(frames: pd.DataFrame, index: int) -> np.ndarray:
+    """(18, 3) float32 x, y, confidence of the lifter in one frame, from frames.csv's joint columns."""
+    row = frames.iloc[index]
+    values = [[row.get(f"{joint}_{k}", np.nan) for k in ("x", "y", "conf")] for joint in JOINTS]
+    return np.asarray(values, dtype=np.float32)
+
+
+def frame_row(frames: pd.DataFrame, index: int) -> dict[str, Any]:
+    """One line of frames.csv as a dict (what annotate_frame reads angles and midfoot_x from)."""
+    return frames.iloc[index].to_dict()
+
+
+def frame_caption(frames: pd.DataFrame, index: int) -> str:
+    """"frame 77 · 2.57 s · rep 1 · knee 68° · hip 71° · lean 35°" (missing angles are left out)."""
+    row = frames.iloc[index]
+    parts = [f"frame {index}", f"{float(row['time_s']):.2f} s"]
+    rep = int(row["rep"]) if "rep" in row and _finite(row["rep"]) else 0
+    parts.append(f"rep {rep}" if rep > 0 else "between reps")
+    for column, name in (("knee_angle", "knee"), ("hip_angle", "hip"), ("trunk_lean", "lean")):
+        if column in row and _finite(row[column]):
+            parts.append(f"{name} {float(row[column]):.0f}°")
+    if "detected" in row and not bool(row["detected"]):
+        parts.append("lifter not found in this frame (interpolated or missing)")
+    return " · ".join(parts)
+
+
+def heatmap_joint(side: str, part: str) -> dict[str, int]:
+    """{part: joint index} of a heatmap part (neck, hip, knee, ankle) on the camera-side leg."""
+    parts = side_heatmap_parts(side)
+    if part not in parts:
+        raise ValueError(f"part must be one of {', '.join(parts)}, not {part!r}")
+    return {part: parts[part]}
+
+
+def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_time: Optional[float],
+                axis_width: int = 44, heights: tuple[int, int] = (250, 190)) -> list[alt.LayerChart]:
+    """Angles, then moment arms, over time with a rule at the selected time, drawn to line up when
+    shown one above the other at the same width: identical time data (so identical x scales), a
+    fixed y-axis width and no legends (`chart_legend_html` is their shared legend), so both plot
+    areas span the same pixels.
+
+    Two charts rather than one vconcat: Streamlit cannot stretch a vconcat of layered charts to
+    its column, and legends of different widths would shift the plot areas apart.
+    """
+    charts = (angle_chart(frames, reps, selected_time, height=heights[0]),
+              moment_arm_chart(frames, reps, selected_time, height=heights[1]))
+    return [chart.configure_axisY(minExtent=axis_width, maxExtent=axis_width).configure_legend(disable=True)
+            for chart in charts]
+
+
+def chart_legend_html() -> str:
+    """One line of coloured names for the time charts: series, rep phases, the selected-frame rule."""
+    def swatch(colour: str, name: str, shape: str = "line") -> str:
+        style = (f"display:inline-block;width:14px;height:3px;background:{colour};vertical-align:middle"
+                 if shape == "line" else
+                 f"display:inline-block;width:12px;height:12px;background:{colour};opacity:0.45;vertical-align:middle")
+        return f'<span style="white-space:nowrap;margin-right:12px"><span style="{style}"></span> {name}</span>'
+
+    series = [swatch(SERIES_COLORS[name], name) for name in ANGLE_SERIES.values()]
+    arms = [swatch(SERIES_COLORS[name], f"{name} moment arm") for name in ARM_SERIES.values()]
+    phases = [swatch(PHASE_COLORS[p], p, "box") for p in ("descent", "ascent")]
+    return ('<div style="font-size:0.85rem;line-height:1.8">'
+            + "".join(series + arms + phases + [swatch(SELECTED_COLOR, "this frame")]) + "</div>")
+
+
+# --------------------------------------------------------------------------- results
+
+
+def fault_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def fault_names(faults: object) -> list[str]:
+    """reps.csv's "a; b" fault text → ["a", "b"] (empty or missing → [])."""
+    if faults is None or (isinstance(faults, float) and math.isnan(faults)):
+        return []
+    return [f.strip() for f in str(faults).split(";") if f.strip()]
+
+
+@dataclass(frozen=True)
+class FaultNote:
+    fault: str  # key of FAULT_CUES
+    label: str
+    reps: tuple[int, ...]
+    cue: str  # what to do about it
+
+
+def fault_notes(reps: pd.DataFrame) -> list[FaultNote]:
+    """Each fault seen, the reps it was seen in and its coaching cue, in FAULT_CUES order."""
+    seen: dict[str, list[int]] = {}
+    if "faults" in reps:
+        for rep, faults in zip(reps["rep"], reps["faults"]):
+            for fault in fault_names(faults):
+                seen.setdefault(fault, []).append(int(rep))
+    order = list(FAULT_CUES) + sorted(set(seen) - set(FAULT_CUES))
+    return [FaultNote(f, fault_label(f), tuple(seen[f]), FAULT_CUES.get(f, "")) for f in order if f in seen]
+
+
+@dataclass(frozen=True)
+class Metric:
+    label: str
+    value: str
+    help: str = ""
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _mean(values: pd.Series) -> float:
+    v = pd.to_numeric(values, errors="coerce")
+    return float(v.mean()) if v.notna().any() else math.nan
+
+
+def _fmt(value: float, fmt: str, unit: str = "") -> str:
+    return f"{value:{fmt}}{unit}" if _finite(value) else "—"
+
+
+def tempo_text(descent_s: float, pause_s: float, ascent_s: float) -> str:
+    """"1.6 / 0.3 / 1.2": seconds down / at the bottom / up."""
+    if not any(_finite(v) for v in (descent_s, pause_s, ascent_s)):
+        return "—"
+    return f"{_fmt(descent_s, '.1f')} / {_fmt(pause_s, '.1f')} / {_fmt(ascent_s, '.1f')}"
+
+
+def headline_metrics(summary: Mapping[str, Any], reps: pd.DataFrame) -> list[Metric]:
+    """The numbers at the top of the results: reps, depth, tempo, proportions."""
+    proportions = summary.get("proportions") or {}
+    n = len(reps)
+    below = int(reps["hip_below_knee"].astype(bool).sum()) if n and "hip_below_knee" in reps else 0
+    depth = _mean(reps["depth_knee_angle"]) if n else math.nan
+    deepest = float(pd.to_numeric(reps["depth_knee_angle"], errors="coerce").min()) if n else math.nan
+    tempo = tempo_text(*(_mean(reps[c]) if n else math.nan for c in ("descent_s", "pause_s", "ascent_s")))
+    return [
+        Metric("reps", str(n), "squats counted from the hip's path (down, bottom, up)"),
+        Metric("depth (mean)", _fmt(depth, ".0f", "°"),
+               "knee angle at the bottom, mean over reps (180° = straight leg; smaller is deeper)"
+               + (f"; deepest rep {deepest:.0f}°" if _finite(deepest) else "")),
+        Metric("below parallel", f"{below} of {n}" if n else "—", "reps whose hip crease went below the knee"),
+        Metric("tempo (s)", tempo, "mean seconds down / paused at the bottom / up"),
+        Metric("femur / torso", _fmt(proportions.get("femur_to_torso", math.nan), ".2f"),
+               "thigh length over trunk length, measured standing: long femurs mean more trunk lean at the same depth"),
+        Metric("shin / femur", _fmt(proportions.get("shin_to_femur", math.nan), ".2f"),
+               "shin length over thigh length, measured standing"),
+    ]
+
+
+REP_TABLE_COLUMNS: dict[str, str] = {
+    "rep": "rep",
+    "depth_knee_angle": "depth (knee °)",
+    "hip_below_knee": "below parallel",
+    "descent_s": "down (s)",
+    "pause_s": "pause (s)",
+    "ascent_s": "up (s)",
+    "max_trunk_lean": "max lean (°)",
+    "max_hip_moment_arm_femur": "max hip arm (× femur)",
+    "max_knee_moment_arm_femur": "max knee arm (× femur)",
+    "faults": "faults",
+}
+
+
+def rep_table_formats() -> dict[str, str]:
+    """Display format per rep_table column (degrees whole, seconds to 0.1, moment arms to 0.01)."""
+    formats = {}
+    for column, title in REP_TABLE_COLUMNS.items():
+        if column in ("rep", "hip_below_knee", "faults"):
+            continue
+        formats[title] = "{:.2f}" if "arm" in column else "{:.1f}" if column.endswith("_s") else "{:.0f}"
+    return formats
+
+
+def rep_table(reps: pd.DataFrame) -> pd.DataFrame:
+    """reps.csv as the results view shows it: coach-readable column names, faults spelled out, rounded."""
+    out = pd.DataFrame(index=range(len(reps)))
+    for column, title in REP_TABLE_COLUMNS.items():
+        if column not in reps:
+            continue
+        values = reps[column].reset_index(drop=True)
+        if column == "faults":
+            values = values.map(lambda f: ", ".join(fault_label(x) for x in fault_names(f)))
+        elif column == "hip_below_knee":
+            values = values.map(lambda v: "yes" if v is True or str(v).lower() == "true" else "no")
+        elif column == "rep":
+            values = values.astype(int)
+        else:
+            decimals = 2 if "arm" in column else 1 if column.endswith("_s") else 0
+            values = pd.to_numeric(values, errors="coerce").round(decimals)
+        out[title] = values
+    return out
+
+
+def rep_bottom_frame(reps: pd.DataFrame, row: int) -> int:
+    """The bottom frame of the rep in row `row` of the rep table."""
+    return int(reps["bottom_frame"].iloc[row])
+
+
+def entry_label(clip_name: str, created_local: str, rep_count: int, mean_depth: Optional[float]) -> str:
+    """"squat_side.mp4 · 25 Nov 14:03 · 1 rep · 67°" for the list of past analyses."""
+    reps = f"{rep_count} rep" + ("" if rep_count == 1 else "s")
+    depth = f" · {mean_depth:.0f}°" if mean_depth is not None and _finite(mean_depth) else ""
+    return f"{clip_name} · {created_local} · {reps}{depth}"

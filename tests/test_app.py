@@ -1,0 +1,376 @@
+"""The dashboard as a person drives it, through Streamlit's AppTest (no browser), plus the pure helpers
+it is built on (squat/dashboard.py).
+
+The sample clip is analysed once for the module (the "first_analysis" fixture, ~10-20 s on 2 cores);
+every other test opens that stored analysis again, which must be instant.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+import squat.pipeline
+from squat.charts import SELECTED_COLOR
+from squat.dashboard import (
+    ProgressMeter,
+    analysis_settings,
+    fault_notes,
+    format_seconds,
+    frame_caption,
+    headline_metrics,
+    keypoints_at,
+    model_choices,
+    rep_table,
+    settings_from_summary,
+)
+from squat.reps import FAULT_CUES
+from squat.settings import Settings
+from squat.skeleton import JOINTS
+from squat.store import DATA_DIR_ENV, ResultsStore
+
+REPO = Path(__file__).parents[1]
+APP = str(REPO / "app.py")
+DATA = Path(__file__).parent / "data"
+TIMEOUT = 600  # seconds a script run may take: the first one analyses the sample clip
+
+
+def make_empty_room_clip(path: Path) -> Path:
+    """A short grey clip with nobody in it."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for _ in range(6):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((96, 160, 3), 120, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """SQUAT_DATA_DIR for the whole module (AppTest runs the app in this process)."""
+    root = tmp_path_factory.mktemp("app-data")
+    previous = os.environ.get(DATA_DIR_ENV)
+    os.environ[DATA_DIR_ENV] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop(DATA_DIR_ENV, None)
+    else:
+        os.environ[DATA_DIR_ENV] = previous
+
+
+def fresh_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def first_analysis(data_root):
+    """The page right after pressing "Try a sample clip" on an empty data folder: a real analysis."""
+    at = fresh_app()
+    at.button(key="sample").click().run()
+    return at
+
+
+@pytest.fixture
+def sample_app(first_analysis):
+    """A new session that opened the stored sample analysis."""
+    at = fresh_app()
+    at.button(key="sample").click().run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
+def stored(first_analysis, data_root):
+    """The stored sample analysis (entry, frames, reps) as the store reads it."""
+    store = ResultsStore(data_root)
+    (entry,) = store.list()
+    return store.load(entry.key)
+
+
+@pytest.fixture
+def analyze_calls(monkeypatch):
+    calls = []
+    real = squat.pipeline.analyze
+    monkeypatch.setattr(squat.pipeline, "analyze", lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frame_key(at: AppTest) -> str:
+    return f"you:{at.session_state['open_key']}:frame"
+
+
+def selected_times(at: AppTest) -> list[float]:
+    """Where each time chart draws its selected-frame rule (seconds)."""
+    times = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        rules = [layer for layer in spec.get("layer", [])
+                 if layer.get("mark", {}).get("type") == "rule" and layer["mark"].get("color") == SELECTED_COLOR]
+        for rule in rules:
+            (dataset,) = [d for d in chart.proto.datasets if d.name == rule["data"]["name"]]
+            table = dataframe_util.convert_arrow_bytes_to_pandas_df(dataset.data.data)
+            times.append(float(table["time_s"].iloc[0]))
+    return times
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_first_page_offers_upload_sample_and_only_installed_models(data_root):
+    at = fresh_app()
+    assert "Try a sample clip" in at.info[0].value
+    uploader = at.file_uploader(key="upload")
+    assert set(uploader.allowed_type) >= {".mp4", ".mov", ".avi", ".mkv", ".m4v"}
+    installed = [c.name for c in model_choices() if c.installed]
+    assert [o.split(" (")[0] for o in at.selectbox(key="model").options] == installed
+    assert at.selectbox(key="model").value == "mobilenet_thin"
+    missing = [c for c in model_choices() if not c.installed]
+    captions = " ".join(c.value for c in at.caption)
+    for choice in missing:
+        assert f"python -m squat weights fetch {choice.name}" in captions
+    assert at.selectbox(key="side").options == ["detect automatically", "left leg", "right leg"]
+
+
+def test_sample_clip_is_analysed_into_metrics_rep_table_charts_and_video(first_analysis):
+    at = first_analysis
+    assert not at.exception and not at.error
+    assert at.session_state["open_key"]
+    shown = metrics(at)
+    assert shown["reps"] == "1"
+    assert 45 < float(shown["depth (mean)"].rstrip("°")) < 100
+    assert shown["below parallel"] in ("0 of 1", "1 of 1")
+    assert shown["tempo (s)"].count("/") == 2
+    (table,) = at.dataframe
+    assert len(table.value) == 1 and table.value["rep"].tolist() == [1]
+    assert len(at.get("vega_lite_chart")) == 3  # angles, moment arms, depth per rep
+    assert len(at.get("video")) == 1
+    assert {b.label for b in at.get("download_button")} >= {"annotated.mp4", "frames.csv", "reps.csv", "summary.json"}
+    assert at.image[0].captions[0].startswith("frame ")
+    assert "squat_side.mp4" in [b.label for b in at.sidebar.button]  # listed among past analyses
+
+
+def test_reopening_the_sample_uses_the_store_without_analysing_again(first_analysis, analyze_calls):
+    at = fresh_app()
+    at.button(key="sample").click().run(timeout=30)
+    assert not at.exception and not at.error
+    assert analyze_calls == []
+    assert metrics(at)["reps"] == "1"
+    assert [t.value for t in at.toast] == ["Opened the stored analysis of squat_side.mp4"]
+
+
+def test_viewer_opens_at_the_bottom_of_the_first_rep(sample_app, stored):
+    bottom = int(stored.reps["bottom_frame"].iloc[0])
+    assert sample_app.slider(key=frame_key(sample_app)).value == bottom
+    assert sample_app.image[0].captions[0].startswith(f"frame {bottom} ·")
+
+
+def test_moving_the_slider_shows_that_frame_and_moves_the_chart_rule(sample_app, stored):
+    at = sample_app
+    at.slider(key=frame_key(at)).set_value(10).run()
+    assert not at.exception
+    assert at.image[0].captions[0].startswith("frame 10 ·")
+    t10 = float(stored.frames["time_s"].iloc[10])
+    assert selected_times(at) == pytest.approx([t10, t10], abs=1e-4)
+    key = at.session_state["open_key"]
+    at.button(key=f"you:{key}:next").click().run()
+    assert at.slider(key=frame_key(at)).value == 11
+    at.button(key=f"you:{key}:prev").click().run()
+    at.button(key=f"you:{key}:prev").click().run()
+    assert at.slider(key=frame_key(at)).value == 9
+    assert at.image[0].captions[0].startswith("frame 9 ·")
+
+
+def test_stepping_stops_at_the_first_and_last_frame(sample_app, stored):
+    at = sample_app
+    key = at.session_state["open_key"]
+    at.slider(key=frame_key(at)).set_value(0).run()
+    at.button(key=f"you:{key}:prev").click().run()
+    assert at.slider(key=frame_key(at)).value == 0
+    last = len(stored.frames) - 1
+    at.slider(key=frame_key(at)).set_value(last).run()
+    at.button(key=f"you:{key}:next").click().run()
+    assert at.slider(key=frame_key(at)).value == last
+    assert not at.exception
+
+
+def test_choosing_a_rep_in_the_table_jumps_to_its_bottom_frame(sample_app, stored):
+    at = sample_app
+    key = at.session_state["open_key"]
+    at.slider(key=frame_key(at)).set_value(5).run()
+    at.session_state[f"you:{key}:reps"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    bottom = int(stored.reps["bottom_frame"].iloc[0])
+    assert at.slider(key=frame_key(at)).value == bottom
+    assert selected_times(at) == pytest.approx([stored.frames["time_s"].iloc[bottom]] * 2, abs=1e-4)
+    at.slider(key=frame_key(at)).set_value(20).run()  # the rep stays chosen; the slider moves freely
+    assert at.slider(key=frame_key(at)).value == 20
+
+
+def test_heatmap_toggle_blends_the_chosen_part_over_the_frame(sample_app):
+    at = sample_app
+    key = at.session_state["open_key"]
+    plain = at.image[0].value
+    at.toggle(key=f"you:{key}:heat").set_value(True).run()
+    neck = at.image[0].value
+    at.selectbox(key=f"you:{key}:part").select("knee").run()
+    knee = at.image[0].value
+    assert not at.exception and not at.error
+    assert len({plain[0], neck[0], knee[0]}) == 3  # three different pictures
+
+
+def test_bad_upload_shows_an_error_and_keeps_the_open_analysis(sample_app, data_root):
+    at = sample_app
+    at.file_uploader(key="upload").set_value(("holiday.mp4", b"this is not a video", "video/mp4")).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "holiday.mp4" in at.error[0].value and "not a video" in at.error[0].value
+    assert metrics(at)["reps"] == "1"  # the sample's results are still on the page
+    assert len(ResultsStore(data_root).list()) == 1
+    assert not list(data_root.glob(".incoming-*"))  # the upload's temporary copy is gone
+    at.run()  # the same failed upload is not retried on every rerun
+    assert not at.exception
+
+
+def test_analysis_entry_reports_a_clip_with_nobody_in_it(sample_app, data_root, tmp_path):
+    at = sample_app
+    at.session_state["analyse_path"] = str(make_empty_room_clip(tmp_path / "empty_room.mp4"))
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "no person found in empty_room.mp4" in at.error[0].value
+    assert len(ResultsStore(data_root).list()) == 1
+    assert sorted(p.name for p in (data_root / "runs").iterdir()) == [at.session_state["open_key"]]
+
+
+def test_past_analysis_opens_from_the_sidebar_and_from_the_url(first_analysis, stored):
+    key = stored.entry.key
+    at = fresh_app()
+    assert not at.metric
+    at.button(key=f"open:{key}").click().run()
+    assert metrics(at)["reps"] == "1" and at.query_params["open"] == key
+    linked = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    linked.query_params["open"] = key
+    linked.run()
+    assert metrics(linked)["reps"] == "1"
+
+
+def test_deleting_an_analysis_removes_it_and_closes_it(first_analysis, data_root, tmp_path, monkeypatch):
+    copy = tmp_path / "data"
+    shutil.copytree(data_root, copy)
+    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
+    at = fresh_app()
+    (entry,) = ResultsStore(copy).list()
+    at.button(key=f"open:{entry.key}").click().run()
+    at.button(key=f"delete:{entry.key}").click().run()
+    assert not at.exception
+    assert ResultsStore(copy).list() == []
+    assert not at.metric and "Try a sample clip" in at.info[0].value
+    assert f"open:{entry.key}" not in [b.key for b in at.button]
+    assert len(ResultsStore(data_root).list()) == 1  # the module's store is untouched
+
+
+def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(first_analysis, data_root, tmp_path,
+                                                                             monkeypatch):
+    copy = tmp_path / "data"
+    shutil.copytree(data_root, copy)
+    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
+    (entry,) = ResultsStore(copy).list()
+    reps = pd.read_csv(entry.run_dir / "reps.csv")
+    reps["faults"] = "forward_lean; hips_shoot_up"
+    reps.to_csv(entry.run_dir / "reps.csv", index=False)
+    summary = json.loads((entry.run_dir / "summary.json").read_text())
+    view = "the camera is not side-on (hips look 0.40 femur wide): knee angle and moment arms are distorted"
+    summary["view"]["warning"], summary["warnings"] = view, [view]
+    (entry.run_dir / "summary.json").write_text(json.dumps(summary))
+    at = fresh_app()
+    at.button(key=f"open:{entry.key}").click().run()
+    assert not at.exception and not at.error
+    shown = [w.value for w in at.warning]
+    assert view in shown
+    assert any(FAULT_CUES["forward_lean"] in w and "forward lean" in w for w in shown)
+    assert any(FAULT_CUES["hips_shoot_up"] in w for w in shown)
+    assert at.dataframe[0].value["faults"].tolist() == ["forward lean, hips shoot up"]
+
+
+# --------------------------------------------------------------------------- helpers behind the page
+
+
+def test_progress_text_gives_frames_done_rate_and_time_left():
+    now = [100.0]
+    meter = ProgressMeter(clock=lambda: now[0])
+    fraction, text = meter.update("pose", 0, 100)
+    assert fraction == 0 and text == "Finding the lifter: frame 0 of 100"
+    now[0] = 105.0
+    fraction, text = meter.update("pose", 50, 100)
+    assert fraction == pytest.approx(0.4)
+    assert text == "Finding the lifter: frame 50 of 100 · 10.0 frames/s · about 5 s left"
+    now[0] = 106.0
+    fraction, text = meter.update("render", 1, 100)  # a new stage restarts the rate
+    assert 0.8 <= fraction < 0.81 and text == "Drawing the annotated video: frame 1 of 100"
+    assert meter.update("heatmaps", 1, 1) == (1.0, "Heatmaps")
+    assert format_seconds(185) == "3 min 05 s" and format_seconds(3725) == "1 h 02 min"
+
+
+def test_sidebar_choices_become_engine_settings_and_back():
+    settings = analysis_settings("mobilenet_thin", "left")
+    assert settings.pose.model == "mobilenet_thin" and settings.kinematics.side == "left"
+    assert settings.pose.long_side == Settings().pose.long_side
+    from dataclasses import asdict
+
+    assert settings_from_summary({"settings": asdict(settings)}) == settings
+    assert settings_from_summary({}) == Settings()
+    with pytest.raises(ValueError):
+        analysis_settings("mobilenet_thin", "front")
+
+
+def test_models_without_weights_come_with_their_fetch_command(tmp_path):
+    choices = {c.name: c for c in model_choices(tmp_path)}  # an empty downloads folder
+    assert choices["mobilenet_thin"].installed  # shipped with the repository
+    assert not choices["cmu_body_pose"].installed
+    assert choices["cmu_body_pose"].fetch_command == "python -m squat weights fetch cmu_body_pose"
+    assert list(choices)[0] == "mobilenet_thin"
+
+
+def test_keypoints_and_caption_come_from_the_frame_table(stored):
+    frames = stored.frames
+    kp = keypoints_at(frames, 40)
+    assert kp.shape == (len(JOINTS), 3) and kp.dtype == np.float32
+    knee = JOINTS.index("r_knee")
+    np.testing.assert_allclose(kp[knee], frames.loc[40, ["r_knee_x", "r_knee_y", "r_knee_conf"]].to_numpy(float),
+                               rtol=1e-6)
+    assert frame_caption(frames, 40).startswith(f"frame 40 · {frames.loc[40, 'time_s']:.2f} s")
+
+
+def test_faults_come_with_their_coaching_cue_and_tint_the_rep_table():
+    reps = pd.DataFrame({
+        "rep": [1, 2, 3], "depth_knee_angle": [70.4, 95.0, 66.0], "hip_below_knee": [True, False, True],
+        "descent_s": [1.5, 1.2, 1.4], "pause_s": [0.2, 0.1, 0.3], "ascent_s": [1.1, 1.0, 1.2],
+        "faults": ["", "above_parallel; forward_lean", "forward_lean"],
+    })
+    notes = fault_notes(reps)
+    assert [(n.fault, n.reps) for n in notes] == [("above_parallel", (2,)), ("forward_lean", (2, 3))]
+    assert notes[0].cue == FAULT_CUES["above_parallel"]
+    table = rep_table(reps)
+    assert table["faults"].tolist() == ["", "above parallel, forward lean", "forward lean"]
+    assert table["below parallel"].tolist() == ["yes", "no", "yes"]
+    shown = {m.label: m.value for m in headline_metrics({"proportions": {"femur_to_torso": 1.1}}, reps)}
+    assert shown["reps"] == "3" and shown["below parallel"] == "2 of 3" and shown["depth (mean)"] == "77°"
+    assert shown["tempo (s)"] == "1.4 / 0.2 / 1.1" and shown["femur / torso"] == "1.10" and shown["shin / femur"] == "—"
+
+
+def test_heatmaps_use_the_network_settings_the_run_was_analysed_with(stored):
+    pose = settings_from_summary(stored.summary).pose
+    assert pose == Settings().pose  # the app analysed with the defaults
+    assert pose.long_side == stored.summary["settings"]["pose"]["long_side"]

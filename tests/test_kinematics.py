@@ -1,12 +1,9 @@
 """Kinematics: angles, moment arms, proportions, side/facing/view on skeletons with known answers."""
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from squat.kinematics import (
@@ -20,20 +17,11 @@ from squat.kinematics import (
     midfoot_x,
 )
 from squat.settings import KinematicsSettings
-from squat.skeleton import JOINTS, J
+from synth_truth import truth_keypoints
+from squat.skeleton import J
 
-TRUTH = Path(__file__).parent / "data" / "synth_truth"
 SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")
 ALL_CLIPS = SIDE_CLIPS + ("oblique45_bw",)
-
-
-def truth_keypoints(clip: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
-    """truth.csv as a (frames, 18, 3) float32 skeleton with confidence 1, plus the tables."""
-    table = pd.read_csv(TRUTH / clip / "truth.csv")
-    kp = np.ones((len(table), 18, 3), np.float32)
-    for i, name in enumerate(JOINTS):
-        kp[:, i, 0], kp[:, i, 1] = table[f"{name}_x"], table[f"{name}_y"]
-    return table, kp, json.loads((TRUTH / clip / "truth.json").read_text())
 
 
 def squat_skeleton(

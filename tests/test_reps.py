@@ -1,8 +1,6 @@
 """Rep segmentation and fault calls: synthetic squats with known timing, and the synth truth."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,20 +9,11 @@ import pytest
 from squat.kinematics import compute_kinematics
 from squat.reps import FAULT_CUES, REP_COLUMNS, segment_reps
 from squat.settings import FaultSettings, RepSettings
-from squat.skeleton import JOINTS, J
+from synth_truth import truth_keypoints
+from squat.skeleton import J
 
-TRUTH = Path(__file__).parent / "data" / "synth_truth"
 CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults", "oblique45_bw")
 FEMUR, SHIN, TORSO = 170.0, 180.0, 225.0
-
-
-def truth_keypoints(clip: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
-    """truth.csv as a (frames, 18, 3) float32 skeleton with confidence 1, plus the tables."""
-    table = pd.read_csv(TRUTH / clip / "truth.csv")
-    kp = np.ones((len(table), 18, 3), np.float32)
-    for i, name in enumerate(JOINTS):
-        kp[:, i, 0], kp[:, i, 1] = table[f"{name}_x"], table[f"{name}_y"]
-    return table, kp, json.loads((TRUTH / clip / "truth.json").read_text())
 
 
 def ramp(u: np.ndarray) -> np.ndarray:

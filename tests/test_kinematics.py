@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from synth_truth import truth_keypoints
 
 from squat.kinematics import (
     ANGLES,
@@ -17,7 +18,6 @@ from squat.kinematics import (
     midfoot_x,
 )
 from squat.settings import KinematicsSettings
-from synth_truth import truth_keypoints
 from squat.skeleton import J
 
 SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")

@@ -1,15 +1,14 @@
 """Rep segmentation and fault calls: synthetic squats with known timing, and the synth truth."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
+from synth_truth import truth_keypoints
 
 from squat.kinematics import compute_kinematics
 from squat.reps import FAULT_CUES, REP_COLUMNS, segment_reps
 from squat.settings import FaultSettings, RepSettings
-from synth_truth import truth_keypoints
 from squat.skeleton import J
 
 CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults", "oblique45_bw")

@@ -45,7 +45,7 @@ from squat.dashboard import (
     rep_bottom_frame,
     rep_table,
     rep_table_formats,
-    settings_from_summary,
+    network_pose,
     time_charts,
 )
 from squat.errors import SquatError
@@ -335,7 +335,7 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
             side = run.summary.get("side", "right")
             try:
                 if heat:
-                    pose = settings_from_summary(run.summary).pose
+                    pose = network_pose(run.summary)
                     base = heatmap_image(str(run.clip), index, pose, side, part)
                 else:
                     base = frame_image(str(run.clip), index)

@@ -27,7 +27,7 @@ from .charts import (
 from .pipeline import side_heatmap_parts
 from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from .reps import FAULT_CUES
-from .settings import Settings
+from .settings import PoseSettings, Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
 
 SIDES: tuple[str, ...] = ("auto", "left", "right")
@@ -55,6 +55,17 @@ def analysis_settings(model: str, side: str, base: Settings = Settings()) -> Set
 def settings_from_summary(summary: Mapping[str, Any]) -> Settings:
     """The Settings a stored run was analysed with (summary.json's "settings"); unknown keys are ignored."""
     return _build(Settings, summary.get("settings") or {})
+
+
+def network_pose(summary: Mapping[str, Any]) -> PoseSettings:
+    """The pose settings that make the network see a stored run's frames exactly as the analysis
+    did (the framing step may have chosen another input size than settings.long_side)."""
+    pose = settings_from_summary(summary).pose
+    scale = (summary.get("model", {}).get("input") or {}).get("scale")
+    video = summary.get("video", {})
+    if not scale or not video.get("width") or not video.get("height"):
+        return pose
+    return replace(pose, long_side=int(round(scale * max(video["width"], video["height"]))), framing="full")
 
 
 def _build(cls: type, values: Mapping[str, Any]) -> Any:

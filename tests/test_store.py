@@ -188,3 +188,14 @@ def test_data_folder_comes_from_the_environment(monkeypatch, tmp_path):
     assert ResultsStore().root == tmp_path / "squat"
     monkeypatch.delenv(DATA_DIR_ENV)
     assert data_dir() == Path.home() / ".squat-form-check"
+
+
+def test_heatmaps_of_a_stored_run_use_the_network_input_the_analysis_used():
+    from squat.dashboard import network_pose
+    from squat.pose.estimator import fit
+
+    summary = {"settings": {"pose": {"long_side": 432}}, "video": {"width": 1920, "height": 1080},
+               "model": {"input": {"width": 464, "height": 264, "scale": 0.2391}}}
+    pose = network_pose(summary)
+    assert fit((1080, 1920), pose.long_side).scale == pytest.approx(0.2391, abs=1e-3)
+    assert network_pose({"settings": {"pose": {"long_side": 500}}}).long_side == 500  # older runs

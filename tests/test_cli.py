@@ -172,3 +172,18 @@ def test_weights_list_names_the_licences():
     assert result.returncode == 0
     assert "mobilenet_thin" in result.stdout and "Apache-2.0" in result.stdout
     assert "non-commercial" in result.stdout.lower()
+
+
+def test_a_clip_with_nobody_in_it_says_so(tmp_path):
+    from squat.video import VideoWriter
+
+    clip = tmp_path / "empty_room.mp4"
+    ramp = np.tile(np.linspace(40, 200, 320, dtype=np.uint8)[None, :, None], (180, 1, 3))
+    with VideoWriter(clip, 320, 180, 30) as writer:
+        for i in range(15):
+            writer.write(ramp, i / 30)
+    out = tmp_path / "result"
+    result = run_cli("analyze", str(clip), "--out", str(out), "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no person found")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["empty_room.mp4"]

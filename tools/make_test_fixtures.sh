@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# One-off maker of the video fixtures in this folder (tests never run it).
+# One-off maker of the video fixtures in tests/data (tests never run it).
 # Needs Debian's ffmpeg 5.1 (apt-get install ffmpeg), python3 with numpy, and the
-# shared real clips (default ../../../shared/data; override with SRC=...).
+# team's shared real clips (default: the shared/data folder beside the repo; override with SRC=...).
 # Outputs are deterministic except for encoder builds: re-running with another
 # ffmpeg gives different bytes, so re-run vfr_times.csv with its clip.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-SRC="${SRC:-$HERE/../../../shared/data}"
-cd "$HERE"
+SRC="${SRC:-$HERE/../../shared/data}"
+cd "$HERE/../tests/data"
 FF=(ffmpeg -hide_banner -loglevel error -y)
 # No encoder/creation-time tags, so re-runs with the same ffmpeg give the same bytes.
 CLEAN=(-map_metadata -1 -fflags +bitexact -flags:v +bitexact)

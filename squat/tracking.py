@@ -106,15 +106,15 @@ def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
 def link_tracks(frames: list[Detections], time_s: np.ndarray, settings: TrackingSettings) -> list[dict[int, int]]:
     """Greedy frame-to-frame association; returns tracks as {frame: detection index}."""
     tracks: list[dict[int, int]] = []
-    last: list[tuple[int, np.ndarray, float]] = []  # per track: frame, last seen joints, size
+    last: dict[int, tuple[int, np.ndarray, float]] = {}  # live tracks: frame, last seen joints, size
     for f, det in enumerate(frames):
         if len(det.scores) == 0:
             continue
+        # Tracks unseen for too long end here, so a long clip's work stays per frame, not per track ever made.
+        last = {t: v for t, v in last.items() if time_s[f] - time_s[v[0]] <= settings.max_track_gap_s}
         _, size = body_centre_and_size(det.keypoints)
         candidates = []
-        for t, (lf, lkp, ls) in enumerate(last):
-            if time_s[f] - time_s[lf] > settings.max_track_gap_s:
-                continue
+        for t, (lf, lkp, ls) in last.items():
             known = (~np.isnan(lkp[:, 0])).sum()
             for p in range(len(det.scores)):
                 d = pose_distance(det.keypoints[p], lkp) / max(size[p], ls, 1.0)
@@ -132,8 +132,8 @@ def link_tracks(frames: list[Detections], time_s: np.ndarray, settings: Tracking
             taken_p.add(p)
         for p in range(len(det.scores)):
             if p not in taken_p:
+                last[len(tracks)] = (f, det.keypoints[p].copy(), size[p])
                 tracks.append({f: p})
-                last.append((f, det.keypoints[p].copy(), size[p]))
     return tracks
 
 

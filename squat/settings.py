@@ -102,9 +102,27 @@ class FaultSettings:
 
 
 @dataclass(frozen=True)
+class CompareSettings:
+    """Side-by-side with a reference lifter (squat.compare)."""
+
+    max_gap_s: float = 0.25  # never interpolate across a gap in the measurements longer than this (as tracking)
+    dtw_band: float = 0.2  # DTW alignment may shift the phase by at most this share of the rep
+    # Ratio differences below this (%) are within 2D measurement noise (synth truth: 1 %, a pose
+    # model a few %): the builds count as the same.
+    same_build_pct: float = 5.0
+    # The lean model's squat (see compare.trunk_lean_for_build): thigh at parallel, shins 30° forward
+    # (the rendered average and long-femur lifters: 28° at a parallel bottom), bar over midfoot.
+    thigh_angle_deg: float = 0.0
+    shin_angle_deg: float = 30.0
+    midfoot_fraction: float = KinematicsSettings.midfoot_fraction  # midfoot ahead of the ankle, × shin
+    same_lean_deg: float = 2.0  # predicted lean differences below this (degrees) are "about the same"
+
+
+@dataclass(frozen=True)
 class Settings:
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     kinematics: KinematicsSettings = field(default_factory=KinematicsSettings)
     reps: RepSettings = field(default_factory=RepSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # CompareSettings stays apart: comparing two analyses never changes either of them.

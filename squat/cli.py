@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
 
+    e = sub.add_parser("evaluate", help="compare an analysis folder with a rendered clip's truth")
+    e.add_argument("run_dir", type=Path, help="a folder `analyze` wrote (frames.csv, reps.csv, summary.json)")
+    e.add_argument("truth_dir", type=Path, help="the rendered clip's folder (truth.csv, truth.json)")
+    e.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    e.set_defaults(func=cmd_evaluate)
+
     w = sub.add_parser("weights", help="list or download pose model weights")
     wsub = w.add_subparsers(dest="weights_command", required=True)
     wl = wsub.add_parser("list", help="models, sizes, licences and whether they are installed")
@@ -125,6 +131,13 @@ class ProgressBar:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import main as evaluate
+
+    evaluate(args.run_dir, args.truth_dir, args.json)
+    return 0
 
 
 def cmd_weights_list(args: argparse.Namespace) -> int:

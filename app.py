@@ -12,12 +12,15 @@ Session state the app reads (tests and future pages may set these):
 - "open_key": store key of the analysis shown (also mirrored in the URL as ?open=KEY).
 - "analyse_path": path of a video to analyse on the next run as if it had been uploaded; read once,
   then removed. A test uses it to drive the analysis entry without a browser.
-- "<slot>:<key>:frame": the frame viewer's frame for that analysis (slot "you" for now; a later
-  reference-lifter view uses another slot).
+- "<slot>:<key>:frame": the frame viewer's frame for that analysis (slot "you").
+- "you:<key>:compare": the "Compare with a reference lifter" toggle; the comparison's widgets are
+  "compare:<key>:ref" (reference store key), ":you_rep" / ":ref_rep" (rep rows), ":method" (phase or
+  dtw), ":ghost" (toggle), ":phase" (the synced slider, 0..1) and ":upload" (a reference clip).
 """
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,12 +31,23 @@ import streamlit as st
 
 from squat.charts import rep_depth_chart
 from squat.dashboard import (
+    ALIGN_METHODS,
     HEATMAP_PART_NAMES,
     SIDES,
     ProgressMeter,
     analysis_settings,
     chart_legend_html,
     clamp_frame,
+    comparison_charts,
+    ghost_keypoints,
+    proportions_display,
+    reference_candidates,
+    reference_label,
+    reference_settings,
+    rep_label,
+    rep_record,
+    summary_display,
+    synced_frames,
     entry_label,
     fault_notes,
     frame_caption,
@@ -48,10 +62,11 @@ from squat.dashboard import (
     network_pose,
     time_charts,
 )
+from squat.compare import align_reps, implications
 from squat.errors import SquatError
 from squat.pipeline import read_frame
 from squat.pose.estimator import PoseEstimator, load_estimator
-from squat.render import annotate_frame, blend_heatmap
+from squat.render import annotate_frame, blend_heatmap, draw_ghost
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 
@@ -82,6 +97,13 @@ def load_run(root: str, key: str) -> StoredRun:
     return get_store(root).load(key)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def load_summary(root: str, key: str) -> dict:
+    """summary.json of one stored analysis (the reference list needs only the proportions)."""
+    entry = get_store(root).get(key)
+    return json.loads((entry.run_dir / "summary.json").read_text()) if entry else {}
+
+
 @st.cache_data(max_entries=48, show_spinner=False)
 def frame_image(clip: str, index: int) -> np.ndarray:
     """One upright BGR frame of a stored clip (decoded up to it, so cached)."""
@@ -104,8 +126,9 @@ def store() -> ResultsStore:
 
 
 def analyse(video: Path, name: str, settings: Settings, move: bool = False,
-            clip_sha256: Optional[str] = None) -> Optional[Entry]:
-    """Analyse one clip into the store and open it; an unusable clip shows st.error and returns None.
+            clip_sha256: Optional[str] = None, open_it: bool = True) -> Optional[Entry]:
+    """Analyse one clip into the store and open it (unless not `open_it`); an unusable clip shows
+    st.error and returns None.
 
     Instant when the store already has this content with these settings. With `move`, `video` is a
     temporary copy the store may take over.
@@ -126,7 +149,8 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
     except OSError as e:  # the file vanished or cannot be read: still the user's file, not a bug
         st.error(f"cannot read {name}: {e.strerror or e}", icon=":material/error:")
         return None
-    open_run(entry.key)
+    if open_it:
+        open_run(entry.key)
     return entry
 
 
@@ -149,17 +173,17 @@ def _save_with_progress(results: ResultsStore, video: Path, name: str, settings:
         bar.empty()
 
 
-def analyse_upload(upload, settings: Settings) -> Optional[Entry]:
+def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional[Entry]:
     """Hash the upload in memory; only a clip not yet stored is written to a temporary file and analysed."""
     data = upload.getbuffer()
     sha = content_hash(data)
     if store().find(sha, settings) is not None:
-        return analyse(Path(upload.name), upload.name, settings, clip_sha256=sha)
+        return analyse(Path(upload.name), upload.name, settings, clip_sha256=sha, open_it=open_it)
     incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store().root))
     try:
         path = incoming / Path(upload.name).name
         path.write_bytes(data)
-        return analyse(path, upload.name, settings, move=True, clip_sha256=sha)
+        return analyse(path, upload.name, settings, move=True, clip_sha256=sha, open_it=open_it)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 
@@ -271,6 +295,11 @@ def show_results(run: StoredRun, slot: str = "you") -> None:
     if not len(reps):
         st.info("No full rep was found: film a whole squat, from standing to standing.")
 
+    if slot == "you" and st.toggle("Compare with a reference lifter", key=f"{slot}:{run.entry.key}:compare",
+                                   help="side by side with another analysis, reps lined up by phase"):
+        comparison(run)
+        st.divider()
+
     frame_viewer(run, slot)
 
     left, right = st.columns([3, 2])
@@ -349,6 +378,109 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
             st.html(chart_legend_html())
             for chart in time_charts(frames, reps, selected_time):
                 st.altair_chart(chart, width="stretch")
+
+
+def comparison(run: StoredRun) -> None:
+    """Choose a reference lifter (past analyses, closest build first, or a new clip), then show both."""
+    prefix = f"compare:{run.entry.key}"
+    root = str(store().root)
+    st.subheader("Compare with a reference lifter")
+    with st.expander("Upload a reference clip", expanded=False):
+        upload = st.file_uploader("Reference lifter's video", type=VIDEO_TYPES, key=f"{prefix}:upload",
+                                  help="analysed and kept like any clip; it does not replace your analysis")
+    if upload is not None and upload.file_id != st.session_state.get(f"{prefix}:handled_upload"):
+        st.session_state[f"{prefix}:handled_upload"] = upload.file_id
+        entry = analyse_upload(upload, reference_settings(run.summary), open_it=False)
+        if entry is not None and entry.key != run.entry.key:
+            st.session_state[f"{prefix}:ref"] = entry.key
+
+    entries = {e.key: e for e in store().list()}
+    ranked = reference_candidates(run.entry.key, run.summary.get("proportions") or {},
+                                  {key: load_summary(root, key).get("proportions") or {} for key in entries})
+    if ranked.empty:
+        st.info("There is no other analysis to compare with yet: upload a reference lifter's clip above "
+                "(or analyse one from the sidebar).", icon=":material/group:")
+        return
+    distance = dict(zip(ranked["key"], ranked["distance"]))
+    ref_key_state = f"{prefix}:ref"
+    if st.session_state.get(ref_key_state) not in distance:
+        st.session_state[ref_key_state] = ranked["key"].iloc[0]
+
+    def label(key: str) -> str:
+        entry = entries[key]
+        return reference_label(entry.clip_name, entry.created.astimezone().strftime("%d %b %H:%M"), distance[key])
+
+    c1, c2, c3, c4 = st.columns([3, 1, 1, 2], vertical_alignment="bottom")
+    ref_key = c1.selectbox("Reference lifter (closest build first)", list(ranked["key"]), key=ref_key_state,
+                           format_func=label, help="build distance: how different femur/torso and shin/femur are "
+                                                   "(0 = same build, 0.1 ≈ one ratio 10 % off)")
+    try:
+        ref = load_run(root, ref_key)
+    except SquatError as e:
+        st.error(str(e))
+        return
+    you_reps, ref_reps = run.reps, ref.reps
+    if not len(you_reps) or not len(ref_reps):
+        st.info(f"{'Your clip' if not len(you_reps) else 'The reference clip'} has no full rep to line up.")
+    else:
+        you_row = c2.selectbox("Your rep", range(len(you_reps)), key=f"{prefix}:you_rep",
+                               format_func=lambda r: rep_label(you_reps, r))
+        ref_row = c3.selectbox("Reference rep", range(len(ref_reps)), key=f"{prefix}:ref_rep",
+                               format_func=lambda r: rep_label(ref_reps, r))
+        method = c4.segmented_control("Line reps up", list(ALIGN_METHODS), key=f"{prefix}:method",
+                                      default="phase", format_func=ALIGN_METHODS.get) or "phase"
+        comparison_viewer(run, ref, int(you_row), int(ref_row), method)
+
+    left, right = st.columns(2)
+    you_props, ref_props = run.summary.get("proportions") or {}, ref.summary.get("proportions") or {}
+    with left:
+        st.markdown("**Builds**")
+        st.dataframe(proportions_display(you_props, ref_props), hide_index=True, width="stretch",
+                     key=f"{prefix}:proportions")
+        for line in implications(you_props, ref_props):
+            st.markdown(line)
+    with right:
+        st.markdown("**Per rep, mean (you vs reference)**")
+        st.dataframe(summary_display(you_reps, ref_reps), hide_index=True, width="stretch", key=f"{prefix}:summary")
+
+
+@st.fragment
+def comparison_viewer(run: StoredRun, ref: StoredRun, you_row: int, ref_row: int, method: str) -> None:
+    """One phase slider drives your frame and the reference's frame side by side (optionally the
+    reference's ghost over yours), and the overlaid charts of the two aligned reps."""
+    prefix = f"compare:{run.entry.key}"
+    you_rep, ref_rep = rep_record(run.reps, you_row), rep_record(ref.reps, ref_row)
+    aligned = align_reps(run.frames, you_rep, ref.frames, ref_rep, method=method)
+    s1, s2 = st.columns([5, 1], vertical_alignment="bottom")
+    phase = s1.slider("Phase of the rep (0 start, 0.5 bottom, 1 end)", 0.0, 1.0, 0.5, 0.01, key=f"{prefix}:phase")
+    ghost_on = s2.toggle("Ghost", key=f"{prefix}:ghost",
+                         help="the reference's pose on your segment lengths, standing on your midfoot")
+    try:
+        you_index, ref_index, you_phase = synced_frames(aligned, phase, run.frames, you_rep, ref.frames, ref_rep)
+    except ValueError as e:
+        st.error(str(e))
+        return
+    you_col, ref_col = st.columns(2)
+    for col, lifter, index, shown_phase, who in ((you_col, run, you_index, you_phase, "you"),
+                                                 (ref_col, ref, ref_index, phase, "reference")):
+        side = lifter.summary.get("side", "right")
+        try:
+            image = annotate_frame(frame_image(str(lifter.clip), index), keypoints_at(lifter.frames, index), side,
+                                   frame_row(lifter.frames, index))
+        except SquatError as e:
+            col.error(str(e))
+            continue
+        if who == "you" and ghost_on:
+            ghost = ghost_keypoints(run.frames, you_index, run.summary, ref.frames, ref_index, ref.summary)
+            if ghost is None:
+                col.caption("No ghost: a segment length or the reference's leg is not known in this frame.")
+            else:
+                image = draw_ghost(image, ghost, side)
+        col.image(image, channels="BGR", width="stretch",
+                  caption=f"{who} · phase {shown_phase:.2f} · {frame_caption(lifter.frames, index)}")
+    charts = comparison_charts(aligned, phase)
+    for col, chart in zip(st.columns(len(charts)), charts):
+        col.altair_chart(chart, width="stretch")
 
 
 def _step(frame_key: str, delta: int, count: int) -> None:

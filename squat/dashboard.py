@@ -22,8 +22,10 @@ from .charts import (
     SELECTED_COLOR,
     SERIES_COLORS,
     angle_chart,
+    comparison_chart,
     moment_arm_chart,
 )
+from .compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
 from .pipeline import side_heatmap_parts
 from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from .reps import FAULT_CUES
@@ -364,3 +366,117 @@ def entry_label(clip_name: str, created_local: str, rep_count: int, mean_depth: 
     reps = f"{rep_count} rep" + ("" if rep_count == 1 else "s")
     depth = f" · {mean_depth:.0f}°" if mean_depth is not None and _finite(mean_depth) else ""
     return f"{clip_name} · {created_local} · {reps}{depth}"
+
+
+# --------------------------------------------------------------------------- reference lifter
+
+
+COMPARE_COLUMNS: tuple[str, ...] = ("knee_angle", "hip_angle", "trunk_lean")
+ALIGN_METHODS: dict[str, str] = {"phase": "by phase (bottoms meet)", "dtw": "by knee path (DTW)"}
+
+
+def reference_settings(summary: Mapping[str, Any]) -> Settings:
+    """Settings to analyse a reference clip with: the user's run's, camera-side leg detected anew
+    (the reference may face the other way)."""
+    settings = settings_from_summary(summary)
+    return replace(settings, kinematics=replace(settings.kinematics, side="auto"))
+
+
+def reference_candidates(you_key: str, you_proportions: Mapping[str, Any],
+                         candidates: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Other stored analyses ranked by build closeness to yours (compare.rank_references); your own
+    analysis is left out. Columns key, femur_to_torso, shin_to_femur, distance."""
+    return rank_references(you_proportions or {}, {k: p or {} for k, p in candidates.items() if k != you_key})
+
+
+def reference_label(clip_name: str, created_local: str, distance: float) -> str:
+    """"squat_side.mp4 · 25 Nov 14:03 · build distance 0.05" (unknown build: "build unknown")."""
+    build = f"build distance {distance:.2f}" if _finite(distance) else "build unknown"
+    return f"{clip_name} · {created_local} · {build}"
+
+
+def rep_label(reps: pd.DataFrame, row: int) -> str:
+    """"rep 2 · 1.6 s down" style label of row `row` of a reps table."""
+    rep = int(reps["rep"].iloc[row]) if "rep" in reps else row + 1
+    depth = reps["depth_knee_angle"].iloc[row] if "depth_knee_angle" in reps else math.nan
+    return f"rep {rep}" + (f" · depth {float(depth):.0f}°" if _finite(depth) else "")
+
+
+def rep_record(reps: pd.DataFrame, row: int) -> dict[str, Any]:
+    """One rep (row position) as the dict squat.compare reads (start_time, bottom_time, end_time, …)."""
+    return reps.iloc[int(row)].to_dict()
+
+
+def synced_frames(aligned: pd.DataFrame, phase: float, you_frames: pd.DataFrame, you_rep: Mapping[str, Any],
+                  ref_frames: pd.DataFrame, ref_rep: Mapping[str, Any]) -> tuple[int, int, float]:
+    """The two viewers' frames at one slider phase (0..1, the reference's phase in `aligned`):
+    (your frame, the reference's frame, your phase). With phase alignment your phase is the
+    slider's; with DTW it is the phase of yours matched to that moment of the reference."""
+    phase = float(np.clip(phase, 0.0, 1.0))
+    you_phase = float(np.interp(phase, aligned["phase"].to_numpy(float), aligned["you_phase"].to_numpy(float)))
+    return (matching_frame(you_phase, you_frames, you_rep), matching_frame(phase, ref_frames, ref_rep), you_phase)
+
+
+def aligned_chart_tables(aligned: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """align_reps' table as two one-rep frames tables for charts.comparison_chart: time_s is the
+    aligned phase (0..1), so the chart's phase axis is the alignment's (bottoms at 0.5)."""
+    def table(who: str) -> pd.DataFrame:
+        return pd.DataFrame({"time_s": aligned["phase"].to_numpy(float), "rep": 1,
+                             column: aligned[f"{who}_{column}"].to_numpy(float)})
+    return table("you"), table("ref")
+
+
+def comparison_charts(aligned: pd.DataFrame, phase: Optional[float],
+                      columns: tuple[str, ...] = COMPARE_COLUMNS, height: int = 200) -> list[alt.LayerChart]:
+    """You vs the reference over the aligned rep, one chart per column, with a rule at `phase`."""
+    charts = []
+    for column in columns:
+        if f"you_{column}" not in aligned or f"ref_{column}" not in aligned:
+            continue
+        chart = comparison_chart(*aligned_chart_tables(aligned, column), column, height=height)
+        layers = [chart]
+        if phase is not None:
+            layers.append(alt.Chart(pd.DataFrame({"phase": [float(phase)]}))
+                          .mark_rule(color=SELECTED_COLOR, strokeWidth=2).encode(x="phase:Q"))
+        charts.append(alt.layer(*layers))
+    return charts
+
+
+def ghost_keypoints(you_frames: pd.DataFrame, you_index: int, you_summary: Mapping[str, Any],
+                    ref_frames: pd.DataFrame, ref_index: int, ref_summary: Mapping[str, Any]) -> Optional[np.ndarray]:
+    """The reference's pose at ref_index rebuilt on your segments at your midfoot
+    (compare.ghost_skeleton), or None when it cannot be built (unknown lengths or side)."""
+    you_side, ref_side = you_summary.get("side"), ref_summary.get("side")
+    if you_side not in ("left", "right") or ref_side not in ("left", "right"):
+        return None
+    try:
+        ghost = ghost_skeleton(
+            keypoints_at(ref_frames, ref_index), ref_side, keypoints_at(you_frames, you_index), you_side,
+            you_summary.get("proportions") or {},
+            float(you_frames["midfoot_x"].iloc[you_index]) if "midfoot_x" in you_frames else math.nan,
+            float(ref_frames["midfoot_x"].iloc[ref_index]) if "midfoot_x" in ref_frames else math.nan,
+            int(you_summary.get("facing") or 1), int(ref_summary.get("facing") or 1),
+            ref_segments=ref_summary.get("proportions") or {},
+        )
+    except ValueError:
+        return None
+    return ghost if np.isfinite(ghost[:, :2]).any() else None
+
+
+def proportions_display(you: Mapping[str, Any], reference: Mapping[str, Any]) -> pd.DataFrame:
+    """compare.proportions_table for the page: measure, you, reference, difference (%), rounded."""
+    table = proportions_table(you or {}, reference or {}).reset_index(drop=True)
+    return pd.DataFrame({"measure": table["measure"], "you": table["you"].round(2),
+                         "reference": table["reference"].round(2),
+                         "difference (%)": table["difference_pct"].round(0)})
+
+
+def summary_display(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.DataFrame:
+    """compare.comparison_summary for the page: metric (unit), you, reference, difference, rounded."""
+    table = comparison_summary(you_reps, ref_reps)
+    decimals = table["unit"].map({"°": 0, "%": 0, "s": 1}).fillna(2).astype(int).to_numpy()
+    def rounded(column: str) -> list[float]:
+        return [round(float(v), int(d)) if _finite(v) else math.nan for v, d in zip(table[column], decimals)]
+    return pd.DataFrame({"metric": [f"{m} ({u})" for m, u in zip(table["metric"], table["unit"])],
+                         "you": rounded("you"), "reference": rounded("reference"),
+                         "difference": rounded("difference")})

@@ -389,6 +389,35 @@ def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, side: str, style: Ov
     return out
 
 
+GHOST_COLOR: Color = (255, 230, 0)  # cyan (BGR): the reference's ghost, unlike any joint colour
+
+
+def draw_ghost(image: np.ndarray, keypoints: np.ndarray, side: str, color: Color = GHOST_COLOR,
+               opacity: float = 0.75, style: OverlayStyle = DEFAULT_STYLE) -> np.ndarray:
+    """The camera-side chain of a ghost skeleton (e.g. compare.ghost_skeleton) as translucent
+    dashed lines with hollow joints, so the lifter under it stays visible; same size as input."""
+    _check(image, keypoints, side)
+    kp = np.asarray(keypoints, np.float32)
+    out = image.copy()
+    overlay = out.copy()
+    s = frame_scale(out.shape, style)
+    thick = _px(style.chain_thickness * 0.8, s, 2)
+    dash, gap = _px(style.dash_length, s, 2), _px(style.dash_gap * 0.6, s, 1)
+    for a, b in _chain_segments(kp, side):
+        pa, pb = np.array(_xy(kp, a)), np.array(_xy(kp, b))
+        length = float(np.hypot(*(pb - pa)))
+        for start in np.arange(0.0, max(length, 1e-6), dash + gap):
+            end = min(start + dash, length)
+            p0 = pa + (pb - pa) * (start / length) if length else pa
+            p1 = pa + (pb - pa) * (end / length) if length else pb
+            cv2.line(overlay, _fp(p0), _fp(p1), color, thick, _AA, _SHIFT)
+    r = _px(style.joint_radius, s, 2)
+    for j in {j for j in _chain_joints(kp, side).values() if j is not None}:
+        cv2.circle(overlay, _fp(_xy(kp, j)), r * _ONE, color, max(1, thick // 2), _AA, _SHIFT)
+    cv2.addWeighted(overlay, opacity, out, 1.0 - opacity, 0.0, dst=out)
+    return out
+
+
 # ---------------------------------------------------------------- angles
 
 

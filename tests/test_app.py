@@ -20,6 +20,9 @@ import squat.pipeline
 from squat.charts import SELECTED_COLOR
 from squat.dashboard import (
     ProgressMeter,
+    aligned_chart_tables,
+    reference_candidates,
+    synced_frames,
     analysis_settings,
     fault_notes,
     format_seconds,
@@ -302,6 +305,108 @@ def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(fir
     assert any(FAULT_CUES["forward_lean"] in w and "forward lean" in w for w in shown)
     assert any(FAULT_CUES["hips_shoot_up"] in w for w in shown)
     assert at.dataframe[0].value["faults"].tolist() == ["forward lean, hips shoot up"]
+
+
+# --------------------------------------------------------------------------- reference lifter
+
+
+def add_reference_copy(root: Path, femur_scale: float = 1.15) -> tuple[str, str]:
+    """Store a copy of the single stored analysis under another key, as a lifter with longer femurs
+    (no second analysis: fast). Returns (your key, the reference's key)."""
+    import sqlite3
+
+    store = ResultsStore(root)
+    (entry,) = store.list()
+    ref_key = entry.key[:-3] + "ref"
+    ref_dir = entry.run_dir.parent / ref_key
+    shutil.copytree(entry.run_dir, ref_dir)
+    for run_dir, scale in ((entry.run_dir, 1.0), (ref_dir, femur_scale)):
+        # The sample's torso is not measured (its shoulders are hidden standing): give both lifters one.
+        summary = json.loads((run_dir / "summary.json").read_text())
+        props = summary["proportions"]
+        props["torso_px"] = props["torso_px"] or 1.5 * props["femur_px"]
+        props["femur_px"] *= scale
+        props["femur_to_torso"] = props["femur_px"] / props["torso_px"]
+        props["shin_to_femur"] = props["shin_px"] / props["femur_px"]
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    with sqlite3.connect(store.index_path) as db:
+        row = list(store._row(entry))
+        row[0], row[3], row[7] = ref_key, "reference.mp4", ref_dir.relative_to(root).as_posix()
+        db.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(row))})", row)
+    return entry.key, ref_key
+
+
+@pytest.fixture
+def compare_app(first_analysis, data_root, tmp_path, monkeypatch):
+    """Your sample analysis open with "Compare with a reference lifter" on, a second lifter stored."""
+    copy = tmp_path / "data"
+    shutil.copytree(data_root, copy)
+    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
+    you, ref = add_reference_copy(copy)
+    at = fresh_app()
+    at.button(key=f"open:{you}").click().run()
+    at.toggle(key=f"you:{you}:compare").set_value(True).run()
+    return at, you, ref
+
+
+def test_comparison_opens_with_the_closest_reference_side_by_side(compare_app):
+    at, you, ref = compare_app
+    assert not at.exception and not at.error
+    assert at.session_state[f"compare:{you}:ref"] == ref
+    assert "reference.mp4" in at.selectbox(key=f"compare:{you}:ref").value or \
+        at.selectbox(key=f"compare:{you}:ref").value == ref
+    mine, theirs = at.image[0].captions[0], at.image[1].captions[0]
+    assert mine.startswith("you · phase 0.50 · frame ") and theirs.startswith("reference · phase 0.50 · frame ")
+    tables = [d.value for d in at.dataframe]
+    (props,) = [t for t in tables if "measure" in t]
+    assert props["measure"].tolist() == ["femur / torso", "shin / femur", "torso / femur"]
+    assert props["difference (%)"].iloc[0] == pytest.approx(100 / 1.15 - 100, abs=1)
+    assert any("longer" in m.value or "shorter" in m.value for m in at.markdown)  # the implications
+    (summary,) = [t for t in tables if "metric" in t]
+    assert summary["metric"].iloc[0].startswith("depth")
+    overlaid = [c for c in at.get("vega_lite_chart") if '"reference"' in c.proto.spec]
+    assert len(overlaid) == 3  # knee angle, hip angle, trunk lean
+
+
+def test_the_comparison_slider_moves_both_frames_and_the_ghost_draws_over_yours(compare_app):
+    at, you, _ = compare_app
+    before = (at.image[0].captions[0], at.image[1].captions[0])
+    plain = at.image[0].value
+    at.slider(key=f"compare:{you}:phase").set_value(0.1).run()
+    assert not at.exception
+    after = (at.image[0].captions[0], at.image[1].captions[0])
+    assert after[0] != before[0] and after[1] != before[1]
+    assert "phase 0.10" in after[1]
+    at.toggle(key=f"compare:{you}:ghost").set_value(True).run()
+    assert not at.exception and not at.error
+    assert at.image[0].captions[0] == after[0] and at.image[0].value != plain
+    assert not any(c.value.startswith("No ghost") for c in at.caption)
+    at.segmented_control(key=f"compare:{you}:method").set_value("dtw").run()
+    assert not at.exception and at.image[1].captions[0] == after[1]
+
+
+def test_comparison_without_another_analysis_offers_the_upload(sample_app):
+    at = sample_app
+    key = at.session_state["open_key"]
+    at.toggle(key=f"you:{key}:compare").set_value(True).run()
+    assert not at.exception
+    assert any("no other analysis" in i.value for i in at.info)
+    assert at.file_uploader(key=f"compare:{key}:upload") is not None
+
+
+def test_reference_helpers_rank_builds_and_sync_frames_by_phase(stored):
+    props = {"femur_to_torso": 0.9, "shin_to_femur": 0.9}
+    longer = {**props, "femur_to_torso": 1.2}
+    ranked = reference_candidates("me", props, {"me": props, "far": longer, "near": {**props}, "unknown": {}})
+    assert ranked["key"].tolist() == ["near", "far", "unknown"]
+    from squat.compare import align_reps
+
+    rep = stored.reps.iloc[0].to_dict()
+    aligned = align_reps(stored.frames, rep, stored.frames, rep)
+    you, ref, phase = synced_frames(aligned, 0.5, stored.frames, rep, stored.frames, rep)
+    assert you == ref == int(stored.reps["bottom_frame"].iloc[0]) and phase == pytest.approx(0.5)
+    mine, theirs = aligned_chart_tables(aligned, "knee_angle")
+    assert mine["time_s"].tolist() == aligned["phase"].tolist() and len(theirs) == len(aligned)
 
 
 # --------------------------------------------------------------------------- helpers behind the page

@@ -23,6 +23,10 @@ class PoseSettings:
     max_long_side: int = 880
     scout_frames: int = 24  # frames spread over the clip used to find and frame the lifter
     scout_long_sides: tuple[int, ...] = (432, 880)  # whole-frame sizes tried: large and small lifters
+    # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
+    # multiples of the chosen input scale, resample every map to the 1.0 grid and average them
+    # before decoding. (1.0,) = one pass, as before.
+    scale_factors: tuple[float, ...] = (1.0,)
     upsample: int = 4  # maps are upsampled ×4 (stride 8 → 2) before peak finding
     peak_threshold: float = 0.1  # heatmap value a joint peak must exceed
     paf_threshold: float = 0.05  # minimum PAF alignment along a limb
@@ -59,7 +63,9 @@ class KinematicsSettings:
     # 0.37 at 45°; thigh in plane 0.86–0.87 side-on (20° toe-out included), 0.29 at 45°.
     side_view_max_hip_width: float = 0.2  # apparent hip width / femur below this: side-on (~20° off)
     front_view_min_hip_width: float = 0.5  # … at or above this: front (a ~0.6 × femur pelvis seen square)
-    side_view_min_thigh: float = 0.65  # thigh in plane below this (~50° toward the camera): not side-on
+    # Thigh in plane below this: not side-on. The pose model reads 0.61-0.85 on the side-view
+    # renders (the hip keypoint rides up at depth) and 0.21 at 45°: 0.45 sits between.
+    side_view_min_thigh: float = 0.45
     view_min_thigh_reach: float = 0.6  # judge the thigh only where it should reach ≥ this × femur forward
 
 

@@ -2,7 +2,8 @@
 through Playwright, the way a person uses it.
 
 One test: upload the sample squat through the file uploader, wait for the analysis, the metrics and
-the charts, then step the frame slider with the keyboard and check the frame shown follows.
+the charts, then step the frame slider with the keyboard and check the frame shown follows; then
+open comparison mode, upload a reference lifter's clip, and check one phase slider drives both viewers.
 Screenshots go to $SQUAT_SCREENSHOTS when set (the README's docs/app_results.png comes from here),
 else to the test's tmp_path.
 
@@ -32,6 +33,7 @@ expect = sync_api.expect
 
 REPO = Path(__file__).parents[1]
 CLIP = REPO / "samples" / "squat_side.mp4"
+REFERENCE = REPO / "tests" / "data" / "synth_side_short" / "clip.mp4"  # another framing of a rendered squat
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     # the machine's network may be closed: without these Chromium keeps retrying refused connections
@@ -188,12 +190,29 @@ def test_upload_analyse_and_step_frames(server, browser, shots):
         expect(page.get_by_test_id("stException")).to_have_count(0)
         page.screenshot(path=str(shots / "app_frame_stepped.png"))
 
-        # 5. TODO(comparison mode): not driven in the browser yet. Turn on the "Compare with a reference
-        #    lifter" toggle, upload a reference clip through "Reference lifter's video" (inside the
-        #    "Upload a reference clip" expander), wait for both frames ("you · phase …" and
-        #    "reference · phase …" captions) and the overlaid charts, move the "Phase of the rep" slider
-        #    with the keyboard and check both captions follow, turn on "Ghost", screenshot
-        #    app_comparison.png, and assert no stException again.
+        # 5. Comparison mode: upload a reference lifter's clip, then one phase slider drives both viewers.
+        page.get_by_text("Compare with a reference lifter", exact=True).click()
+        expander = page.get_by_test_id("stExpander").filter(has_text="Upload a reference clip")
+        expander.get_by_text("Upload a reference clip").click()
+        expander.locator("input[type=file]").set_input_files(REFERENCE)
+        captions = page.get_by_test_id("stImageCaption")
+        yours = captions.filter(has_text=re.compile(r"^you · phase"))
+        theirs = captions.filter(has_text=re.compile(r"^reference · phase"))
+        expect(theirs).to_have_count(1, timeout=ANALYSIS_TIMEOUT_MS)
+        expect(yours).to_have_count(1)
+        expect(theirs).to_contain_text("phase 0.50")  # both start at the bottom of the rep
+        phase = page.get_by_test_id("stSlider").get_by_role("slider", name=re.compile(r"^Phase of the rep"))
+        phase.focus()
+        for _ in range(SLIDER_STEPS):
+            page.keyboard.press("ArrowLeft")
+        expect(theirs).to_contain_text("phase 0.47")  # the reference follows the slider...
+        expect(yours).not_to_contain_text("phase 0.50")  # ...and so does your frame
+        page.get_by_text("Ghost", exact=True).click()
+        expect(charts.filter(has_text="reference").first).to_be_visible()  # the overlaid you-vs-reference charts
+        image_loaded(page)
+        settle(page)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        page.screenshot(path=str(shots / "app_comparison.png"), full_page=True)
     except Exception as error:
         with contextlib.suppress(sync_api.Error):  # the page itself may be gone
             page.screenshot(path=str(shots / "app_failure.png"))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from squat.charts import rep_depth_chart
@@ -60,6 +61,7 @@ from squat.dashboard import (
     rep_table,
     rep_table_formats,
     network_pose,
+    picked_frame,
     time_charts,
 )
 from squat.compare import align_reps, implications
@@ -376,8 +378,17 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
         with right:
             selected_time = float(frames["time_s"].iloc[index]) if count else None
             st.html(chart_legend_html())
-            for chart in time_charts(frames, reps, selected_time):
-                st.altair_chart(chart, width="stretch")
+            for i, chart in enumerate(time_charts(frames, reps, selected_time)):
+                chart_key = f"{prefix}:chart{i}"
+                st.altair_chart(chart, width="stretch", key=chart_key, selection_mode="pick",
+                                on_select=functools.partial(_pick_frame, chart_key, frame_key, frames))
+
+
+def _pick_frame(chart_key: str, frame_key: str, frames: pd.DataFrame) -> None:
+    """A click on a time chart moves the viewer to that frame (runs before the rerun, so the slider follows)."""
+    index = picked_frame(st.session_state.get(chart_key), frames)
+    if index is not None:
+        st.session_state[frame_key] = index
 
 
 def comparison(run: StoredRun) -> None:

@@ -142,6 +142,9 @@ def _selected_rule(selected_time: float) -> alt.Chart:
     )
 
 
+PICK = "pick"  # name of the time charts' click selection: {"pick": [{"time_s": ...}]}
+
+
 def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field: str, y_title: str,
                        value_format: str, reps: pd.DataFrame | None, selected_time: float | None,
                        height: int) -> alt.LayerChart:
@@ -165,6 +168,9 @@ def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field
     if len(bands):
         layers.append(_band_layer(bands))
     layers.append(lines)
+    # Clicking anywhere near a line picks the nearest frame's time (the app moves its viewer there).
+    pick = alt.selection_point(name=PICK, fields=[TIME_FIELD], on="click", nearest=True, empty=False)
+    layers.append(lines.mark_point(opacity=0, size=80).encode(tooltip=alt.value(None)).add_params(pick))
     if selected_time is not None and _finite(selected_time):
         layers.append(_selected_rule(selected_time))
     return alt.layer(*layers).properties(height=height)
@@ -186,7 +192,8 @@ def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, sel
         .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
         .encode(y="moment_arm:Q")
     )
-    return alt.layer(*chart.layer, midfoot).properties(height=height)
+    # Altair keeps a layer's selections on the layer chart itself: carry them over.
+    return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
 
 
 def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, height: int = 200) -> alt.LayerChart:

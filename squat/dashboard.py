@@ -212,6 +212,15 @@ def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_tim
             for chart in charts]
 
 
+def picked_frame(selection: Mapping[str, Any] | None, frames: pd.DataFrame) -> Optional[int]:
+    """The frame nearest the time clicked on a time chart (its `pick` selection), or None."""
+    points = ((selection or {}).get("selection") or {}).get("pick") or []
+    times = [p.get("time_s") for p in points if isinstance(p, Mapping) and p.get("time_s") is not None]
+    if not times or not len(frames):
+        return None
+    return int(np.argmin(np.abs(frames["time_s"].to_numpy(float) - float(times[0]))))
+
+
 def chart_legend_html() -> str:
     """One line of coloured names for the time charts: series, rep phases, the selected-frame rule."""
     def swatch(colour: str, name: str, shape: str = "line") -> str:

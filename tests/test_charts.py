@@ -66,7 +66,7 @@ def rows(spec: dict, layer: dict) -> list[dict]:
 
 def test_angle_chart_layers_rep_bands_lines_and_the_selected_time_rule():
     spec = angle_chart(frames_table(), reps_table(), selected_time=6.5).to_dict()
-    assert marks(spec) == ["rect", "line", "rule"]
+    assert marks(spec) == ["rect", "line", "point", "rule"]  # point: the invisible click target
     rule = layer_with(spec, "rule")
     assert rows(spec, rule) == [{TIME_FIELD: 6.5}]
 
@@ -93,7 +93,7 @@ def test_every_time_chart_layer_uses_time_s_titled_time_in_seconds():
 
 def test_no_selected_time_means_no_rule_and_no_reps_means_no_bands():
     frames = frames_table().drop(columns="rep")
-    assert marks(angle_chart(frames).to_dict()) == ["line"]
+    assert marks(angle_chart(frames).to_dict()) == ["line", "point"]
 
 
 def test_rep_phases_from_the_rep_table_give_a_descent_and_an_ascent_band_per_rep():
@@ -142,7 +142,7 @@ def test_time_chart_needs_time_s():
 def test_moment_arm_chart_plots_hip_and_knee_as_fraction_of_femur_with_a_midfoot_zero_line():
     frames = frames_table()
     spec = moment_arm_chart(frames, reps_table(), selected_time=2.5).to_dict()
-    assert marks(spec) == ["rect", "line", "rule", "rule"]
+    assert marks(spec) == ["rect", "line", "point", "rule", "rule"]
     line = layer_with(spec, "line")
     assert next(t["fold"] for t in line["transform"] if "fold" in t) == ["hip", "knee"]
     assert "femur" in line["encoding"]["y"]["title"]
@@ -227,3 +227,19 @@ def test_comparison_chart_puts_you_and_reference_on_normalised_rep_phase():
 def test_comparison_chart_rejects_a_missing_column():
     with pytest.raises(ValueError, match="hip_angle"):
         comparison_chart(frames_table(), frames_table().drop(columns="hip_angle"), "hip_angle")
+
+
+def test_clicking_a_time_chart_picks_the_nearest_frame():
+    from squat.charts import PICK
+    from squat.dashboard import picked_frame
+
+    frames = pd.DataFrame({"time_s": np.arange(90) / 30, "knee_angle": np.linspace(170, 80, 90),
+                           "hip_angle": np.linspace(170, 70, 90), "trunk_lean": np.linspace(5, 40, 90),
+                           "rep": np.ones(90, int)})
+    spec = angle_chart(frames).to_dict()
+    params = spec["params"]
+    assert [p["name"] for p in params] == [PICK]
+    assert params[0]["select"]["fields"] == ["time_s"] and params[0]["select"]["nearest"] is True
+    assert picked_frame({"selection": {PICK: [{"time_s": 1.51}]}}, frames) == 45
+    assert picked_frame({"selection": {PICK: []}}, frames) is None
+    assert picked_frame(None, frames) is None

@@ -1,11 +1,21 @@
 """Frames in, people out: letterboxing, preprocessing and mapping back to frame pixels."""
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from squat.pose.estimator import PAD_VALUE, fit, letterbox, load_estimator, normalise
+from squat.pose.estimator import (
+    PAD_VALUE,
+    STRIDE,
+    fit,
+    letterbox,
+    load_estimator,
+    normalise,
+    scaled_box,
+    to_grid,
+)
 from squat.settings import PoseSettings
 from squat.skeleton import J
 
@@ -57,3 +67,47 @@ def test_joints_land_on_the_same_body_parts_whatever_the_frame_size():
         # Pixel centres: x_large = 3 x_small + 1; a joint within ~2 small-frame pixels.
         np.testing.assert_allclose(person_b[j, :2], 3 * person_a[j, :2] + 1, atol=6, err_msg=joint)
     assert np.isfinite(person_b[:, 0]).sum() >= 8
+
+
+def test_maps_of_another_scale_land_on_the_same_frame_points():
+    """A map holding each cell's frame x, resampled from 1.25× and 0.8× onto the 1.0 grid, holds the 1.0 cells' x."""
+    box = fit((1080, 1920), 432)
+    for factor in (0.8, 1.25):
+        source = scaled_box((1080, 1920), box, factor)
+        assert source.scale == pytest.approx(box.scale * factor)
+        x = (STRIDE * np.arange(source.width // STRIDE) + STRIDE / 2) / source.scale - 0.5
+        maps = np.broadcast_to(x, (1, 2, source.height // STRIDE, x.size)).astype(np.float32)
+        out = to_grid(maps, source, box)
+        assert out.shape == (1, 2, box.height // STRIDE, box.width // STRIDE)
+        expected = (STRIDE * np.arange(box.width // STRIDE) + STRIDE / 2) / box.scale - 0.5
+        np.testing.assert_allclose(out[0, 0, 0, 1:-1], expected[1:-1], rtol=1e-5)
+
+
+def test_multi_scale_maps_are_a_plain_mean_on_the_single_scale_grid():
+    image = cv2.resize(cv2.imread(str(DATA / "golden_messi5_192x120.png")), None, fx=3, fy=3,
+                       interpolation=cv2.INTER_CUBIC)
+    single = load_estimator(PoseSettings(long_side=432))
+    hm, paf, box = single.maps([image])
+    same = load_estimator(replace(single.settings, scale_factors=(1.0,))).maps([image])
+    twice = load_estimator(replace(single.settings, scale_factors=(1.0, 1.0))).maps([image])
+    np.testing.assert_array_equal(same[0], hm)
+    np.testing.assert_array_equal(same[1], paf)
+    np.testing.assert_array_equal(twice[0], hm)  # the mean of two equal passes is that pass, not 1.5× it
+    np.testing.assert_array_equal(twice[1], paf)
+    multi = load_estimator(replace(single.settings, scale_factors=(0.8, 1.0, 1.25)))
+    mhm, mpaf, mbox = multi.maps([image])
+    assert mhm.shape == hm.shape and mpaf.shape == paf.shape and mbox == box
+
+
+def test_multi_scale_finds_the_same_joints():
+    image = cv2.resize(cv2.imread(str(DATA / "golden_messi5_192x120.png")), None, fx=3, fy=3,
+                       interpolation=cv2.INTER_CUBIC)
+    settings = PoseSettings(long_side=432)
+    (a,) = load_estimator(settings).detect([image])
+    (b,) = load_estimator(replace(settings, scale_factors=(0.8, 1.0, 1.25))).detect([image])
+    person_a, person_b = a.keypoints[0], b.keypoints[0]
+    compared = [j for j in range(person_a.shape[0])
+                if np.isfinite(person_a[j, 0]) and np.isfinite(person_b[j, 0])]
+    assert len(compared) >= 10
+    # ~1 network-input pixel is 1.33 frame pixels here; joints within ~4 input pixels.
+    np.testing.assert_allclose(person_b[compared, :2], person_a[compared, :2], atol=6)

@@ -52,6 +52,40 @@ def letterbox(image: np.ndarray, box: Letterbox) -> np.ndarray:
     return canvas
 
 
+def scaled_box(frame_size: tuple[int, int], box: Letterbox, factor: float) -> Letterbox:
+    """`box`'s frame at `factor` × its scale (exactly: not re-derived from a rounded long side)."""
+    h, w = frame_size
+    scale = box.scale * factor
+    width, height = (max(STRIDE, int(np.ceil(n * scale / STRIDE) * STRIDE)) for n in (w, h))
+    return Letterbox(scale, width, height)
+
+
+def _resample_matrix(n_out: int, n_in: int, ratio: float) -> np.ndarray:
+    """(n_out, n_in) linear interpolation: output cell j samples input cell ratio·j + (ratio − 1)/2.
+
+    Both grids are stride-8 maps of the same frame, input cell i centred on frame pixel
+    (8i + 4)/s_in − 0.5 and output cell j on (8j + 4)/s_out − 0.5; ratio = s_in / s_out. This is
+    what cv2.resize does from the input's valid (unpadded) region to the output's: valid regions
+    map onto each other, padding onto padding. Beyond the input's edge the edge value is kept.
+    """
+    src = np.clip(ratio * np.arange(n_out) + (ratio - 1) / 2, 0, n_in - 1)
+    lo = np.minimum(np.floor(src).astype(int), max(n_in - 2, 0))
+    frac = (src - lo).astype(np.float32)
+    m = np.zeros((n_out, n_in), np.float32)
+    rows = np.arange(n_out)
+    m[rows, lo] += 1 - frac
+    m[rows, np.minimum(lo + 1, n_in - 1)] += frac
+    return m
+
+
+def to_grid(maps: np.ndarray, source: Letterbox, target: Letterbox) -> np.ndarray:
+    """(N, C, h, w) stride-8 maps of a frame fitted by `source` → the same on `target`'s grid."""
+    ratio = source.scale / target.scale
+    ry = _resample_matrix(target.height // STRIDE, maps.shape[2], ratio)
+    rx = _resample_matrix(target.width // STRIDE, maps.shape[3], ratio)
+    return np.ascontiguousarray(ry @ maps.astype(np.float32) @ rx.T)
+
+
 def normalise(batch_bgr: np.ndarray, convention: str) -> np.ndarray:
     """(N, H, W, 3) uint8 BGR → (N, 3, H, W) float32 the way each set of weights was trained."""
     x = batch_bgr.astype(np.float32)
@@ -81,10 +115,28 @@ class PoseEstimator:
         """Heatmaps (N, 19, h, w) and PAFs (N, 38, h, w) at stride 8 for same-size frames, fitted
         by `box` (default: the frame's long side at settings.long_side)."""
         box = box or fit(images[0].shape[:2], self.settings.long_side)
+        factors = tuple(self.settings.scale_factors) or (1.0,)
+        if factors == (1.0,):
+            heatmaps, pafs = self._run(images, box)
+            return heatmaps, pafs, box
+        # Multi-scale: every pass resampled onto the 1.0 box's stride-8 grid, then averaged
+        # with equal weights (not a running `(avg + new) / 2`, which halves the earlier passes' weight).
+        frame_size = images[0].shape[:2]
+        total_hm = total_paf = None
+        for factor in factors:
+            scaled = box if factor == 1.0 else scaled_box(frame_size, box, factor)
+            hm, paf = self._run(images, scaled)
+            if scaled is not box:
+                hm, paf = to_grid(hm, scaled, box), to_grid(paf, scaled, box)
+            total_hm = hm if total_hm is None else total_hm + hm
+            total_paf = paf if total_paf is None else total_paf + paf
+        return total_hm / len(factors), total_paf / len(factors), box
+
+    def _run(self, images: list[np.ndarray], box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
         batch = np.stack([letterbox(im, box) for im in images])
         x = torch.from_numpy(normalise(batch, self.spec.preprocess)).to(self.device)
         heatmaps, pafs = self.model(x)
-        return heatmaps.float().cpu().numpy(), pafs.float().cpu().numpy(), box
+        return heatmaps.float().cpu().numpy(), pafs.float().cpu().numpy()
 
     def detect(self, images: list[np.ndarray], box: Letterbox | None = None) -> list[Detections]:
         """Everyone in each frame, in frame pixels."""

@@ -25,7 +25,8 @@ class PoseSettings:
     scout_long_sides: tuple[int, ...] = (432, 880)  # whole-frame sizes tried: large and small lifters
     # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
     # multiples of the chosen input scale, resample every map to the 1.0 grid and average them
-    # before decoding. (1.0,) = one pass, as before.
+    # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a
+    # third of the frames at 2.5x the time (docs/accuracy-log.md), so one pass is the default.
     scale_factors: tuple[float, ...] = (1.0,)
     upsample: int = 4  # maps are upsampled ×4 (stride 8 → 2) before peak finding
     peak_threshold: float = 0.1  # heatmap value a joint peak must exceed

@@ -210,13 +210,11 @@ def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(),
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise SquatError(f"{out} already exists and is not empty: choose another --out or pass --overwrite")
-    probe(video)  # a bad file fails here, before the model is loaded
-    estimator = load_estimator(settings.pose)
-    analysis = analyze(video, settings, progress, estimator)
+    analysis = analyze(video, settings, progress)  # probes the file before loading the model
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write_outputs(analysis, video, tmp, heatmaps, progress, estimator)
+        write_outputs(analysis, video, tmp, heatmaps, progress)
         if out.exists():
             shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
         tmp.rename(out)

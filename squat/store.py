@@ -31,6 +31,7 @@ import pandas as pd
 
 from . import __version__, pipeline
 from .errors import SquatError
+from .pose.weights import sha256_of
 from .settings import Settings
 
 DATA_DIR_ENV = "SQUAT_DATA_DIR"
@@ -38,7 +39,6 @@ DEFAULT_DATA_DIR = Path("~/.squat-form-check")
 INDEX_FILE = "index.sqlite3"
 CLIP_HASH_CHARS = 16  # of the clip's sha256 in a run key
 SETTINGS_HASH_CHARS = 12
-_CHUNK = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -66,14 +66,9 @@ def data_dir() -> Path:
 
 def content_hash(source: str | Path | bytes | memoryview) -> str:
     """sha256 (hex) of a file's bytes, or of bytes in memory (an upload): the name never counts."""
-    digest = hashlib.sha256()
     if isinstance(source, (bytes, bytearray, memoryview)):
-        digest.update(source)
-    else:
-        with open(source, "rb") as f:
-            while block := f.read(_CHUNK):
-                digest.update(block)
-    return digest.hexdigest()
+        return hashlib.sha256(source).hexdigest()
+    return sha256_of(Path(source))
 
 
 def settings_hash(settings: Settings) -> str:

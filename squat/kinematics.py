@@ -297,16 +297,34 @@ def check_view(keypoints: np.ndarray, side: str, femur_px: float, settings: Kine
     return ViewCheck(view=view, hip_width_femur=hip_width_femur, thigh_in_plane=thigh, warning=warning)
 
 
+def shoulders_from_bar(bar: np.ndarray, base: np.ndarray, facing: int, behind_deg: float) -> np.ndarray:
+    """(frames, 2) a point on the trunk line, from the bar: base → bar turned forward by behind_deg.
+
+    The bar sits on the upper back, behind the shoulder joints, so the line from the hips to the
+    bar runs a few degrees more upright than the trunk; turning it forward (toward `facing`)
+    gives the trunk's direction. NaN where the bar or the base is missing.
+    """
+    a = np.radians(behind_deg) * facing
+    d = np.asarray(bar, dtype=np.float64) - base
+    # Image axes (x right, y down): this turns "up" (0, -1) toward +x for a positive angle.
+    turned = np.column_stack([d[:, 0] * np.cos(a) - d[:, 1] * np.sin(a), d[:, 0] * np.sin(a) + d[:, 1] * np.cos(a)])
+    return base + turned
+
+
 def compute_kinematics(
     keypoints: np.ndarray,
     time_s: np.ndarray,
     settings: KinematicsSettings = KinematicsSettings(),
     heel: np.ndarray | None = None,
     toe: np.ndarray | None = None,
+    bar: np.ndarray | None = None,
 ) -> Kinematics:
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
     heel, toe: optional (frames, 2+) pixels of the camera-side foot, for models that give feet.
+    bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.plate), NaN where not
+    seen: where present it gives the trunk line (see shoulders_from_bar), which a plate hides
+    from the pose model; bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
     frames columns: time_s, knee_angle, hip_angle, shin_angle, trunk_lean, thigh_angle (thigh
     against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
@@ -322,6 +340,11 @@ def compute_kinematics(
     side = detect_side(keypoints, settings.side_tie) if settings.side == "auto" else settings.side
     facing = facing_direction(keypoints, side)
     pts = body_points(keypoints, side)
+    if bar is not None:
+        proxy = shoulders_from_bar(bar, pts[:, P["trunk_base"]], facing, settings.bar_behind_trunk_deg)
+        seen = np.isfinite(proxy).all(axis=1)
+        for name in ("shoulder", "trunk_top"):
+            pts[seen, P[name]] = proxy[seen]
     angles = joint_angles(pts, facing)
     props = segment_proportions(keypoints, side, angles["knee_angle"], settings)
     view = check_view(keypoints, side, props.femur_px, settings)
@@ -348,4 +371,7 @@ def compute_kinematics(
             "shoulder_y": pts[:, P["trunk_top"], 1],
         }
     )
+    if bar is not None:
+        frames["bar_x"], frames["bar_y"] = bar[:, 0], bar[:, 1]
+        frames["bar_midfoot"] = facing * (bar[:, 0] - mid)  # + ahead of the midfoot
     return Kinematics(frames=frames, side=side, facing=facing, proportions=props, view=view)

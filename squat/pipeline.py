@@ -20,6 +20,7 @@ from . import __version__
 from .errors import NoLifterError, SquatError
 from .framing import scout
 from .kinematics import Kinematics, compute_kinematics
+from .plate import choose_plate, find_circles, pixels_per_metre, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from .render import ChartStrip, annotate_frame, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
@@ -32,7 +33,7 @@ Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 
 ANGLE_COLUMNS = ("knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm")
-EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x")
+EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x", "bar_x", "bar_y", "bar_midfoot")
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
 
@@ -53,6 +54,7 @@ class Analysis:
     frames: pd.DataFrame  # one row per frame
     reps: pd.DataFrame  # one row per rep
     framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
+    plate: Optional[np.ndarray] = None  # (F, 3) the barbell plate's centre and radius, px; NaN where not seen
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -63,6 +65,16 @@ class Analysis:
     def deepest_frame(self) -> int:
         knee = self.frames["knee_angle"].to_numpy()
         return int(np.nanargmin(knee)) if np.isfinite(knee).any() else 0
+
+    def plate_summary(self) -> dict:
+        """How often the plate was seen, its radius and the scale it gives (px per metre)."""
+        plate = self.plate if self.plate is not None else np.full((len(self.time_s), 3), np.nan)
+        seen = np.isfinite(plate[:, 2])
+        return {
+            "seen_share": float(seen.mean()) if len(seen) else 0.0,
+            "radius_px": float(np.median(plate[seen, 2])) if seen.any() else None,
+            "px_per_m": _jsonable(pixels_per_metre(plate, self.settings.plate)),
+        }
 
     def summary(self) -> dict:
         v = self.video
@@ -79,6 +91,7 @@ class Analysis:
             "view": _jsonable(asdict(self.kinematics.view)),
             "proportions": _jsonable(asdict(self.kinematics.proportions)),
             "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
+            "plate": self.plate_summary(),
             "rep_count": int(len(self.reps)),
             "reps": _jsonable(self.reps.to_dict(orient="records")),
             "warnings": list(self.warnings),
@@ -92,11 +105,18 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
     box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+    # The plate is searched at a scale set by the lifter's height, which the framing knows.
+    lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
+    look_for_plate = settings.plate.enabled and lifter_height is not None
+    plate_scale = search_scale(lifter_height, settings.plate) if look_for_plate else 1.0
     detections: list[Detections] = []
+    circles: list[np.ndarray] = []
     times: list[float] = []
     with iter_frames(video) as reader:
         for frame in reader:
             detections += estimator.detect([frame.image], box)
+            if look_for_plate:
+                circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate))
             times.append(frame.time_s)
             if progress:
                 progress("pose", len(times), info.frame_count)
@@ -109,13 +129,15 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
             f"no person found in {Path(video).name}: film the lifter whole, side-on, in good light, and try again"
         )
     keypoints = smooth_track(raw, time_s, settings.tracking)
-    kin = compute_kinematics(keypoints, time_s, settings.kinematics)
+    plate = (choose_plate(circles, keypoints, time_s, settings.plate, settings.tracking) if look_for_plate
+             else np.full((len(time_s), 3), np.nan))
+    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=plate[:, :2])
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame)
     return Analysis(
         video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
         device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
-        kinematics=kin, frames=frames, reps=reps, framing=box, warnings=tuple(reader_warnings + _warnings(detected, kin)),
+        kinematics=kin, frames=frames, reps=reps, framing=box, plate=plate, warnings=tuple(reader_warnings + _warnings(detected, kin)),
     )
 
 

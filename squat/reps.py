@@ -1,10 +1,20 @@
-"""Reps from the hip's height, and the faults a coach would call on each one.
+"""Reps from the hip's height and the knees, and the faults a coach would call on each one.
 
 A rep is the hip going down by at least RepSettings.min_depth × femur from standing and back
-up: start = the hip leaves its standing height, bottom = the lowest hip (the pause = frames
-within bottom_band × femur of it), end = back at standing height. Heights are pixels with y
-down, so the bottom is a peak of hip_y; peak prominence (scipy) demands both the descent and
-the return, which drops walk-outs, bounces at the bottom and a last rep the clip cuts off.
+up. Heights are pixels with y down, so a rep's lowest hip is a peak of hip_y; peak prominence
+(scipy) demands both the descent and the return, which drops walk-outs, bounces at the bottom
+and a last rep the clip cuts off. Two such peaks with no knee lockout between them are one rep
+(a misread or hidden hip at depth, not a stand-up).
+
+start = the knees unlock (leave their standing angle), end = they lock out again: the knee
+angle moves first and is steady when standing, while the hip barely moves in the first ~0.4 s
+of a descent and the pose model misplaces it near standing (hands, plates). Without a seen knee,
+the hip's return to standing height decides.
+bottom = the middle of the time "in the hole" (hip within RepSettings.hole_band × femur of its
+lowest); on a held pause, the middle of the pause. The truth of the rendered clips calls the
+deepest frame the bottom, which in a flat pause is any of its frames: the middle is the one
+coaching answer that is at most half the pause from it.
+pause = the contiguous stretch around the lowest hip within bottom_band × femur of it.
 """
 from __future__ import annotations
 
@@ -68,35 +78,101 @@ def _one_bottom_per_rep(hip: np.ndarray, bottoms: np.ndarray, depth_px: float) -
     return np.asarray(kept, dtype=int)
 
 
-def _phases(hip: np.ndarray, bottoms: np.ndarray, band_px: float, stand_px: float) -> list[tuple[int, int, int, int, int]]:
-    """(start, pause_start, bottom, pause_end, end) frames for each bottom, on the smoothed hip_y."""
-    n = len(hip)
-    # Standing reference of each rep: the highest hip (smallest y) between neighbouring bottoms.
-    cuts = np.concatenate(([0], bottoms, [n - 1]))
-    stands = [int(cuts[k] + np.argmin(hip[cuts[k] : cuts[k + 1] + 1])) for k in range(len(cuts) - 1)]
+def _merge_without_lockout(hip: np.ndarray, bottoms: np.ndarray, locked: np.ndarray | None) -> np.ndarray:
+    """Merge neighbouring bottoms with no knee lockout between them (keep the deeper hip).
+
+    A lifter stands up between reps; two hip peaks without it are one rep whose bottom the pose
+    model misread or lost (a hidden hip is interpolated across). locked: (frames,) bool, None
+    where the knee is never seen.
+    """
+    if locked is None or len(bottoms) < 2:
+        return bottoms
+    kept = [int(bottoms[0])]
+    for b in bottoms[1:]:
+        if not locked[kept[-1] : b + 1].any():
+            if hip[b] > hip[kept[-1]]:
+                kept[-1] = int(b)
+            continue
+        kept.append(int(b))
+    return np.asarray(kept, dtype=int)
+
+
+def _crossing_time(t: np.ndarray, x: np.ndarray, level: float) -> float:
+    """Time x (rising, from below level) reaches level the last time, linearly interpolated."""
+    below = np.flatnonzero(x < level)
+    if not below.size or below[-1] == len(x) - 1:
+        return np.nan
+    i = int(below[-1])
+    return t[i] + (t[i + 1] - t[i]) * (level - x[i]) / (x[i + 1] - x[i])
+
+
+def _onset_time(t: np.ndarray, bend: np.ndarray, onset_deg: float) -> float:
+    """When a bend (deg, 0 at rest, growing towards the end of t) began.
+
+    From rest the bend grows as time²: it reaches onset_deg at t1 and 4 × onset_deg at t2 = 2 ×
+    (t1 − t0) after the start t0, so t0 = 2·t1 − t2 (pose noise hides the first few degrees).
+    """
+    t1, t2 = _crossing_time(t, bend, onset_deg), _crossing_time(t, bend, 4 * onset_deg)
+    return 2 * t1 - t2
+
+
+def _knee_bounds(t: np.ndarray, knee: np.ndarray, bottom: int, lo: int, hi: int, settings: RepSettings) -> tuple[int, int] | None:
+    """(start, end) of one rep from the knee angle: the knees leaving and regaining their standing
+    angle, each side's onset traced back from its bend (_onset_time). The standing angle of each
+    side is the median of its frames within lockout_deg of its straightest (readings drift
+    between reps). None when a side never stands (the clip starts or ends mid-rep)."""
+    times = []
+    for seg, ts, rev in ((knee[lo : bottom + 1], t[lo : bottom + 1], False), (knee[bottom : hi + 1], t[bottom : hi + 1], True)):
+        standing = seg >= seg.max() - settings.lockout_deg
+        if standing[-1 if not rev else 0]:
+            return None
+        bend = np.median(seg[standing]) - seg
+        onset = -_onset_time(-ts[::-1], bend[::-1], settings.onset_knee_deg) if rev else _onset_time(ts, bend, settings.onset_knee_deg)
+        edge = ts[np.flatnonzero(standing)[0 if rev else -1]]  # if the bend never reaches 4× onset_deg
+        times.append(onset if np.isfinite(onset) else edge)
+    start = lo + int(np.argmin(np.abs(t[lo : bottom + 1] - times[0])))
+    end = bottom + int(np.argmin(np.abs(t[bottom : hi + 1] - times[1])))
+    return start, end
+
+
+def _upright_bounds(up: np.ndarray, bottom: int, lo: int, hi: int, margin: float) -> tuple[int, int] | None:
+    """(start, end) of one rep from an "uprightness" curve (bigger = more upright): the last frame
+    in lo..bottom within `margin` of the most upright there, the first in bottom..hi back within
+    `margin` of the most upright there. None when a side never leaves that band."""
+    down, rise = up[lo : bottom + 1], up[bottom : hi + 1]
+    before = np.flatnonzero(down >= down.max() - margin)
+    after = np.flatnonzero(rise >= rise.max() - margin)
+    if before[-1] == len(down) - 1 or after[0] == 0:
+        return None
+    return lo + int(before[-1]), bottom + int(after[0])
+
+
+def _rep_bounds(t: np.ndarray, hip: np.ndarray, knee: np.ndarray | None, bottoms: np.ndarray, settings: RepSettings, stand_px: float) -> list[tuple[int, int]]:
+    """(start, end) frames of each bottom's rep: from the knees (_knee_bounds), else the hip
+    leaving and regaining standing height (within stand_px of its highest between bottoms)."""
+    cuts = np.concatenate(([0], bottoms, [len(hip) - 1]))
     out = []
     for k, b in enumerate(bottoms):
-        before, after = stands[k], stands[k + 1]
-        # start: last frame still at standing height before the bottom; end: first one after.
-        up_before = np.flatnonzero(hip[before : b + 1] <= hip[before] + stand_px)
-        up_after = np.flatnonzero(hip[b : after + 1] <= hip[after] + stand_px)
-        start, end = before + int(up_before[-1]), b + int(up_after[0])
-        # The band is crossed a little after the hip starts moving: walk back to where it was
-        # still rising backwards in time (its highest point), and forward to where it stops rising.
-        while start > before and hip[start - 1] < hip[start]:
-            start -= 1
-        while end < after and hip[end + 1] < hip[end]:
-            end += 1
-        # The pause: the contiguous run around the bottom within band_px of the lowest hip.
-        low = hip >= hip[b] - band_px
-        p0 = b
-        while p0 > start and low[p0 - 1]:
-            p0 -= 1
-        p1 = b
-        while p1 < end and low[p1 + 1]:
-            p1 += 1
-        out.append((start, p0, b, p1, end))
+        lo, hi = int(cuts[k]), int(cuts[k + 2])
+        bounds = _knee_bounds(t, knee, b, lo, hi, settings) if knee is not None else None
+        out.append(bounds or _upright_bounds(-hip, b, lo, hi, stand_px) or (lo, hi))
     return out
+
+
+def _hole(hip: np.ndarray, start: int, end: int, band_px: float) -> tuple[int, int]:
+    """First and last frame of start..end with the hip within band_px of its lowest there."""
+    deep = start + np.flatnonzero(hip[start : end + 1] >= hip[start : end + 1].max() - band_px)
+    return int(deep[0]), int(deep[-1])
+
+
+def _pause(hip: np.ndarray, start: int, bottom: int, end: int, band_px: float) -> tuple[int, int]:
+    """The held bottom: the contiguous run around the lowest hip within band_px of it."""
+    low = hip[start : end + 1] >= hip[bottom] - band_px
+    left = np.flatnonzero(~low[: bottom - start + 1])
+    right = np.flatnonzero(~low[bottom - start :])
+    p0 = start + (int(left[-1]) + 1 if left.size else 0)
+    p1 = bottom + (int(right[0]) - 1 if right.size else end - bottom)
+    return p0, p1
 
 
 def _early_ascent_end(hip: np.ndarray, bottom: int, end: int, fraction: float) -> int:
@@ -218,21 +294,29 @@ def segment_reps(
     if not np.isfinite(hip).all():
         return empty, rep_per_frame
 
+    knee = _smoothed_knee(t, frames["knee_angle"].to_numpy(), settings.smoothing_s)
+    # Locked out = within lockout_deg of the standing knee (most clips stand a tenth of the time).
+    straight = float(np.percentile(knee, 90)) - settings.lockout_deg if knee is not None else np.nan
     bottoms = _one_bottom_per_rep(hip, find_peaks(hip, prominence=settings.min_depth * femur)[0], settings.min_depth * femur)
-    phases = _phases(hip, bottoms, settings.bottom_band * femur, settings.stand_band * femur)
-    phases = [p for p in phases if t[p[4]] - t[p[0]] >= settings.min_duration_s]
-    knee = frames["knee_angle"].to_numpy()
-    phases = [p for p in phases if _knees_bend(knee[p[0] : p[4] + 1], settings.squat_knee_angle)]
+    bottoms = _merge_without_lockout(hip, bottoms, knee >= straight if knee is not None else None)
+    reps = []
+    for b, (start, end) in zip(bottoms, _rep_bounds(t, hip, knee, bottoms, settings, settings.stand_band * femur)):
+        b = start + int(np.argmax(hip[start : end + 1]))  # the lowest hip of the rep's span
+        reps.append((start, b, end, _hole(hip, start, end, settings.hole_band * femur)))
+    reps = [r for r in reps if t[r[2]] - t[r[0]] >= settings.min_duration_s]
+    knee_raw = frames["knee_angle"].to_numpy()
+    reps = [r for r in reps if _knees_bend(knee_raw[r[0] : r[2] + 1], settings.squat_knee_angle)]
 
     rows = []
-    for number, (start, p0, b, p1, end) in enumerate(phases, start=1):
+    for number, (start, b, end, (h0, h1)) in enumerate(reps, start=1):
         rep = frames.iloc[start : end + 1]
         measures = fault_measures(frames, start, b, end, hip, fault_settings.early_ascent_fraction)
         faults = rep_faults(measures, fault_settings, side_view)
         below = bool(measures["max_thigh_angle"] >= -fault_settings.parallel_margin_deg)  # False if unseen
         rep_per_frame[start : end + 1] = number
-        # Bottom = middle of the pause: where in a flat pause the hip is lowest is noise.
-        bottom_time = (t[p0] + t[p1]) / 2
+        p0, p1 = _pause(hip, start, b, end, settings.bottom_band * femur)
+        # Bottom = middle of the time in the hole: where in a flat pause the hip is lowest is noise.
+        bottom_time = (t[h0] + t[h1]) / 2
         rows.append(
             {
                 "rep": number,
@@ -240,7 +324,7 @@ def segment_reps(
                 "bottom_time": bottom_time,
                 "end_time": t[end],
                 "start_frame": start,
-                "bottom_frame": p0 + int(np.argmin(np.abs(t[p0 : p1 + 1] - bottom_time))),
+                "bottom_frame": h0 + int(np.argmin(np.abs(t[h0 : h1 + 1] - bottom_time))),
                 "end_frame": end,
                 "depth_knee_angle": float(rep["knee_angle"].min()),
                 "hip_below_knee": below,
@@ -259,6 +343,12 @@ def segment_reps(
     if not rows:
         return empty, rep_per_frame
     return pd.DataFrame(rows, columns=list(REP_COLUMNS)), rep_per_frame
+
+
+def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) -> np.ndarray | None:
+    """Knee angle (deg) with gaps interpolated and smoothed like the hip; None if never seen."""
+    knee = smooth(time_s, fill_gaps(time_s, knee_angle), window_s)
+    return knee if np.isfinite(knee).all() else None
 
 
 def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:

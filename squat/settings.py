@@ -38,6 +38,27 @@ class PoseSettings:
 
 
 @dataclass(frozen=True)
+class PlateSettings:
+    """The barbell plate seen side-on: a circle on the lifter's shoulders (see squat/plate.py)."""
+
+    enabled: bool = True
+    diameter_m: float = 0.45  # standard (IWF / IPF) plate: the clip's scale in metres
+    # Circles are searched in the frame scaled so the lifter is this tall (a plate ~35 px in
+    # radius): 1 px there is ~3 px of a 1080p frame, ~10 ms a frame on 2 cores.
+    search_height_px: float = 160.0
+    radius_range: tuple[float, float] = (0.1, 0.4)  # plate radius searched, × the lifter's height
+    circles_per_channel: int = 5  # strongest Hough circles kept per Lab channel (isoluminant plates)
+    # Share of the rim where the colour edge runs across the rim (the rendered plates: 0.7-1.0;
+    # a ball on the floor also scores high, so position and size decide the rest).
+    min_rim_support: float = 0.5
+    radius_femur: tuple[float, float] = (0.35, 1.1)  # a plate is 0.45 m, a femur ~0.4-0.45 m
+    max_forward_femur: float = 1.5  # plate centre within this × femur of the hip, horizontally
+    height_femur: tuple[float, float] = (0.3, 2.4)  # ... and this × femur above the hip
+    radius_tolerance: float = 0.15  # a frame's circle this far (relative) from the clip's radius is not the plate
+    min_share: float = 0.3  # the plate must be seen in this share of frames, else: no barbell
+
+
+@dataclass(frozen=True)
 class TrackingSettings:
     max_gap_s: float = 0.25  # fill gaps up to this long by interpolation, never longer
     cutoff_hz: float = 6.0  # Butterworth low-pass cut-off for joint paths
@@ -59,6 +80,10 @@ class KinematicsSettings:
     # (midpoint of heel and big toe): 0.192 / 0.193 / 0.195 in the three side clips (0.10 at 45°,
     # the foot foreshortened), i.e. ~35 px ahead of the ankle for a 181 px shin.
     midfoot_fraction: float = 0.19
+    # The bar rides on the upper back, behind the shoulder joints: the hip → bar line runs this much
+    # more upright than the hip → neck line the trunk lean is defined by (rendered high-bar lifters:
+    # 6.7-7.1°, SD ~1°; ~5 cm behind the shoulders on a 50 cm torso). A low bar sits further back.
+    bar_behind_trunk_deg: float = 7.0
     standing_knee_angle: float = 160.0  # frames above this knee angle count as standing tall
     # View check (see kinematics.check_view). Synth truth: hip width / femur 0.01–0.02 side-on,
     # 0.37 at 45°; thigh in plane 0.86–0.87 side-on (20° toe-out included), 0.29 at 45°.
@@ -84,6 +109,17 @@ class RepSettings:
     # A rep bends the knees below this (a quarter squat reaches ~135°); a hip drop with straight
     # knees is the pose model misplacing the hip (seen between reps in side view, knees at 172-180°).
     squat_knee_angle: float = 145.0
+    # Knees "locked out" = within this many degrees of the clip's standing knee angle (its 90th
+    # percentile, smoothed); a rep runs from the knees unlocking to their locking out again.
+    # Standing knees read ±1° (pose noise), the first 0.15 s of a descent bends them ~3°.
+    lockout_deg: float = 4.0
+    # Onset of the knee bend, traced back from when it reaches this and 4× this many degrees:
+    # from rest the bend grows as time², so it began at 2·t(6°) − t(24°) (pose noise and the
+    # knees first opening a little in the image hide the first degrees).
+    onset_knee_deg: float = 6.0
+    # "In the hole" = hip within this × femur of its lowest point in the rep; the bottom is the
+    # middle of that stretch (first entry to last exit), which a misread frame cannot split.
+    hole_band: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -129,6 +165,7 @@ class CompareSettings:
 class Settings:
     pose: PoseSettings = field(default_factory=PoseSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    plate: PlateSettings = field(default_factory=PlateSettings)
     kinematics: KinematicsSettings = field(default_factory=KinematicsSettings)
     reps: RepSettings = field(default_factory=RepSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)

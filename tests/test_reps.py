@@ -168,7 +168,9 @@ def test_truth_rep_count_and_bottom_times(truth) -> None:
             assert held.min() - 0.1 <= ours.bottom_time <= held.max() + 0.1, (clip, ours.rep)
             assert abs(ours.bottom_time - theirs["bottom_time_s"]) < 0.2, (clip, ours.rep)
         overlap = ((rep_per_frame > 0) == (table["rep"] > 0)).mean()
-        assert overlap > 0.9, clip  # starts/ends: the first truth frames move the hip < 0.1 px
+        # Starts/ends come from the knee's bend traced back to rest; in the image the knee first
+        # opens a little (more at 45°, foreshortened), so ours start ~0.25 s (45°: ~0.4 s) late.
+        assert overlap > (0.9 if clip.startswith("side") else 0.8), clip
 
 
 def test_truth_depth_and_hip_below_knee_side_on(truth) -> None:
@@ -233,3 +235,27 @@ def test_truth_with_dropout_noise_and_dropped_frames_keeps_the_answers() -> None
         assert kin.view.view == "side"
         assert list(reps["faults"]) == [("" if r["fault"] == "good" else {"shallow": "above_parallel"}.get(r["fault"], r["fault"])) for r in meta["reps"]], clip
         np.testing.assert_allclose(reps["bottom_time"], [r["bottom_time_s"] for r in meta["reps"]], atol=0.25)
+
+
+def test_bottom_is_the_middle_of_a_held_pause_despite_misread_hips_in_it() -> None:
+    t = np.arange(0, 7, 1 / 30)
+    # Descent 1.6 s, held 0.3 s, ascent 1.2 s: the bottom is the pause's middle, 2.75 s.
+    kin = compute_kinematics(skeleton(flexion(t, [(1.0, 1.6, 0.3, 1.2, 120.0)])), t)
+    reps, _ = segment_reps(kin)
+    assert len(reps) == 1 and reps["bottom_time"][0] == pytest.approx(2.75, abs=0.07)
+    # The pose model reads the hip 60 px high through the pause (hip hidden at depth): two hip
+    # peaks, but the knees never straighten between them, so still one rep, bottom in the pause.
+    frames = kin.frames.copy()
+    held = (t > 2.55) & (t < 2.95)
+    frames.loc[held, "hip_y"] -= 60.0  # more than min_depth: the hip alone would split the rep
+    misread, _ = segment_reps(frames, femur_px=kin.proportions.femur_px)
+    assert len(misread) == 1 and 2.6 <= misread["bottom_time"][0] <= 2.9
+
+
+def test_start_and_end_are_the_knees_leaving_and_regaining_rest() -> None:
+    t = np.arange(0, 7, 1 / 30)
+    reps, _ = segment_reps(compute_kinematics(skeleton(flexion(t, [(1.0, 1.6, 0.3, 1.2, 120.0)])), t))
+    # The hip barely moves in the first 0.4 s (a hip threshold starts ~0.45 s late); the knee's
+    # bend traced back to rest finds the true start and end within a frame or two.
+    assert reps["start_time"][0] == pytest.approx(1.0, abs=0.07)
+    assert reps["end_time"][0] == pytest.approx(4.1, abs=0.07)

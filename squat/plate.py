@@ -1,0 +1,150 @@
+"""The barbell plate: a circle of known size riding on the lifter's shoulders.
+
+Filmed side-on, the plate hides the neck, the shoulders and often the head, exactly the
+points a pose model needs for the trunk. But the bar sits on the upper back, so the plate's
+centre is a shoulder proxy in every frame it is seen, and its 45 cm diameter is a scale in
+metres. Two stages, like the pose:
+
+- `find_circles` (per frame, in the pose pass): circles from a Hough transform run on each
+  Lab channel (a coloured plate can have the wall's brightness), each scored by how much of
+  its rim is a colour edge running across the rim;
+- `choose_plate` (per clip, after tracking): the circle on the lifter's shoulders, i.e. of a
+  plate's size for this lifter's femur and above the hips, with one radius for the whole clip,
+  gap-filled and low-passed like the joints.
+"""
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+
+from .settings import PlateSettings, TrackingSettings
+from .skeleton import J
+from .tracking import butterworth, fill_short_gaps
+
+RIM_SAMPLES = 72  # points read around a candidate's rim
+RIM_EDGE = 40.0  # Lab gradient magnitude (Sobel, 8-bit channels) that counts as an edge
+RIM_RADIAL = 0.8  # |cos| between the edge's gradient and the rim's normal: the edge runs along the rim
+
+_ANGLES = np.linspace(0.0, 2.0 * np.pi, RIM_SAMPLES, endpoint=False)
+_COS, _SIN = np.cos(_ANGLES), np.sin(_ANGLES)
+
+
+def search_scale(lifter_height_px: float, settings: PlateSettings = PlateSettings()) -> float:
+    """The frame scale at which circles are searched: the lifter is search_height_px tall there."""
+    return min(1.0, settings.search_height_px / lifter_height_px)
+
+
+def colour_gradient(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel, the Sobel gradient (gx, gy, magnitude) of the Lab channel that changes most."""
+    planes = np.moveaxis(lab.astype(np.float32), -1, 0)
+    gx = np.stack([cv2.Sobel(p, cv2.CV_32F, 1, 0) for p in planes])
+    gy = np.stack([cv2.Sobel(p, cv2.CV_32F, 0, 1) for p in planes])
+    mag = np.hypot(gx, gy)
+    strongest = mag.argmax(axis=0)[None]
+    return (np.take_along_axis(gx, strongest, 0)[0], np.take_along_axis(gy, strongest, 0)[0],
+            np.take_along_axis(mag, strongest, 0)[0])
+
+
+def rim_support(gradient: tuple[np.ndarray, np.ndarray, np.ndarray], circles: np.ndarray) -> np.ndarray:
+    """(N,) share of each circle's rim (x, y, r rows) that is a colour edge running along the rim."""
+    gx, gy, mag = gradient
+    h, w = mag.shape
+    x = np.clip(np.rint(circles[:, :1] + circles[:, 2:3] * _COS), 0, w - 1).astype(int)
+    y = np.clip(np.rint(circles[:, 1:2] + circles[:, 2:3] * _SIN), 0, h - 1).astype(int)
+    m = mag[y, x]
+    radial = np.abs(gx[y, x] * _COS + gy[y, x] * _SIN) / np.maximum(m, 1e-6)
+    return ((m > RIM_EDGE) & (radial > RIM_RADIAL)).mean(axis=1)
+
+
+def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
+                 settings: PlateSettings = PlateSettings()) -> np.ndarray:
+    """Plate-sized circles in one RGB frame: (N, 4) x, y, radius in frame pixels and rim support.
+
+    scale: the frame is searched at this scale (search_scale); lifter_height_px (frame pixels)
+    sets the radii searched. Circles that share a centre across channels are all kept: the
+    per-clip choice takes the best supported.
+    """
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    lab = cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 1.2), cv2.COLOR_RGB2LAB)
+    height = lifter_height_px * scale
+    r_min, r_max = (max(3, int(round(f * height))) for f in settings.radius_range)
+    found = []
+    for channel in range(3):
+        circles = cv2.HoughCircles(lab[..., channel], cv2.HOUGH_GRADIENT, dp=1, minDist=r_min,
+                                   param1=60, param2=18, minRadius=r_min, maxRadius=r_max)
+        if circles is not None:
+            found.append(circles[0, : settings.circles_per_channel, :3])
+    if not found:
+        return np.zeros((0, 4), np.float32)
+    circles = np.concatenate(found).astype(np.float64)
+    support = rim_support(colour_gradient(lab), circles)
+    keep = support >= settings.min_rim_support
+    out = np.column_stack([(circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0], support[keep]])
+    return out.astype(np.float32)
+
+
+def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np.ndarray,
+                 settings: PlateSettings = PlateSettings(),
+                 tracking: TrackingSettings = TrackingSettings()) -> np.ndarray:
+    """(F, 3) the lifter's plate per frame: centre x, y and radius in pixels; NaN where not seen.
+
+    candidates: per frame, find_circles' rows. keypoints: the tracked lifter (F, 18, 3). A
+    candidate is the plate when it has a plate's size for this lifter's femur and sits above
+    their hips; of those, the best-supported rim wins. The clip's plate radius is the median
+    of the winners: frames whose winner differs from it by more than radius_tolerance are
+    dropped (another circle), and with too few frames left there is no plate at all.
+    """
+    frames = len(candidates)
+    out = np.full((frames, 3), np.nan)
+    hip, femur = _hips_and_femur(keypoints)
+    if not np.isfinite(femur):
+        return out
+    for f, rows in enumerate(candidates):
+        if len(rows) == 0 or not np.isfinite(hip[f]).all():
+            continue
+        forward = np.abs(rows[:, 0] - hip[f, 0]) / femur
+        above = (hip[f, 1] - rows[:, 1]) / femur
+        size = rows[:, 2] / femur
+        fits = ((forward <= settings.max_forward_femur)
+                & (above >= settings.height_femur[0]) & (above <= settings.height_femur[1])
+                & (size >= settings.radius_femur[0]) & (size <= settings.radius_femur[1]))
+        if fits.any():
+            best = np.flatnonzero(fits)[np.argmax(rows[fits, 3])]
+            out[f] = rows[best, :3]
+    seen = np.isfinite(out[:, 2])
+    if seen.any():
+        radius = np.median(out[seen, 2])
+        out[np.abs(out[:, 2] / radius - 1) > settings.radius_tolerance] = np.nan
+    seen = np.isfinite(out[:, 2])
+    if frames == 0 or seen.mean() < settings.min_share:
+        return np.full((frames, 3), np.nan)
+    out[seen, 2] = np.median(out[seen, 2])  # one plate, one size: per-frame radii are noise
+    for c in range(3):
+        out[:, c] = butterworth(fill_short_gaps(out[:, c], time_s, tracking.max_gap_s), time_s, tracking)
+    return out
+
+
+def pixels_per_metre(plate: np.ndarray, settings: PlateSettings = PlateSettings()) -> float:
+    """The plate's scale: its diameter in pixels over its real diameter (NaN without a plate).
+
+    The plate's outer face is ~20 cm nearer the camera than the lifter's near leg, so at a
+    typical 3-4 m filming distance this reads lengths on the lifter ~5 % short.
+    """
+    radius = plate[:, 2][np.isfinite(plate[:, 2])]
+    return float(2 * np.median(radius) / settings.diameter_m) if len(radius) else float("nan")
+
+
+def _hips_and_femur(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per frame the hip (mean of the hips seen), and the clip's femur length (median, pixels)."""
+    xy = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    hips = xy[:, [J["r_hip"], J["l_hip"]]]
+    with warnings.catch_warnings():  # frames without a hip are normal
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hip = np.nanmean(hips, axis=1)
+    lengths = np.concatenate([
+        np.hypot(*(xy[:, J[f"{s}_hip"]] - xy[:, J[f"{s}_knee"]]).T) for s in ("r", "l")
+    ])
+    lengths = lengths[np.isfinite(lengths)]
+    return hip, float(np.median(lengths)) if len(lengths) else float("nan")

@@ -1,0 +1,108 @@
+"""The barbell plate as shoulder proxy and scale: found on rendered frames, chosen on the lifter."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from synth_truth import truth_keypoints
+
+from squat.kinematics import compute_kinematics, shoulders_from_bar
+from squat.plate import choose_plate, find_circles, pixels_per_metre, search_scale
+from squat.settings import PlateSettings
+from squat.skeleton import J
+from squat.video import iter_frames
+
+SHORT = Path(__file__).parent / "data" / "synth_side_short"
+SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")
+
+
+def test_isoluminant_plate_is_found_by_colour():
+    """A cyan disc on a grey wall of the same brightness: invisible in grey, found in Lab."""
+    wall = np.full((360, 640, 3), 129, np.uint8)
+    cyan = np.array([20, 170, 200], np.uint8)  # luma 129, as the wall
+    assert int(cv2.cvtColor(cyan[None, None], cv2.COLOR_RGB2GRAY)[0, 0]) == 129
+    cv2.circle(wall, (400, 150), 60, tuple(int(c) for c in cyan), -1, cv2.LINE_AA)
+    circles = find_circles(wall, 1.0, lifter_height_px=300)
+    best = circles[np.argmax(circles[:, 3])]
+    assert np.hypot(best[0] - 400, best[1] - 150) < 2 and abs(best[2] - 60) < 3
+    assert best[3] > 0.9
+
+
+def test_plate_of_the_short_render_is_tracked_within_a_few_pixels():
+    truth = pd.read_csv(SHORT / "truth.csv")
+    _, keypoints, _ = truth_keypoints("side_bar_good")
+    keypoints = keypoints[: len(truth)] * 0.5  # the short clip is the first frames, halved
+    height = 270.0  # the lifter in the 960×540 clip, px
+    scale = search_scale(height)
+    with iter_frames(SHORT / "clip.mp4") as reader:
+        candidates = [find_circles(f.image, scale, height) for f in reader]
+    plate = choose_plate(candidates, keypoints, truth["time_s"].to_numpy())
+    error = np.hypot(plate[:, 0] - truth["plate_x"], plate[:, 1] - truth["plate_y"])
+    assert np.isfinite(error).all()
+    assert np.median(error) < 3 and error.max() < 8  # px of a 540-line frame
+    # 45 cm plate → the scale: the plate face is nearer the camera than the lifter, so it reads large
+    femur_m = 0.406  # keypoint femur of this body (truth.json), ~85 px here
+    femur_px = np.median(np.hypot(*(keypoints[:, J["r_hip"], :2] - keypoints[:, J["r_knee"], :2]).T))
+    assert 0.95 < pixels_per_metre(plate) / (femur_px / femur_m) < 1.35
+
+
+def _candidates(frames: int, *rows) -> list[np.ndarray]:
+    return [np.array(rows, np.float32).reshape(-1, 4) for _ in range(frames)]
+
+
+def test_a_ball_on_the_floor_is_not_the_plate():
+    _, keypoints, _ = truth_keypoints("oblique45_bw")
+    hip = np.nanmean(keypoints[:, [J["r_hip"], J["l_hip"]], :2], axis=1).mean(axis=0)
+    ball = (hip[0] - 300, hip[1] + 250, 41.0, 0.97)  # the render's floor ball: small, below the hips
+    plate = choose_plate(_candidates(len(keypoints), ball), keypoints, np.arange(len(keypoints)) / 30)
+    assert np.isnan(plate).all()
+
+
+def test_the_circle_on_the_shoulders_wins_over_a_better_one_elsewhere():
+    _, keypoints, _ = truth_keypoints("side_bar_good")
+    n = len(keypoints)
+    hip = keypoints[:, J["r_hip"], :2]
+    circles = [np.array([[x - 20, y - 250, 118.0, 0.8],  # on the shoulders
+                         [x + 700, y - 250, 118.0, 1.0]],  # a plate on a rack, far from the lifter
+                        np.float32) for x, y in hip]
+    plate = choose_plate(circles, keypoints, np.arange(n) / 30)
+    assert np.allclose(plate[:, 0], hip[:, 0] - 20, atol=1.0)
+
+
+def test_a_plate_seen_in_too_few_frames_is_no_plate():
+    _, keypoints, _ = truth_keypoints("side_bar_good")
+    n = len(keypoints)
+    hip = keypoints[:, J["r_hip"], :2].mean(axis=0)
+    circles = [np.zeros((0, 4), np.float32)] * n
+    for f in range(0, n, 10):  # 10% of frames
+        circles[f] = np.array([[hip[0], hip[1] - 250, 118.0, 0.9]], np.float32)
+    assert np.isnan(choose_plate(circles, keypoints, np.arange(n) / 30)).all()
+    assert choose_plate(circles, keypoints, np.arange(n) / 30, PlateSettings(min_share=0.05))[::10].size
+
+
+def test_shoulders_from_bar_turns_the_hip_bar_line_forward():
+    base = np.array([[0.0, 0.0]])
+    bar = np.array([[0.0, -100.0]])  # straight above
+    ahead = shoulders_from_bar(bar, base, facing=1, behind_deg=10.0)
+    assert ahead[0, 0] == pytest.approx(100 * np.sin(np.radians(10)))
+    assert ahead[0, 1] == pytest.approx(-100 * np.cos(np.radians(10)))
+    assert shoulders_from_bar(bar, base, facing=-1, behind_deg=10.0)[0, 0] == pytest.approx(-ahead[0, 0])
+
+
+@pytest.mark.parametrize("clip", SIDE_CLIPS)
+def test_plate_gives_the_trunk_when_the_shoulders_are_hidden(clip):
+    """Truth keypoints with neck and shoulders hidden (as under a plate) + the truth plate centre:
+    trunk lean and hip angle still match the truth's image angles."""
+    table, keypoints, _ = truth_keypoints(clip)
+    hidden = keypoints.copy()
+    hidden[:, [J["neck"], J["r_shoulder"], J["l_shoulder"]], :] = np.nan
+    bar = table[["plate_x", "plate_y"]].to_numpy()
+    kin = compute_kinematics(hidden, table["time_s"].to_numpy(), bar=bar).frames
+    lean_error = np.abs(kin["trunk_lean"] - table["trunk_lean_2d"])
+    hip_error = np.abs(kin["hip_angle"] - table["hip_angle_2d"])
+    assert lean_error.mean() < 1.5 and lean_error.max() < 5
+    assert hip_error.mean() < 2.5 and hip_error.max() < 7
+    assert (kin["bar_midfoot"].abs() < 0.25 * np.nanmedian(kin["hip_moment_arm"] / kin["hip_moment_arm_femur"])).all()

@@ -318,6 +318,7 @@ def compute_kinematics(
     heel: np.ndarray | None = None,
     toe: np.ndarray | None = None,
     bar: np.ndarray | None = None,
+    trunk_hip: np.ndarray | None = None,
 ) -> Kinematics:
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
@@ -325,6 +326,9 @@ def compute_kinematics(
     bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.plate), NaN where not
     seen: where present it gives the trunk line (see shoulders_from_bar), which a plate hides
     from the pose model; bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
+    trunk_hip: optional (frames, 2) the point below the bar the trunk line is drawn from, when
+    the hips were moved (squat.bones: the model's hip rides up along the back, so it stays on
+    the trunk line while no longer being the hip); default the trunk base (mid-hip).
     frames columns: time_s, knee_angle, hip_angle, shin_angle, trunk_lean, thigh_angle (thigh
     against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
@@ -341,7 +345,9 @@ def compute_kinematics(
     facing = facing_direction(keypoints, side)
     pts = body_points(keypoints, side)
     if bar is not None:
-        proxy = shoulders_from_bar(bar, pts[:, P["trunk_base"]], facing, settings.bar_behind_trunk_deg)
+        base = pts[:, P["trunk_base"]]
+        line_from = base if trunk_hip is None else np.asarray(trunk_hip, dtype=np.float64)
+        proxy = base + shoulders_from_bar(bar, line_from, facing, settings.bar_behind_trunk_deg) - line_from
         seen = np.isfinite(proxy).all(axis=1)
         for name in ("shoulder", "trunk_top"):
             pts[seen, P[name]] = proxy[seen]

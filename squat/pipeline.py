@@ -20,13 +20,14 @@ from . import __version__
 from .errors import NoLifterError, SquatError
 from .framing import scout
 from .kinematics import Kinematics, compute_kinematics
-from .plate import choose_plate, find_circles, pixels_per_metre, search_scale
+from .bones import hips_from_bones
+from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from .render import ChartStrip, annotate_frame, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
-from .tracking import Detections, select_lifter, smooth_track
+from .tracking import HIPS, Detections, select_lifter, smooth_track
 from .video import VideoInfo, VideoWriter, iter_frames, probe
 
 Progress = Callable[[str, int, int], None]
@@ -131,7 +132,10 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     keypoints = smooth_track(raw, time_s, settings.tracking)
     plate = (choose_plate(circles, keypoints, time_s, settings.plate, settings.tracking) if look_for_plate
              else np.full((len(time_s), 3), np.nan))
-    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=plate[:, :2])
+    bar = bar_centre(plate, (info.height, info.width), settings.plate)
+    model_hip = keypoints[:, HIPS, :2].mean(axis=1)  # on the trunk line even where it rides up the back
+    keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
+    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame)
     return Analysis(

@@ -148,3 +148,19 @@ def _hips_and_femur(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
     ])
     lengths = lengths[np.isfinite(lengths)]
     return hip, float(np.median(lengths)) if len(lengths) else float("nan")
+
+
+def bar_centre(plate: np.ndarray, frame_size: tuple[int, int], settings: PlateSettings = PlateSettings()) -> np.ndarray:
+    """(F, 2) the bar's middle (over the lifter's midline) in pixels, from the plate's face.
+
+    Points along the bar, which runs toward a side-on camera, project onto a line through the
+    image centre; the face at depth Z shows (Z + d) / Z times further out than the middle at Z + d,
+    with Z = focal × plate radius (m) / radius (px) and d = face_to_bar_centre_m.
+    frame_size: (height, width) of the upright frame.
+    """
+    height, width = frame_size
+    centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    focal = settings.focal_long_side * max(height, width)
+    radius_m = settings.diameter_m / 2
+    shrink = 1.0 / (1.0 + settings.face_to_bar_centre_m * plate[:, 2:3] / (focal * radius_m))
+    return centre + (plate[:, :2] - centre) * shrink

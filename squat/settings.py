@@ -56,6 +56,13 @@ class PlateSettings:
     height_femur: tuple[float, float] = (0.3, 2.4)  # ... and this × femur above the hip
     radius_tolerance: float = 0.15  # a frame's circle this far (relative) from the clip's radius is not the plate
     min_share: float = 0.3  # the plate must be seen in this share of frames, else: no barbell
+    # Parallax: the plate's outer face is nearer the camera than the bar's middle (above the
+    # lifter's midline), so it shows further from the image centre. Undone with a pinhole camera
+    # of this focal length (× the frame's long side: a phone's main camera, ~26 mm equivalent,
+    # reads 0.72-0.78; the renders 0.77) and this face-to-middle distance along the bar (an
+    # Olympic bar's sleeves start 0.65 m out; plates and collar add ~0.1 m).
+    focal_long_side: float = 0.75
+    face_to_bar_centre_m: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,16 @@ class KinematicsSettings:
     midfoot_fraction: float = 0.19
     # The bar rides on the upper back, behind the shoulder joints: the hip → bar line runs this much
     # more upright than the hip → neck line the trunk lean is defined by (rendered high-bar lifters:
-    # 6.7-7.1°, SD ~1°; ~5 cm behind the shoulders on a 50 cm torso). A low bar sits further back.
-    bar_behind_trunk_deg: float = 7.0
+    # 6.5-6.9°, SD 0.4°; ~5 cm behind the shoulders on a 50 cm torso). A low bar sits further back.
+    bar_behind_trunk_deg: float = 6.5
+    # The hip in the hole from bone lengths (squat/bones.py): the pose model's hip rides up the
+    # back at depth, but the femur (knee → hip) and the trunk (hip → bar) keep their lengths.
+    hip_from_bones: bool = True
+    # Knees pushed out over turned-out toes point the thigh toward the camera at depth: seen
+    # side-on it shortens by ~cos 25° (rendered lifters, 20° toe-out: 14 % at 110° of knee bend).
+    femur_shrink_at_depth: float = 0.1  # relative shortening at 110° of knee bend, linear in the bend
+    # Pose model's hip above the first knee angle, the bone-length hip below the second, blended between.
+    bone_hip_knee_angles: tuple[float, float] = (150.0, 110.0)
     standing_knee_angle: float = 160.0  # frames above this knee angle count as standing tall
     # View check (see kinematics.check_view). Synth truth: hip width / femur 0.01–0.02 side-on,
     # 0.37 at 45°; thigh in plane 0.86–0.87 side-on (20° toe-out included), 0.29 at 45°.
@@ -135,7 +150,7 @@ class FaultSettings:
     lean_over_shin_deg: float = 22.0
     # Out of the hole, hip rise / shoulder rise: [0.94–1.07 / 3.4]; 2 = hips twice as fast.
     hips_rise_ratio: float = 2.0
-    hips_rise_lean_deg: float = 8.0  # shoulders hidden: trunk lean gained out of the hole [≤ 2.1 / 19.5]
+    hips_rise_lean_deg: float = 8.0  # trunk lean gained out of the hole [≤ 2.1 / 19.5; engine with the bar ≤ 4.5 / 18.7]
     hips_back_fraction: float = 0.15  # whole trunk hidden: hip moment arm gained out of the hole, × femur [≤ 0.04 / 0.35]
     early_ascent_fraction: float = 1 / 3  # "out of the hole" = until the hip regains this share of its depth
     # Knee ahead of the midfoot by more than this × femur [0.27 max / no such rep]: ~50° of shin

@@ -262,3 +262,23 @@ def test_evaluate_runs_end_to_end_on_the_engines_own_output(analysed_short):
     assert math.isfinite(result["frames"]["angles"]["knee_angle"]["mae"])
     assert [t["name"] for t in result["targets"]] == list(TARGETS)
     assert {t["status"] for t in result["targets"]} <= {"PASS", "FAIL"}
+
+
+# Every target of the issue but femur/torso (the plate hides the shoulders standing: docs/accuracy-log.md).
+MET_ON_THE_SHORT_RENDER = {
+    "knee MAE, all frames", "knee MAE, at depth", "hip angle MAE", "trunk lean MAE", "reps missed",
+    "reps invented", "bottom time, worst rep", "hip below knee, reps wrong", "hip moment arm at bottom, worst",
+}
+
+
+def test_the_engine_meets_the_accuracy_targets_on_the_short_side_view_render(analysed_short):
+    """One rep of the side-view barbell render, 960×540: the numbers a coach reads are within target.
+
+    Measured at this commit: knee 2.5° (3.3° at depth), hip 3.0°, lean 1.6°, bottom 0.07 s, hip
+    below knee right, hip moment arm 0.08 × femur; the margins below leave room for BLAS noise."""
+    _, json_path = analysed_short
+    result = json.loads(json_path.read_text())
+    status = {t["name"]: t["status"] for t in result["targets"]}
+    assert {name for name in MET_ON_THE_SHORT_RENDER if status[name] != "PASS"} == set()
+    angles = result["frames"]["angles"]
+    assert angles["knee_angle"]["mae_at_depth"] < 5 and angles["trunk_lean"]["mae"] < 3

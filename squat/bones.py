@@ -1,0 +1,75 @@
+"""The hip in the hole, from bone lengths.
+
+Side-on at depth the small pose model's hip rides up the lifter's back toward the bar (by
+30-80 px on the rendered 1080p squats, and near the knee in a forward-leaning rep), so the
+knee angle reads shallow and the hip never gets below the knee. Two distances do not change
+during a squat: knee → hip (the femur) and hip → bar (the trunk, with the bar on the upper
+back). The hip is where the circle of femur length around the knee meets the circle of trunk
+length around the bar, on the side behind the lifter. Both lengths are measured while the
+lifter stands (where the model's hip is good); the seen femur shortens a little at depth as
+the knees go out over the toes (KinematicsSettings.femur_shrink_at_depth). Not modelled: the
+hip → bar distance of the rendered lifters shortens ~8 % in the hole as the pelvis tucks (on
+exact keypoints this leaves ~5° of knee angle at depth; the model's standing hip sits high,
+which shortens the standing trunk about as much).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .kinematics import detect_side, facing_direction, joint_angles, body_points
+from .settings import KinematicsSettings
+from .skeleton import J
+
+
+def circle_meet(c1: np.ndarray, r1: np.ndarray, c2: np.ndarray, r2: np.ndarray, behind: int) -> np.ndarray:
+    """(F, 2) where the circles (c1, r1) and (c2, r2) meet, the point with the smaller `behind`·x.
+
+    NaN where they do not meet. Vectorised over frames; radii may be per frame.
+    """
+    d_vec = c2 - c1
+    d = np.hypot(d_vec[:, 0], d_vec[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = (r1**2 - r2**2 + d**2) / (2 * d)
+        half_chord = np.sqrt(r1**2 - along**2)  # NaN when they do not meet
+        unit = d_vec / d[:, None]
+    foot = c1 + along[:, None] * unit
+    normal = np.column_stack([-unit[:, 1], unit[:, 0]])
+    a, b = foot + half_chord[:, None] * normal, foot - half_chord[:, None] * normal
+    return np.where((behind * a[:, 0] < behind * b[:, 0])[:, None], a, b)
+
+
+def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: KinematicsSettings = KinematicsSettings()
+                    ) -> np.ndarray:
+    """The keypoints with both hips moved to the bone-length hip at depth (see the module doc).
+
+    bar: (F, 2) the bar's middle in pixels (squat.plate.bar_centre), NaN where not seen. The
+    model's hip is kept standing, the bone-length hip is used below the second of
+    bone_hip_knee_angles, blended in between; frames without a bar or where the circles do not
+    meet keep the model's hip. Unchanged without a bar or a standing frame.
+    """
+    kp = np.array(keypoints, dtype=np.float32, copy=True)
+    bar = np.asarray(bar, dtype=np.float64)
+    if not settings.hip_from_bones or not np.isfinite(bar).all(axis=1).any():
+        return kp
+    side = detect_side(kp, settings.side_tie) if settings.side == "auto" else settings.side
+    facing = facing_direction(kp, side)
+    s = "r" if side == "right" else "l"
+    hip = kp[:, J[f"{s}_hip"], :2].astype(np.float64)
+    knee = kp[:, J[f"{s}_knee"], :2].astype(np.float64)
+    knee_angle = joint_angles(body_points(kp, side))["knee_angle"]
+    standing = knee_angle > settings.standing_knee_angle
+    femur = np.hypot(*(hip - knee)[standing].T)
+    trunk = np.hypot(*(hip - bar)[standing].T)
+    femur, trunk = femur[np.isfinite(femur)], trunk[np.isfinite(trunk)]
+    if not len(femur) or not len(trunk):
+        return kp
+    bend = np.clip((180.0 - knee_angle) / 110.0, 0.0, 1.0)  # 1 at a 70° knee: 110° of bend
+    femur_now = np.median(femur) * (1.0 - settings.femur_shrink_at_depth * bend)
+    meet = circle_meet(knee, femur_now, bar, np.full(len(kp), np.median(trunk)), behind=facing)
+    top, bottom = settings.bone_hip_knee_angles
+    weight = np.clip((top - knee_angle) / (top - bottom), 0.0, 1.0)
+    shift = np.where(np.isfinite(meet).all(axis=1, keepdims=True), (meet - hip) * weight[:, None], 0.0)
+    shift[~np.isfinite(shift)] = 0.0
+    for j in (J["r_hip"], J["l_hip"]):  # the far hip moves with the near one: side-on they overlap
+        kp[:, j, :2] += shift.astype(np.float32)
+    return kp

@@ -68,7 +68,11 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     meet = circle_meet(knee, femur_now, bar, np.full(len(kp), np.median(trunk)), behind=facing)
     top, bottom = settings.bone_hip_knee_angles
     weight = np.clip((top - knee_angle) / (top - bottom), 0.0, 1.0)
-    shift = np.where(np.isfinite(meet).all(axis=1, keepdims=True), (meet - hip) * weight[:, None], 0.0)
+    # The model errs toward the bar (up the back): a bone-length hip nearer the bar than the
+    # model's is a wrong length (a cropped or zoomed clip breaks the parallax model), not a fix.
+    away = np.hypot(*(meet - bar).T) > np.hypot(*(hip - bar).T)
+    usable = np.isfinite(meet).all(axis=1) & away
+    shift = np.where(usable[:, None], (meet - hip) * weight[:, None], 0.0)
     shift[~np.isfinite(shift)] = 0.0
     for j in (J["r_hip"], J["l_hip"]):  # the far hip moves with the near one: side-on they overlap
         kp[:, j, :2] += shift.astype(np.float32)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinematics import detect_side, facing_direction, joint_angles, body_points
+from .kinematics import body_points, detect_side, facing_direction, joint_angles, segment_proportions
 from .settings import KinematicsSettings
 from .skeleton import J
 
@@ -58,13 +58,13 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     knee = kp[:, J[f"{s}_knee"], :2].astype(np.float64)
     knee_angle = joint_angles(body_points(kp, side))["knee_angle"]
     standing = knee_angle > settings.standing_knee_angle
-    femur = np.hypot(*(hip - knee)[standing].T)
+    femur = segment_proportions(kp, side, knee_angle, settings).femur_px  # the standing median
     trunk = np.hypot(*(hip - bar)[standing].T)
-    femur, trunk = femur[np.isfinite(femur)], trunk[np.isfinite(trunk)]
-    if not len(femur) or not len(trunk):
+    trunk = trunk[np.isfinite(trunk)]
+    if not standing.any() or not np.isfinite(femur) or not len(trunk):
         return kp
     bend = np.clip((180.0 - knee_angle) / 110.0, 0.0, 1.0)  # 1 at a 70° knee: 110° of bend
-    femur_now = np.median(femur) * (1.0 - settings.femur_shrink_at_depth * bend)
+    femur_now = femur * (1.0 - settings.femur_shrink_at_depth * bend)
     meet = circle_meet(knee, femur_now, bar, np.full(len(kp), np.median(trunk)), behind=facing)
     top, bottom = settings.bone_hip_knee_angles
     weight = np.clip((top - knee_angle) / (top - bottom), 0.0, 1.0)

@@ -389,6 +389,7 @@ def ghost_skeleton(
     facing_you: int,
     facing_ref: int,
     ref_segments: Mapping | None = None,
+    ref_trunk_lean: float = np.nan,
 ) -> np.ndarray:
     """The reference's pose at this moment, rebuilt with your shin, femur and torso on your feet.
 
@@ -400,9 +401,13 @@ def ghost_skeleton(
     shin) is on your midfoot line; at your ankle's x when a midfoot is unknown. ref_segments (the
     reference's proportions) gives the shin length that offset was measured with; without it the
     shin in this frame stands in (a foreshortened shin shifts the ghost by a pixel or two).
+    ref_trunk_lean (degrees, frames.csv's trunk_lean) sets the trunk's direction where given: it
+    is the measured lean, from the bar where a plate hides the reference's shoulders; else the
+    reference's hip → shoulder (or neck) keypoints do.
     Head, neck, other shoulder and arms follow the trunk top rigidly, scaled by torso
-    (approximate); the far leg is NaN. Confidence 1 on the rebuilt chain, the reference's elsewhere. All NaN if your ankle
-    or the reference's camera-side chain is not seen.
+    (approximate), where the reference's trunk top was seen; the far leg is NaN. Confidence 1 on
+    the rebuilt chain, the reference's elsewhere. All NaN if your ankle, the reference's leg or
+    its trunk direction is not known.
     """
     ref = np.asarray(ref_keypoints, dtype=np.float64)
     you = np.asarray(you_keypoints, dtype=np.float64)
@@ -416,7 +421,10 @@ def ghost_skeleton(
     you_ankle = you[J[f"{ys}_ankle"], :2]
     if not np.isfinite(you_ankle).all():
         you_ankle = you[J[f"{yo}_ankle"], :2]  # the far ankle stands in the same place side-on
-    if not (np.isfinite(you_ankle).all() and np.isfinite([ankle_r, knee_r, hip_r, top_r]).all()):
+    lean = np.radians(_number(ref_trunk_lean))
+    # Up, turned forward by the lean: the lean is unsigned and a squatter leans forward.
+    trunk_r = np.array([facing_ref * np.sin(lean), -np.cos(lean)]) if np.isfinite(lean) else top_r - hip_r
+    if not (np.isfinite(you_ankle).all() and np.isfinite([ankle_r, knee_r, hip_r, trunk_r]).all()):
         return out
 
     flip = np.array([facing_you * facing_ref, 1.0])  # x sign: the reference's forward becomes yours
@@ -428,26 +436,30 @@ def ghost_skeleton(
     ankle = np.array([anchor_x if np.isfinite(anchor_x) else you_ankle[0], you_ankle[1]])
     knee = ankle + shin * flip * _unit(knee_r - ankle_r)
     hip = knee + femur * flip * _unit(hip_r - knee_r)
-    top = hip + torso * flip * _unit(top_r - hip_r)
+    top = hip + torso * flip * _unit(trunk_r)
 
-    # The trunk top is the reference's camera-side shoulder, else its neck, else far shoulder
-    # (kinematics.POINT_SOURCES): put it in the matching joint of yours.
-    rs, ro = ("r", "l") if ref_side == "right" else ("l", "r")
-    top_source = next(src.format(s=rs, o=ro) for src in POINT_SOURCES["shoulder"]
-                      if np.isfinite(ref[J[src.format(s=rs, o=ro)], :2]).all())
     same_side = (ref_side == you_side)
 
     def yours(ref_joint: int) -> int:
         return ref_joint if same_side else MIRROR[ref_joint]
 
-    chain = {J[f"{ys}_ankle"]: ankle, J[f"{ys}_knee"]: knee, J[f"{ys}_hip"]: hip, yours(J[top_source]): top}
-    scale = torso / np.hypot(*(top_r - hip_r))
-    leg = {J[f"{side}_{part}"] for side in "rl" for part in ("hip", "knee", "ankle")}
-    for j in range(len(JOINTS)):
-        if j in leg or yours(j) in chain:
-            continue
-        out[yours(j), :2] = top + scale * flip * (ref[j, :2] - top_r)
-        out[yours(j), 2] = ref[j, 2]
+    # The trunk top goes where the reference's was seen: its camera-side shoulder, else neck, else
+    # far shoulder (kinematics.POINT_SOURCES); your camera-side shoulder where the plate hid them.
+    rs, ro = ("r", "l") if ref_side == "right" else ("l", "r")
+    top_source = next((J[src.format(s=rs, o=ro)] for src in POINT_SOURCES["shoulder"]
+                       if np.isfinite(ref[J[src.format(s=rs, o=ro)], :2]).all()), None)
+    top_joint = J[f"{ys}_shoulder"] if top_source is None else yours(top_source)
+    chain = {J[f"{ys}_ankle"]: ankle, J[f"{ys}_knee"]: knee, J[f"{ys}_hip"]: hip, top_joint: top}
+    if top_source is not None:
+        # Head and arms hang rigidly off the trunk top (their positions relative to it, scaled by torso).
+        top_seen = ref[top_source, :2]
+        scale = torso / np.hypot(*(top_seen - hip_r))
+        leg = {J[f"{side}_{part}"] for side in "rl" for part in ("hip", "knee", "ankle")}
+        for j in range(len(JOINTS)):
+            if j in leg or yours(j) in chain:
+                continue
+            out[yours(j), :2] = top + scale * flip * (ref[j, :2] - top_seen)
+            out[yours(j), 2] = ref[j, 2]
     for j, xy in chain.items():
         out[j] = (*xy, 1.0)
     out[~np.isfinite(out[:, :2]).all(axis=1)] = np.nan

@@ -466,6 +466,7 @@ def ghost_keypoints(you_frames: pd.DataFrame, you_index: int, you_summary: Mappi
             float(ref_frames["midfoot_x"].iloc[ref_index]) if "midfoot_x" in ref_frames else math.nan,
             int(you_summary.get("facing") or 1), int(ref_summary.get("facing") or 1),
             ref_segments=ref_summary.get("proportions") or {},
+            ref_trunk_lean=float(ref_frames["trunk_lean"].iloc[ref_index]) if "trunk_lean" in ref_frames else math.nan,
         )
     except ValueError:
         return None

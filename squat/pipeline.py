@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -133,7 +134,9 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     plate = (choose_plate(circles, keypoints, time_s, settings.plate, settings.tracking) if look_for_plate
              else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
-    model_hip = keypoints[:, HIPS, :2].mean(axis=1)  # on the trunk line even where it rides up the back
+    with warnings.catch_warnings():  # the mean of the hips seen; NaN (quietly) where neither is
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model_hip = np.nanmean(keypoints[:, HIPS, :2], axis=1)  # on the trunk line even where it rides up the back
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
     kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)

@@ -368,8 +368,6 @@ def test_comparison_opens_with_the_closest_reference_side_by_side(compare_app):
     assert len(overlaid) == 3  # knee angle, hip angle, trunk lean
 
 
-@pytest.mark.xfail(reason="reps now start where the knees unlock, so phase 0.1 lands on a frame whose shoulder "
-                   "the plate hides: the ghost needs the bar-based trunk (issue 6 follow-up)", strict=False)
 def test_the_comparison_slider_moves_both_frames_and_the_ghost_draws_over_yours(compare_app):
     at, you, _ = compare_app
     before = (at.image[0].captions[0], at.image[1].captions[0])

@@ -54,10 +54,10 @@ class Proportions:
 
     femur_px: float  # camera-side hip → knee
     shin_px: float  # knee → ankle
-    torso_px: float  # camera-side hip → camera-side shoulder (or → neck, see torso_to)
+    torso_px: float  # camera-side hip → camera-side shoulder (or from the bar, the neck, see torso_to)
     femur_to_torso: float
     shin_to_femur: float
-    torso_to: str  # "shoulder" | "neck" | "far_shoulder" | "none": the torso's top point
+    torso_to: str  # "bar" | "shoulder" | "neck" | "far_shoulder" | "none": what the torso's top came from
     standing_frames: int  # frames the medians came from (0: no standing frame, all frames used)
 
 
@@ -213,31 +213,37 @@ def midfoot_x(
     return np.where(np.isfinite(measured), measured, estimate)
 
 
-def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray, settings: KinematicsSettings) -> Proportions:
+def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray, settings: KinematicsSettings,
+                        bar: np.ndarray | None = None) -> Proportions:
     """Femur, shin, torso pixels and their ratios: medians over the standing-tall frames.
 
     Torso = camera-side hip → camera-side shoulder: both lie in the near plane, so perspective
     shrinks them alike (on the synth truth this matches the 3D keypoint femur_to_torso within 1 %;
-    hip → neck reads ~4 % high because the neck is mid-shoulder, further away). Falls back to the
-    neck, then the far shoulder, when the near shoulder is never seen standing (plate in the way).
+    hip → neck reads ~4 % high because the neck is mid-shoulder, further away). With a bar
+    (F, 2) seen in most standing frames, the plate hides the shoulders (what the model reports
+    there sits on the arm, 45 px low at 1080p), so the torso is hip → bar × torso_of_hip_to_bar.
+    Else falls back to the neck, then the far shoulder, when the near shoulder is never seen.
     """
     s, o = _side_letters(side)
     xy = _xy(keypoints)
     standing = knee_angle > settings.standing_knee_angle
     rows = standing if standing.any() else np.ones_like(standing)  # never stands tall: use all
 
-    def median_length(a: str, b: str) -> float:
-        d = _length(xy[rows, J[a]], xy[rows, J[b]])
+    def median_length(a: np.ndarray, b: np.ndarray) -> float:
+        d = _length(a[rows], b[rows])
         return float(np.median(d[np.isfinite(d)])) if np.isfinite(d).any() else np.nan
 
-    femur = median_length(f"{s}_hip", f"{s}_knee")
-    shin = median_length(f"{s}_knee", f"{s}_ankle")
+    hip = xy[:, J[f"{s}_hip"]]
+    femur = median_length(hip, xy[:, J[f"{s}_knee"]])
+    shin = median_length(xy[:, J[f"{s}_knee"]], xy[:, J[f"{s}_ankle"]])
     torso, torso_to = np.nan, "none"
+    if bar is not None and np.isfinite(bar[rows]).all(axis=1).mean() >= 0.5:
+        torso, torso_to = settings.torso_of_hip_to_bar * median_length(hip, np.asarray(bar, np.float64)), "bar"
     for top, name in ((f"{s}_shoulder", "shoulder"), ("neck", "neck"), (f"{o}_shoulder", "far_shoulder")):
-        torso = median_length(f"{s}_hip", top)
         if np.isfinite(torso):
-            torso_to = name
             break
+        torso = median_length(hip, xy[:, J[top]])
+        torso_to = name if np.isfinite(torso) else "none"
     return Proportions(
         femur_px=femur,
         shin_px=shin,
@@ -352,7 +358,7 @@ def compute_kinematics(
         for name in ("shoulder", "trunk_top"):
             pts[seen, P[name]] = proxy[seen]
     angles = joint_angles(pts, facing)
-    props = segment_proportions(keypoints, side, angles["knee_angle"], settings)
+    props = segment_proportions(keypoints, side, angles["knee_angle"], settings, bar)
     view = check_view(keypoints, side, props.femur_px, settings)
 
     hip, knee, ankle = pts[:, P["hip"]], pts[:, P["knee"]], pts[:, P["ankle"]]

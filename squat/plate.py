@@ -60,14 +60,14 @@ def rim_support(gradient: tuple[np.ndarray, np.ndarray, np.ndarray], circles: np
 
 def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
                  settings: PlateSettings = PlateSettings()) -> np.ndarray:
-    """Plate-sized circles in one RGB frame: (N, 4) x, y, radius in frame pixels and rim support.
+    """Plate-sized circles in one BGR frame (as squat.video reads them): (N, 4) x, y, radius in frame pixels and rim support.
 
     scale: the frame is searched at this scale (search_scale); lifter_height_px (frame pixels)
     sets the radii searched. Circles that share a centre across channels are all kept: the
     per-clip choice takes the best supported.
     """
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
-    lab = cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 1.2), cv2.COLOR_RGB2LAB)
+    lab = cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 1.2), cv2.COLOR_BGR2LAB)
     height = lifter_height_px * scale
     r_min, r_max = (max(3, int(round(f * height))) for f in settings.radius_range)
     found = []

@@ -91,6 +91,10 @@ class KinematicsSettings:
     # more upright than the hip → neck line the trunk lean is defined by (rendered high-bar lifters:
     # 6.5-6.9°, SD 0.4°; ~5 cm behind the shoulders on a 50 cm torso). A low bar sits further back.
     bar_behind_trunk_deg: float = 6.5
+    # Standing, hip → shoulder over hip → bar: the torso where a plate hides the shoulders (rendered
+    # high-bar lifters, two builds: 0.930 and 0.931; the bar ~4 cm further from the hip than the
+    # shoulder joint). A low bar sits about level with the shoulders: nearer 1.
+    torso_of_hip_to_bar: float = 0.93
     # The hip in the hole from bone lengths (squat/bones.py): the pose model's hip rides up the
     # back at depth, but the femur (knee → hip) and the trunk (hip → bar) keep their lengths.
     hip_from_bones: bool = True

@@ -86,6 +86,19 @@ def test_perfect_run_has_zero_errors_and_passes_every_target(truth):
     assert [t["status"] for t in result["targets"]] == ["PASS"] * len(TARGETS)
 
 
+def test_the_bottom_is_judged_against_the_true_pause_at_the_bottom(truth):
+    """The rendered knees hold still through the pause: any frame of it is the bottom."""
+    frames, reps, summary = perfect_run(*truth)
+    true_bottom = truth[1]["reps"][0]["bottom_time_s"]
+    pause = truth[0].loc[(truth[0]["rep"] == 1) & (truth[0]["phase"] == "bottom"), "time_s"]
+    first, last = min(pause.min(), true_bottom), max(pause.max(), true_bottom)  # the truth's frame counts too
+    assert last - first >= 0.1
+    for when, error in ((first, 0.0), ((first + last) / 2, 0.0), (first - 0.2, -0.2), (last + 0.1, 0.1)):
+        (rep,) = evaluate(frames, reps.assign(bottom_time=when), summary, *truth)["reps"]["per_rep"]
+        assert rep["bottom_time_error_s"] == pytest.approx(error, abs=1e-9), when
+        assert rep["bottom_frame_time_error_s"] == pytest.approx(when - true_bottom, abs=1e-9)
+
+
 def test_constant_knee_offset_of_5_degrees_reads_as_knee_mae_5(truth):
     frames, reps, summary = perfect_run(*truth)
     frames["knee_angle"] += 5.0

@@ -22,8 +22,8 @@ SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")
 def test_isoluminant_plate_is_found_by_colour():
     """A cyan disc on a grey wall of the same brightness: invisible in grey, found in Lab."""
     wall = np.full((360, 640, 3), 129, np.uint8)
-    cyan = np.array([20, 170, 200], np.uint8)  # luma 129, as the wall
-    assert int(cv2.cvtColor(cyan[None, None], cv2.COLOR_RGB2GRAY)[0, 0]) == 129
+    cyan = np.array([200, 170, 20], np.uint8)  # BGR, luma 129, as the wall
+    assert int(cv2.cvtColor(cyan[None, None], cv2.COLOR_BGR2GRAY)[0, 0]) == 129
     cv2.circle(wall, (400, 150), 60, tuple(int(c) for c in cyan), -1, cv2.LINE_AA)
     circles = find_circles(wall, 1.0, lifter_height_px=300)
     best = circles[np.argmax(circles[:, 3])]

@@ -71,11 +71,11 @@ class Analysis:
     def plate_summary(self) -> dict:
         """How often the plate was seen, its radius and the scale it gives (px per metre)."""
         plate = self.plate if self.plate is not None else np.full((len(self.time_s), 3), np.nan)
-        seen = np.isfinite(plate[:, 2])
+        scale = pixels_per_metre(plate, self.settings.plate)  # the median diameter over the real one
         return {
-            "seen_share": float(seen.mean()) if len(seen) else 0.0,
-            "radius_px": float(np.median(plate[seen, 2])) if seen.any() else None,
-            "px_per_m": _jsonable(pixels_per_metre(plate, self.settings.plate)),
+            "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
+            "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
+            "px_per_m": _jsonable(scale),
         }
 
     def summary(self) -> dict:

@@ -231,6 +231,20 @@ def test_truth_proportions_match_the_keypoint_body_and_long_femurs_show() -> Non
     assert props["side_bar_longfemur"].femur_to_torso > props["side_bar_good"].femur_to_torso + 0.1
 
 
+def test_with_the_bar_seen_standing_the_torso_comes_from_it_where_the_plate_hides_the_shoulders() -> None:
+    for clip in SIDE_CLIPS:
+        table, kp, meta = truth_keypoints(clip)
+        bar = table[["bar_x", "bar_y"]].to_numpy()
+        kp[:, [J["neck"], J["r_shoulder"], J["l_shoulder"]], :2] = np.nan  # the plate in the way
+        p = compute_kinematics(kp, table["time_s"].to_numpy(), bar=bar).proportions
+        truth = meta["body"]["segment_lengths_detail"]["keypoints"]
+        assert p.torso_to == "bar"
+        assert p.femur_to_torso == pytest.approx(truth["femur_to_torso"], rel=0.03), clip
+        # Seen in too few standing frames, the bar is not trusted: back to the keypoints (none here).
+        few = np.where((np.arange(len(bar)) % 3 == 0)[:, None], bar, np.nan)
+        assert compute_kinematics(kp, table["time_s"].to_numpy(), bar=few).proportions.torso_to == "none"
+
+
 def hide_like_a_pose_model(kp: np.ndarray, seed: int = 0) -> np.ndarray:
     """NaN the far leg in half the frames and neck/shoulders (plate) in about half, in runs."""
     rng = np.random.default_rng(seed)

@@ -37,6 +37,7 @@ from squat.dashboard import (
     SIDES,
     ProgressMeter,
     analysis_settings,
+    bar_path_at,
     chart_legend_html,
     clamp_frame,
     comparison_charts,
@@ -370,7 +371,8 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
                     base = heatmap_image(str(run.clip), index, pose, side, part)
                 else:
                     base = frame_image(str(run.clip), index)
-                image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index))
+                image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index),
+                                       bar_path=bar_path_at(frames, index))
             except SquatError as e:
                 st.error(str(e))
             else:
@@ -477,7 +479,7 @@ def comparison_viewer(run: StoredRun, ref: StoredRun, you_row: int, ref_row: int
         side = lifter.summary.get("side", "right")
         try:
             image = annotate_frame(frame_image(str(lifter.clip), index), keypoints_at(lifter.frames, index), side,
-                                   frame_row(lifter.frames, index))
+                                   frame_row(lifter.frames, index), bar_path=bar_path_at(lifter.frames, index))
         except SquatError as e:
             col.error(str(e))
             continue

@@ -28,6 +28,7 @@ from .charts import (
 from .compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
 from .pipeline import side_heatmap_parts
 from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
+from .render import bar_trail
 from .reps import FAULT_CUES
 from .settings import PoseSettings, Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
@@ -167,6 +168,13 @@ def keypoints_at(frames: pd.DataFrame, index: int) -> np.ndarray:
     row = frames.iloc[index]
     values = [[row.get(f"{joint}_{k}", np.nan) for k in ("x", "y", "conf")] for joint in JOINTS]
     return np.asarray(values, dtype=np.float32)
+
+
+def bar_path_at(frames: pd.DataFrame, index: int) -> np.ndarray:
+    """(K, 2) where the plate went this rep up to frame `index` (render.bar_trail); empty without a plate."""
+    if "plate_x" not in frames or "rep" not in frames:
+        return np.zeros((0, 2))
+    return bar_trail(frames[["plate_x", "plate_y"]].to_numpy(np.float64), frames["rep"].to_numpy(), index)
 
 
 def frame_row(frames: pd.DataFrame, index: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .kinematics import Kinematics, compute_kinematics
 from .bones import hips_from_bones
 from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
-from .render import ChartStrip, annotate_frame, blend_heatmap, chart_size, heatmap_panel, stack_chart
+from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
@@ -36,6 +36,7 @@ Progress = Callable[[str, int, int], None]
 
 ANGLE_COLUMNS = ("knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm")
 EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x", "bar_x", "bar_y", "bar_midfoot")
+PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
 
@@ -140,7 +141,7 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
     kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
-    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame)
+    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
     return Analysis(
         video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
         device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
@@ -149,8 +150,9 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
 
 
 def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
-                rep_per_frame: np.ndarray) -> pd.DataFrame:
-    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18, the angles, rep."""
+                rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None) -> pd.DataFrame:
+    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18, the angles, rep, the extra
+    columns, and plate_x/_y/_radius where a plate was seen in the clip."""
     cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
     for j, name in enumerate(JOINTS):
         for k, suffix in enumerate(("x", "y", "conf")):
@@ -161,6 +163,8 @@ def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray,
     for name in EXTRA_COLUMNS:
         if name in kin_frames:
             cols[name] = kin_frames[name].to_numpy()
+    if plate is not None and np.isfinite(plate).any():
+        cols.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
     return pd.DataFrame(cols)
 
 
@@ -190,17 +194,20 @@ def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, he
 
 def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
     """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
-    frame the skeleton, joint angles, midfoot line and moment arms."""
+    frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms."""
     info = analysis.video
     band = (info.width, chart_size(info.width, info.height)[1])
     strip = ChartStrip(analysis.frames, band)
     rows = analysis.frames.to_dict(orient="records")
+    plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
+    rep = analysis.frames["rep"].to_numpy()
     with VideoWriter(path, info.width, info.height + band[1], info.fps) as writer, iter_frames(video) as reader:
         for frame in reader:
             f = frame.index
             if f >= len(rows):
                 break
-            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f])
+            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
+                                   bar_path=bar_trail(plate_xy, rep, f))
             writer.write(stack_chart(image, strip.at(rows[f]["time_s"])), rows[f]["time_s"])
             if progress:
                 progress("render", f + 1, len(rows))

@@ -37,7 +37,8 @@ class Palette:
     knee: Color = (0, 165, 255)  # orange
     hip: Color = (255, 195, 40)  # sky blue
     trunk: Color = (170, 100, 255)  # pink
-    midfoot: Color = (110, 225, 90)  # green: the bar path / centre-of-gravity line
+    midfoot: Color = (110, 225, 90)  # green: the ideal bar path / centre-of-gravity line
+    bar_path: Color = (70, 70, 255)  # red: the bar's actual path this rep
     text: Color = (245, 245, 245)
 
 
@@ -69,6 +70,7 @@ class OverlayStyle:
     midfoot_thickness: float = 2.5
     arm_thickness: float = 3.0
     arm_tick: float = 10.0  # half-height of the end ticks on a moment-arm segment
+    bar_path_thickness: float = 3.0
     chart_margin: float = 16.0  # gap between the chart band and the frame edges
     chart_height_fraction: float = 0.27  # chart band height, × frame height
     chart_max_aspect: float = 0.5  # chart height at most this × its width (portrait clips)
@@ -541,6 +543,32 @@ def _draw_midfoot_line(image: np.ndarray, midfoot_x: float, style: OverlayStyle,
     scene.segments.append(((midfoot_x, float(top)), (midfoot_x, float(foot)), thick / 2))
 
 
+def bar_trail(plate_xy: np.ndarray, rep: np.ndarray, index: int) -> np.ndarray:
+    """(K, 2) the plate's centre from the start of the rep under way at `index` up to it; empty
+    while standing between reps. plate_xy (F, 2) pixels, NaN where not seen; rep (F,) 0 standing."""
+    rep = np.asarray(rep)
+    if not 0 <= index < len(rep) or rep[index] <= 0:
+        return np.zeros((0, 2))
+    start = index
+    while start > 0 and rep[start - 1] == rep[index]:
+        start -= 1
+    path = np.asarray(plate_xy, dtype=np.float64)[start : index + 1]
+    return path[np.isfinite(path).all(axis=1)]
+
+
+def _draw_bar_path(image: np.ndarray, path: np.ndarray, style: OverlayStyle) -> None:
+    """The bar's path so far (the visible plate's hub, what a lifter watches), haloed, with a dot now."""
+    if len(path) == 0:
+        return
+    s = frame_scale(image.shape, style)
+    thick = _px(style.bar_path_thickness, s)
+    points = np.array([_fp(p) for p in path], np.int32).reshape(-1, 1, 2)
+    for colour, width in ((style.palette.halo, thick + 2 * _px(1.5, s)), (style.palette.bar_path, thick)):
+        if len(path) > 1:
+            cv2.polylines(image, [points], False, colour, width, _AA, _SHIFT)
+        cv2.circle(image, _fp(path[-1]), (width + thick) * _ONE, colour, -1, _AA, _SHIFT)
+
+
 def draw_midfoot_line(image: np.ndarray, midfoot_x: float, style: OverlayStyle = DEFAULT_STYLE) -> np.ndarray:
     """Dashed vertical line through the midfoot (pixels): the ideal bar path and centre-of-gravity line."""
     _check(image)
@@ -633,15 +661,30 @@ def _paste_chart(image: np.ndarray, chart: np.ndarray, style: OverlayStyle) -> N
     cv2.max(roi, chart, dst=roi)  # "lighten": chart ink on top, its black background is the panel
 
 
+def trunk_to_bar(keypoints: np.ndarray, side: str, bar_x: float, bar_y: float) -> np.ndarray:
+    """Keypoints to draw: where the bar is seen, the trunk runs from the hip to the bar (the lean and
+    hip angle are measured on it) and the camera-side shoulder, hidden by the plate, is not drawn."""
+    if not (math.isfinite(bar_x) and math.isfinite(bar_y)):
+        return keypoints
+    neck, shoulder = (J[name] for name in SIDE_CHAIN[side][:2])
+    out = keypoints.copy()
+    out[neck] = (bar_x, bar_y, 1.0)
+    out[shoulder] = np.nan
+    return out
+
+
 def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
-                   chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE) -> np.ndarray:
-    """Midfoot line, moment arms, skeleton and angles, then `chart` over the top band; same size as input.
+                   chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE,
+                   bar_path: np.ndarray | None = None) -> np.ndarray:
+    """Midfoot line, bar path, moment arms, skeleton and angles, then `chart` over the top band; same
+    size as input.
 
     `row` is the frame's line of the per-frame table (uses midfoot_x, the angles and the femur-relative
     moment arms). `chart` is a BGR image drawn on black (e.g. `ChartStrip.at(t)`), sized by `chart_size`.
+    `bar_path` (K, 2) pixels, e.g. `bar_trail(...)`: where the bar went this rep, against the midfoot line.
     """
     _check(image, keypoints, side)
-    kp = np.asarray(keypoints, np.float32)
+    kp = trunk_to_bar(np.asarray(keypoints, np.float32), side, _value(row, "bar_x"), _value(row, "bar_y"))
     out = image.copy()
     s = frame_scale(out.shape, style)
     scene = _Scene()
@@ -651,6 +694,8 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
         scene.boxes.append((0, 0, out.shape[1], band_bottom))
     _chain_obstacles(scene, kp, side, s, style)
     _draw_midfoot_line(out, midfoot_x, style, scene, top=band_bottom)
+    if bar_path is not None:
+        _draw_bar_path(out, np.asarray(bar_path, np.float64), style)
     _draw_moment_arms(out, kp, side, midfoot_x, row, style, scene)
     _draw_skeleton(out, kp, side, style)
     _draw_angles(out, kp, side, row, style, scene)

@@ -9,6 +9,7 @@ import pytest
 from squat.render import (
     PALETTE,
     annotate_frame,
+    bar_trail,
     blend_heatmap,
     chart_size,
     draw_angles,
@@ -401,3 +402,24 @@ def test_chart_strip_rejects_tiny_sizes_and_tables_without_time():
         ChartStrip(strip_frames(), (50, 20))
     with pytest.raises(ValueError):
         ChartStrip(pd.DataFrame({"knee_angle": [90.0]}), (600, 150))
+
+
+def test_bar_trail_runs_from_the_start_of_this_rep_and_is_empty_between_reps():
+    rep = np.array([0, 0, 1, 1, 1, 1, 0, 2, 2])
+    plate = np.column_stack([np.arange(9.0) * 10, np.arange(9.0)])
+    plate[3] = np.nan  # a frame without the plate is skipped, not a break
+    assert bar_trail(plate, rep, 1).shape == (0, 2)
+    np.testing.assert_array_equal(bar_trail(plate, rep, 4)[:, 0], [20, 40])
+    np.testing.assert_array_equal(bar_trail(plate, rep, 8)[:, 0], [70, 80])
+    assert bar_trail(plate, rep, 6).shape == (0, 2) and bar_trail(plate, rep, 99).shape == (0, 2)
+
+
+def test_the_bar_path_is_drawn_in_its_colour_along_the_points_only():
+    image = blank(960, 540)
+    path = np.array([[600.0, 100.0], [610.0, 200.0], [605.0, 300.0]])
+    out = annotate_frame(image, squat_pose(960, 540), "right", squat_row(), bar_path=path)
+    plain = annotate_frame(image, squat_pose(960, 540), "right", squat_row())
+    changed = np.abs(out.astype(int) - plain.astype(int)).sum(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    assert xs.min() > 580 and xs.max() < 630 and ys.min() > 80 and ys.max() < 320
+    assert tuple(int(c) for c in out[250, 608]) == PALETTE.bar_path  # on the line between the points

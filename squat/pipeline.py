@@ -102,9 +102,26 @@ class Analysis:
         }
 
 
-def analyze(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
-            estimator: Optional[PoseEstimator] = None) -> Analysis:
-    """Find the lifter in every frame and compute the per-frame and per-rep numbers."""
+@dataclass(frozen=True, eq=False)
+class PoseTrack:
+    """What the network pass saw in a clip, before any measuring: every frame's detections and
+    plate-sized circles. `measure` turns it into an Analysis; keeping it apart lets settings that
+    act after the network (tracking, plate, kinematics, reps) be tried again in a blink."""
+
+    video: VideoInfo
+    time_s: np.ndarray  # (F,) seconds since the first frame
+    detections: tuple[Detections, ...]  # per frame, everyone the network found
+    circles: Optional[tuple[np.ndarray, ...]]  # per frame, plate candidates; None: not searched
+    framing: Optional[Letterbox]
+    model_name: str
+    model_sha256: str
+    device: str
+    reader_warnings: tuple[str, ...] = ()
+
+
+def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
+                 estimator: Optional[PoseEstimator] = None) -> PoseTrack:
+    """The network pass: frame the lifter, then detect everyone and look for the plate in every frame."""
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
     box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
@@ -123,17 +140,26 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
             times.append(frame.time_s)
             if progress:
                 progress("pose", len(times), info.frame_count)
-        reader_warnings = list(reader.warnings)
-    time_s = np.asarray(times, np.float64)
-    raw = select_lifter(detections, time_s, info.width, info.height, settings.tracking)
+        reader_warnings = tuple(reader.warnings)
+    return PoseTrack(
+        video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
+        circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
+        model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
+    )
+
+
+def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
+    """Follow the lifter through the detections and compute the per-frame and per-rep numbers."""
+    info, time_s = track.video, track.time_s
+    raw = select_lifter(list(track.detections), time_s, info.width, info.height, settings.tracking)
     detected = ~np.isnan(raw[..., 0]).all(axis=1)
     if not detected.any():
         raise NoLifterError(
-            f"no person found in {Path(video).name}: film the lifter whole, side-on, in good light, and try again"
+            f"no person found in {Path(info.path).name}: film the lifter whole, side-on, in good light, and try again"
         )
     keypoints = smooth_track(raw, time_s, settings.tracking)
-    plate = (choose_plate(circles, keypoints, time_s, settings.plate, settings.tracking) if look_for_plate
-             else np.full((len(time_s), 3), np.nan))
+    plate = (choose_plate(list(track.circles), keypoints, time_s, settings.plate, settings.tracking)
+             if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     with warnings.catch_warnings():  # the mean of the hips seen; NaN (quietly) where neither is
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -143,10 +169,17 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
     return Analysis(
-        video=info, settings=settings, model_name=estimator.spec.name, model_sha256=estimator.spec.sha256,
-        device=estimator.device.type, time_s=time_s, detected=detected, keypoints=keypoints,
-        kinematics=kin, frames=frames, reps=reps, framing=box, plate=plate, warnings=tuple(reader_warnings + _warnings(detected, kin)),
+        video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
+        device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
+        frames=frames, reps=reps, framing=track.framing, plate=plate,
+        warnings=tuple(track.reader_warnings) + tuple(_warnings(detected, kin)),
     )
+
+
+def analyze(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
+            estimator: Optional[PoseEstimator] = None) -> Analysis:
+    """Find the lifter in every frame and compute the per-frame and per-rep numbers."""
+    return measure(detect_poses(video, settings, progress, estimator), settings)
 
 
 def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,

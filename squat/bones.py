@@ -8,9 +8,9 @@ back). The hip is where the circle of femur length around the knee meets the cir
 length around the bar, on the side behind the lifter. Both lengths are measured while the
 lifter stands (where the model's hip is good); the seen femur shortens a little at depth as
 the knees go out over the toes (KinematicsSettings.femur_shrink_at_depth). Not modelled: the
-hip → bar distance of the rendered lifters shortens ~8 % in the hole as the pelvis tucks (on
-exact keypoints this leaves ~5° of knee angle at depth; the model's standing hip sits high,
-which shortens the standing trunk about as much).
+hip → bar distance of the rendered lifters shortens ~8 % in the hole as the pelvis tucks. The
+small model's standing hip sits ~0.15 femur high, which shortens the standing trunk about as
+much (modelling the tuck as well read the hole 2-6° shallower on the renders; docs/accuracy-log.md).
 """
 from __future__ import annotations
 
@@ -63,11 +63,21 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     trunk = trunk[np.isfinite(trunk)]
     if not standing.any() or not np.isfinite(femur) or not len(trunk):
         return kp
-    bend = np.clip((180.0 - knee_angle) / 110.0, 0.0, 1.0)  # 1 at a 70° knee: 110° of bend
-    femur_now = femur * (1.0 - settings.femur_shrink_at_depth * bend)
-    meet = circle_meet(knee, femur_now, bar, np.full(len(kp), np.median(trunk)), behind=facing)
+    trunk = np.full(len(kp), np.median(trunk))
+
+    def meet_at(angle: np.ndarray) -> np.ndarray:
+        bend = np.clip((180.0 - angle) / 110.0, 0.0, 1.0)  # 1 at a 70° knee: 110° of bend
+        return circle_meet(knee, femur * (1.0 - settings.femur_shrink_at_depth * bend), bar, trunk, behind=facing)
+
+    # The model's hip can slide toward the knee (a forward-leaning rep), which reads the knee as
+    # opened up: the knee angle on the bone-length hip says how deep the lifter really is.
+    meet = meet_at(knee_angle)
+    on_bones = kp.copy()
+    on_bones[:, J[f"{s}_hip"], :2] = meet
+    deeper = np.fmin(knee_angle, joint_angles(body_points(on_bones, side))["knee_angle"])
+    meet = meet_at(deeper)
     top, bottom = settings.bone_hip_knee_angles
-    weight = np.clip((top - knee_angle) / (top - bottom), 0.0, 1.0)
+    weight = np.clip((top - deeper) / (top - bottom), 0.0, 1.0)
     # The model errs toward the bar (up the back): a bone-length hip nearer the bar than the
     # model's is a wrong length (a cropped or zoomed clip breaks the parallax model), not a fix.
     away = np.hypot(*(meet - bar).T) > np.hypot(*(hip - bar).T)

@@ -317,6 +317,20 @@ def shoulders_from_bar(bar: np.ndarray, base: np.ndarray, facing: int, behind_de
     return base + turned
 
 
+def trunk_line_hip(model_hip: np.ndarray, hip: np.ndarray, knee: np.ndarray,
+                   on_thigh: tuple[float, float]) -> np.ndarray:
+    """(F, 2) where the trunk line starts: the model's hip while it rides up the back, moving to
+    `hip` (the bone-length hip) as the model's hip slides down the thigh, i.e. comes nearer the
+    knee than `on_thigh` (start, full) × the femur seen now (|hip − knee|)."""
+    femur_now = np.hypot(*(hip - knee).T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reach = np.hypot(*(model_hip - knee).T) / femur_now
+    start, full = on_thigh
+    weight = np.nan_to_num(np.clip((start - reach) / (start - full), 0.0, 1.0))
+    step = np.nan_to_num(hip - model_hip)
+    return model_hip + weight[:, None] * step
+
+
 def compute_kinematics(
     keypoints: np.ndarray,
     time_s: np.ndarray,
@@ -332,9 +346,10 @@ def compute_kinematics(
     bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.plate), NaN where not
     seen: where present it gives the trunk line (see shoulders_from_bar), which a plate hides
     from the pose model; bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
-    trunk_hip: optional (frames, 2) the point below the bar the trunk line is drawn from, when
-    the hips were moved (squat.bones: the model's hip rides up along the back, so it stays on
-    the trunk line while no longer being the hip); default the trunk base (mid-hip).
+    trunk_hip: optional (frames, 2) the model's hip, when the hips were moved (squat.bones): the
+    trunk line is drawn from it while it rides up along the back (it stays on the trunk line
+    while no longer being the hip), from the moved hip where it slid down the thigh
+    (trunk_line_hip); default the trunk base (mid-hip).
     frames columns: time_s, knee_angle, hip_angle, shin_angle, trunk_lean, thigh_angle (thigh
     against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
@@ -352,7 +367,8 @@ def compute_kinematics(
     pts = body_points(keypoints, side)
     if bar is not None:
         base = pts[:, P["trunk_base"]]
-        line_from = base if trunk_hip is None else np.asarray(trunk_hip, dtype=np.float64)
+        line_from = base if trunk_hip is None else trunk_line_hip(
+            np.asarray(trunk_hip, dtype=np.float64), pts[:, P["hip"]], pts[:, P["knee"]], settings.hip_on_thigh_femur)
         proxy = base + shoulders_from_bar(bar, line_from, facing, settings.bar_behind_trunk_deg) - line_from
         seen = np.isfinite(proxy).all(axis=1)
         for name in ("shoulder", "trunk_top"):

@@ -99,8 +99,14 @@ class KinematicsSettings:
     # back at depth, but the femur (knee → hip) and the trunk (hip → bar) keep their lengths.
     hip_from_bones: bool = True
     # Knees pushed out over turned-out toes point the thigh toward the camera at depth: seen
-    # side-on it shortens by ~cos 25° (rendered lifters, 20° toe-out: 14 % at 110° of knee bend).
-    femur_shrink_at_depth: float = 0.1  # relative shortening at 110° of knee bend, linear in the bend
+    # side-on it shortens (rendered lifters, 20° toe-out: hip → knee keypoints 13.4 %, 12.7 % and
+    # 14.2 % shorter at the bottom, ~117° of bend, than standing).
+    femur_shrink_at_depth: float = 0.13  # relative shortening at 110° of knee bend, linear in the bend
+    # The trunk line is drawn from the model's hip, which rides up along the back in the hole. A
+    # model hip nearer the knee than the femur has slid down the thigh instead (a forward-leaning
+    # rep): below the first fraction of the femur the line starts to move to the bone-length hip,
+    # all the way at the second (rendered forward-lean rep: 0.65; riding up the back: 0.84 and more).
+    hip_on_thigh_femur: tuple[float, float] = (0.85, 0.7)
     # Pose model's hip above the first knee angle, the bone-length hip below the second, blended between.
     bone_hip_knee_angles: tuple[float, float] = (150.0, 110.0)
     standing_knee_angle: float = 160.0  # frames above this knee angle count as standing tall

@@ -41,6 +41,7 @@ REP_METRICS: dict[str, tuple[str, str]] = {
     "max_trunk_lean": ("max trunk lean", "°"),
     "max_hip_moment_arm_femur": ("max hip moment arm", "× femur"),
     "max_knee_moment_arm_femur": ("max knee moment arm", "× femur"),
+    "bar_off_midfoot_cm": ("bar's furthest off the midfoot (+ ahead)", "cm"),
 }
 
 _EPS_S = 1e-6  # frame times and rep times come from the same rounded CSV values
@@ -472,7 +473,8 @@ def ghost_skeleton(
 def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.DataFrame:
     """Per-rep means, you vs the reference: depth, share below parallel, tempo, max lean and
     moment arms. Index: the reps.csv column; columns metric, unit, you, reference, difference
-    (you − reference, in the metric's unit). NaN where a side has no rep or no such column."""
+    (you − reference, in the metric's unit). NaN where a side has no rep or no such column; a
+    metric neither side has (the bar, without a barbell) is left out."""
     def mean(reps: pd.DataFrame, column: str) -> float:
         if column not in reps or not len(reps):
             return np.nan
@@ -492,4 +494,4 @@ def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.Dat
         index=pd.Index(list(REP_METRICS), name="key"),
     )
     table["difference"] = table["you"] - table["reference"]
-    return table
+    return table[table[["you", "reference"]].notna().any(axis=1)]  # e.g. no bar row for two bodyweight clips

@@ -339,6 +339,7 @@ REP_TABLE_COLUMNS: dict[str, str] = {
     "max_trunk_lean": "max lean (°)",
     "max_hip_moment_arm_femur": "max hip arm (× femur)",
     "max_knee_moment_arm_femur": "max knee arm (× femur)",
+    "bar_off_midfoot_cm": "bar off midfoot (cm)",
     "faults": "faults",
 }
 
@@ -357,8 +358,8 @@ def rep_table(reps: pd.DataFrame) -> pd.DataFrame:
     """reps.csv as the results view shows it: coach-readable column names, faults spelled out, rounded."""
     out = pd.DataFrame(index=range(len(reps)))
     for column, title in REP_TABLE_COLUMNS.items():
-        if column not in reps:
-            continue
+        if column not in reps or (column == "bar_off_midfoot_cm" and reps[column].isna().all()):
+            continue  # no barbell seen: no bar column
         values = reps[column].reset_index(drop=True)
         if column == "faults":
             values = values.map(lambda f: ", ".join(fault_label(x) for x in fault_names(f)))

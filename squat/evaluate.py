@@ -16,6 +16,7 @@ What is compared with what (errors are ours − truth unless named "abs"):
   knee_angle_2d over the rep's frames), hip below knee (against truth.json's 3D verdict and
   truth.csv's image verdict), trunk lean and hip / knee moment arms at the bottom (ours at our
   bottom frame, the truth's at its bottom frame; moment-arm errors × the true femur);
+  the bar's distance ahead of the midfoot in cm (barbell clips);
 - per clip: femur/torso and shin/femur against the truth's keypoint proportions, the view.
 Targets (TARGETS) apply to side-view clips only.
 """
@@ -219,6 +220,22 @@ def swapped_frames(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px:
     }
 
 
+def bar_midfoot_errors(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Our bar_midfoot_cm against the truth's bar_minus_midfoot_m (cm, + ahead of the midfoot) in
+    the frames both have; empty (NaN) for a clip without a bar."""
+    if "bar_midfoot_cm" not in ours or "bar_minus_midfoot_m" not in truth:
+        return {"mae_cm": math.nan, "bias_cm": math.nan, "coverage": 0.0, "truth_range_cm": [math.nan, math.nan]}
+    true_cm = 100.0 * truth["bar_minus_midfoot_m"].to_numpy(float)
+    err = ours["bar_midfoot_cm"].to_numpy(float) - true_cm
+    seen = np.isfinite(err)
+    return {
+        "mae_cm": float(np.abs(err[seen]).mean()) if seen.any() else math.nan,
+        "bias_cm": float(err[seen].mean()) if seen.any() else math.nan,
+        "coverage": float(seen.mean()) if len(seen) else 0.0,
+        "truth_range_cm": [float(np.nanmin(true_cm)), float(np.nanmax(true_cm))],
+    }
+
+
 def match_reps(ours: pd.DataFrame, true_reps: list[dict]) -> list[tuple[int, int]]:
     """Pairs (true index, our index): our bottom time must fall inside the true rep
     (start..end time); one to one, nearest bottom times first."""
@@ -384,6 +401,7 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
             "angles": angles,
             "keypoints": keypoint_errors(frames, truth, side, femur),
             "swaps": swapped_frames(frames, truth, side, femur),
+            "bar_midfoot": bar_midfoot_errors(frames, truth),
         },
         "reps": rep,
         "proportions": props,
@@ -419,7 +437,13 @@ def format_report(result: dict, run_dir: str = "", truth_dir: str = "") -> str:
     s = f["swaps"]
     lines += [f"  left/right swapped: {s['swapped_frames']} of {s['decidable_frames']} decidable frames"
               + (f" ({_pct(s['share'])})" if s["decidable_frames"] else "")
-              + f"; undecided (our legs overlap) {s['undecided_frames']}{_frame_ranges(s['frames'])}", ""]
+              + f"; undecided (our legs overlap) {s['undecided_frames']}{_frame_ranges(s['frames'])}"]
+    b = f.get("bar_midfoot") or {}
+    if b.get("coverage"):
+        low, high = b["truth_range_cm"]
+        lines.append(f"  bar over the midfoot: MAE {_g(b['mae_cm'], '.1f')} cm, bias {_g(b['bias_cm'], '+.1f')} cm, "
+                     f"coverage {_pct(b['coverage'])} (truth {low:+.1f} to {high:+.1f} cm)")
+    lines.append("")
 
     lines.append(f"PER REP   true {r['true']}, found {r['found']}, matched {r['matched']}, missed {r['missed']}"
                  + (f" {r['missed_reps']}" if r["missed_reps"] else "") + f", invented {r['invented']}"

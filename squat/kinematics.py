@@ -339,6 +339,7 @@ def compute_kinematics(
     toe: np.ndarray | None = None,
     bar: np.ndarray | None = None,
     trunk_hip: np.ndarray | None = None,
+    bar_px_per_m: float = float("nan"),
 ) -> Kinematics:
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
@@ -354,6 +355,7 @@ def compute_kinematics(
     against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
     knee_moment_arm_femur, midfoot_x, hip_x, hip_y, knee_y, shoulder_y (neck or shoulder).
+    bar_px_per_m: the scale at the bar (squat.plate.pixels_per_metre_at_bar): adds bar_midfoot_cm.
     """
     keypoints = np.asarray(keypoints)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3):
@@ -402,4 +404,5 @@ def compute_kinematics(
     if bar is not None:
         frames["bar_x"], frames["bar_y"] = bar[:, 0], bar[:, 1]
         frames["bar_midfoot"] = facing * (bar[:, 0] - mid)  # + ahead of the midfoot
+        frames["bar_midfoot_cm"] = 100.0 * frames["bar_midfoot"] / bar_px_per_m
     return Kinematics(frames=frames, side=side, facing=facing, proportions=props, view=view)

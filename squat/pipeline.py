@@ -22,7 +22,7 @@ from .errors import NoLifterError, SquatError
 from .framing import scout
 from .kinematics import Kinematics, compute_kinematics
 from .bones import hips_from_bones
-from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, search_scale
+from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
@@ -35,7 +35,8 @@ Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 
 ANGLE_COLUMNS = ("knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm")
-EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x", "bar_x", "bar_y", "bar_midfoot")
+EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x", "bar_x", "bar_y", "bar_midfoot",
+                 "bar_midfoot_cm")
 PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
@@ -76,7 +77,9 @@ class Analysis:
         return {
             "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
             "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
-            "px_per_m": _jsonable(scale),
+            "px_per_m": _jsonable(scale),  # on the plate's face
+            "px_per_m_at_bar": _jsonable(pixels_per_metre_at_bar(plate, (self.video.height, self.video.width),
+                                                                 self.settings.plate)),  # at the lifter's midline
         }
 
     def summary(self) -> dict:
@@ -165,7 +168,8 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
         warnings.simplefilter("ignore", RuntimeWarning)
         model_hip = np.nanmean(keypoints[:, HIPS, :2], axis=1)  # on the trunk line even where it rides up the back
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
-    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip)
+    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip,
+                             bar_px_per_m=pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate))
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
     return Analysis(

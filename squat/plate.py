@@ -150,17 +150,29 @@ def _hips_and_femur(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
     return hip, float(np.median(lengths)) if len(lengths) else float("nan")
 
 
+def _parallax_shrink(plate: np.ndarray, frame_size: tuple[int, int], settings: PlateSettings) -> np.ndarray:
+    """(F, 1) how much nearer the image centre the bar's middle shows than the plate's face:
+    Z / (Z + d), with the face at Z = focal × plate radius (m) / radius (px) and d = face_to_bar_centre_m."""
+    focal = settings.focal_long_side * max(frame_size)
+    return 1.0 / (1.0 + settings.face_to_bar_centre_m * plate[:, 2:3] / (focal * settings.diameter_m / 2))
+
+
 def bar_centre(plate: np.ndarray, frame_size: tuple[int, int], settings: PlateSettings = PlateSettings()) -> np.ndarray:
     """(F, 2) the bar's middle (over the lifter's midline) in pixels, from the plate's face.
 
     Points along the bar, which runs toward a side-on camera, project onto a line through the
-    image centre; the face at depth Z shows (Z + d) / Z times further out than the middle at Z + d,
-    with Z = focal × plate radius (m) / radius (px) and d = face_to_bar_centre_m.
-    frame_size: (height, width) of the upright frame.
+    image centre; the face at depth Z shows (Z + d) / Z times further out than the middle at Z + d
+    (_parallax_shrink). frame_size: (height, width) of the upright frame.
     """
     height, width = frame_size
     centre = np.array([(width - 1) / 2, (height - 1) / 2])
-    focal = settings.focal_long_side * max(height, width)
-    radius_m = settings.diameter_m / 2
-    shrink = 1.0 / (1.0 + settings.face_to_bar_centre_m * plate[:, 2:3] / (focal * radius_m))
-    return centre + (plate[:, :2] - centre) * shrink
+    return centre + (plate[:, :2] - centre) * _parallax_shrink(plate, frame_size, settings)
+
+
+def pixels_per_metre_at_bar(plate: np.ndarray, frame_size: tuple[int, int],
+                            settings: PlateSettings = PlateSettings()) -> float:
+    """The clip's scale at the lifter's midline (where the bar's middle is), px per metre: the
+    plate's scale shrunk by the parallax; NaN without a plate. The renders: 406-408 (truth 401)."""
+    per_frame = 2 * plate[:, 2] / settings.diameter_m * _parallax_shrink(plate, frame_size, settings)[:, 0]
+    seen = per_frame[np.isfinite(per_frame)]
+    return float(np.median(seen)) if len(seen) else float("nan")

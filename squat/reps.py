@@ -37,7 +37,7 @@ REP_COLUMNS: tuple[str, ...] = (
     "rep", "start_time", "bottom_time", "end_time", "start_frame", "bottom_frame", "end_frame",
     "depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s",
     "max_trunk_lean", "max_hip_moment_arm", "max_hip_moment_arm_femur",
-    "max_knee_moment_arm", "max_knee_moment_arm_femur", "faults",
+    "max_knee_moment_arm", "max_knee_moment_arm_femur", "bar_off_midfoot_cm", "faults",
     # why a fault was (not) called, see fault_measures
     "max_thigh_angle", "lean_over_shin", "hip_rise_ratio", "ascent_lean_gain", "ascent_hip_back",
 )
@@ -337,6 +337,7 @@ def segment_reps(
                 "max_hip_moment_arm_femur": float(rep["hip_moment_arm_femur"].max()),
                 "max_knee_moment_arm": float(rep["knee_moment_arm"].max()),
                 "max_knee_moment_arm_femur": float(rep["knee_moment_arm_femur"].max()),
+                "bar_off_midfoot_cm": _furthest(rep["bar_midfoot_cm"].to_numpy() if "bar_midfoot_cm" in rep else None),
                 "faults": "; ".join(faults),
                 **{name: measures[name] for name in MEASURE_COLUMNS},
             }
@@ -344,6 +345,13 @@ def segment_reps(
     if not rows:
         return empty, rep_per_frame
     return pd.DataFrame(rows, columns=list(REP_COLUMNS)), rep_per_frame
+
+
+def _furthest(values: np.ndarray | None) -> float:
+    """The signed value furthest from 0 (the bar's largest excursion off the midfoot); NaN if unseen."""
+    if values is None or not np.isfinite(values).any():
+        return np.nan
+    return float(values[np.nanargmax(np.abs(values))])
 
 
 def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) -> np.ndarray | None:

@@ -44,6 +44,7 @@ def perfect_run(truth_frames: pd.DataFrame, meta: dict) -> tuple[pd.DataFrame, p
     for ours in ("knee_angle", "hip_angle", "shin_angle", "trunk_lean"):
         frames[ours] = t[f"{ours}_2d"]
     frames["hip_moment_arm"], frames["knee_moment_arm"] = t["hip_moment_arm_px"], t["knee_moment_arm_px"]
+    frames["bar_midfoot_cm"] = 100.0 * t["bar_minus_midfoot_m"]
     frames["rep"] = t["rep"]
     reps = pd.DataFrame([{
         "rep": r["rep"], "start_time": r["start_time_s"], "bottom_time": r["bottom_time_s"],
@@ -73,6 +74,7 @@ def test_perfect_run_has_zero_errors_and_passes_every_target(truth):
     for joint, k in result["frames"]["keypoints"].items():
         assert k["mean_px"] == pytest.approx(0, abs=1e-9), joint
     assert result["frames"]["swaps"]["swapped_frames"] == 0
+    assert result["frames"]["bar_midfoot"]["mae_cm"] == pytest.approx(0, abs=1e-9)
     assert result["frames"]["detected_share"] == 1.0
     r = result["reps"]
     assert (r["true"], r["found"], r["matched"], r["missed"], r["invented"]) == (1, 1, 1, 0, 0)
@@ -299,3 +301,4 @@ def test_the_engine_meets_the_accuracy_targets_on_the_short_side_view_render(ana
     angles = result["frames"]["angles"]
     assert angles["knee_angle"]["mae_at_depth"] < 5 and angles["trunk_lean"]["mae"] < 3
     assert abs(result["proportions"]["femur_to_torso"]["error_pct"]) < 30
+    assert result["frames"]["bar_midfoot"]["mae_cm"] < 2  # measured 0.6 cm

@@ -1,6 +1,7 @@
 """The barbell plate as shoulder proxy and scale: found on rendered frames, chosen on the lifter."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,8 @@ import pytest
 from synth_truth import truth_keypoints
 
 from squat.kinematics import compute_kinematics, shoulders_from_bar
-from squat.plate import bar_centre, choose_plate, find_circles, pixels_per_metre, search_scale
+from squat.plate import (bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar,
+                         search_scale)
 from squat.settings import PlateSettings
 from squat.skeleton import J
 from squat.video import iter_frames
@@ -47,6 +49,11 @@ def test_plate_of_the_short_render_is_tracked_within_a_few_pixels():
     femur_m = 0.406  # keypoint femur of this body (truth.json), ~85 px here
     femur_px = np.median(np.hypot(*(keypoints[:, J["r_hip"], :2] - keypoints[:, J["r_knee"], :2]).T))
     assert 0.95 < pixels_per_metre(plate) / (femur_px / femur_m) < 1.35
+    # Undoing the parallax gives the scale at the lifter's midline: the camera's focal length over
+    # its distance to the midline (world x = 0, t_z of truth.json's camera).
+    camera = json.loads((SHORT / "truth.json").read_text())["camera"]
+    at_midline = camera["fx"] / camera["t_world_to_cam"][2]
+    assert pixels_per_metre_at_bar(plate, (540, 960)) == pytest.approx(at_midline, rel=0.04)
 
 
 def _candidates(frames: int, *rows) -> list[np.ndarray]:

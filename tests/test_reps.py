@@ -140,6 +140,21 @@ def test_knees_far_ahead_of_the_midfoot_are_flagged() -> None:
     assert reps["max_knee_moment_arm_femur"][0] == pytest.approx((SHIN * np.sin(np.radians(53.2)) - 0.19 * SHIN) / FEMUR, abs=0.01)
 
 
+def test_the_bars_furthest_excursion_off_the_midfoot_is_reported_per_rep_with_its_sign() -> None:
+    t = np.arange(0, 10, 1 / 30)
+    kin = compute_kinematics(skeleton(flexion(t, PLANNED[:1] + [(6.8, 1.0, 0.3, 1.0, 110.0)])), t)
+    frames = kin.frames.drop(columns="time_s")
+    no_bar, _ = segment_reps(frames, time_s=t, femur_px=kin.proportions.femur_px)
+    assert no_bar["bar_off_midfoot_cm"].isna().all()  # bodyweight: no bar, no number
+    _, rep_of = segment_reps(frames, time_s=t, femur_px=kin.proportions.femur_px)
+    drift = np.select([rep_of == 1, rep_of == 2], [3.0 * np.sin(np.pi * t / 5), -4.5 * np.sin(np.pi * t / 5) ** 2])
+    reps, per_frame = segment_reps(frames.assign(bar_midfoot_cm=drift), time_s=t, femur_px=kin.proportions.femur_px)
+    for rep, row in reps.iterrows():
+        inside = drift[per_frame == row["rep"]]
+        assert row["bar_off_midfoot_cm"] == pytest.approx(inside[np.argmax(np.abs(inside))])
+    assert reps["bar_off_midfoot_cm"].iloc[0] > 0 > reps["bar_off_midfoot_cm"].iloc[1]
+
+
 def test_every_fault_has_a_coaching_cue() -> None:
     assert set(FAULT_CUES) == {"above_parallel", "forward_lean", "hips_shoot_up", "knees_forward"}
     assert all(cue.strip() and "\n" not in cue for cue in FAULT_CUES.values())

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from squat.charts import rep_depth_chart
+from squat.charts import has_bar, rep_depth_chart
 from squat.dashboard import (
     ALIGN_METHODS,
     HEATMAP_PART_NAMES,
@@ -379,7 +379,7 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
                 st.image(image, channels="BGR", width="stretch", caption=frame_caption(frames, index))
         with right:
             selected_time = float(frames["time_s"].iloc[index]) if count else None
-            st.html(chart_legend_html())
+            st.html(chart_legend_html(bar=has_bar(frames)))
             for i, chart in enumerate(time_charts(frames, reps, selected_time)):
                 chart_key = f"{prefix}:chart{i}"
                 st.altair_chart(chart, width="stretch", key=chart_key, selection_mode="pick",

@@ -22,6 +22,7 @@ TIME_TITLE = "time (s)"
 # Per-frame column → legend name. Order is legend order.
 ANGLE_SERIES: dict[str, str] = {"knee_angle": "knee angle", "hip_angle": "hip angle", "trunk_lean": "trunk lean"}
 ARM_SERIES: dict[str, str] = {"hip_moment_arm_femur": "hip", "knee_moment_arm_femur": "knee"}
+BAR_SERIES: dict[str, str] = {"bar_midfoot_cm": "bar"}
 
 COLUMN_TITLES: dict[str, str] = {
     "knee_angle": "knee angle (°)",
@@ -32,6 +33,7 @@ COLUMN_TITLES: dict[str, str] = {
     "knee_moment_arm": "knee moment arm (px)",
     "hip_moment_arm_femur": "hip moment arm (× femur)",
     "knee_moment_arm_femur": "knee moment arm (× femur)",
+    "bar_midfoot_cm": "bar ahead of the midfoot (cm)",
 }
 
 PHASE_COLORS: dict[str, str] = {"descent": "#7f9cc4", "ascent": "#c4ad7f", "rep": "#9a9a9a"}
@@ -52,6 +54,7 @@ SERIES_COLORS: dict[str, str] = {
     "trunk lean": _hex(PALETTE.trunk),
     "hip": _hex(PALETTE.hip),
     "knee": _hex(PALETTE.knee),
+    "bar": _hex(PALETTE.bar_path),
 }
 
 
@@ -193,6 +196,24 @@ def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, sel
         .encode(y="moment_arm:Q")
     )
     # Altair keeps a layer's selections on the layer chart itself: carry them over.
+    return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
+
+
+def has_bar(frames: pd.DataFrame) -> bool:
+    """Whether a barbell was seen: frames.csv has the bar's distance from the midfoot somewhere."""
+    return "bar_midfoot_cm" in frames and bool(frames["bar_midfoot_cm"].notna().any())
+
+
+def bar_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
+              height: int = 140) -> alt.LayerChart:
+    """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0."""
+    chart = _time_series_chart(frames, BAR_SERIES, "bar_cm", "bar vs midfoot (cm)", ".1f", reps,
+                               selected_time, height)
+    midfoot = (
+        alt.Chart(_inline(pd.DataFrame({"bar_cm": [0.0]})))
+        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
+        .encode(y="bar_cm:Q")
+    )
     return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
 
 

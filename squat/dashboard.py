@@ -22,7 +22,9 @@ from .charts import (
     SELECTED_COLOR,
     SERIES_COLORS,
     angle_chart,
+    bar_chart,
     comparison_chart,
+    has_bar,
     moment_arm_chart,
 )
 from .compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
@@ -205,8 +207,9 @@ def heatmap_joint(side: str, part: str) -> dict[str, int]:
 
 
 def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_time: Optional[float],
-                axis_width: int = 44, heights: tuple[int, int] = (250, 190)) -> list[alt.LayerChart]:
-    """Angles, then moment arms, over time with a rule at the selected time, drawn to line up when
+                axis_width: int = 44, heights: tuple[int, int, int] = (250, 190, 140)) -> list[alt.LayerChart]:
+    """Angles, then moment arms, then (with a barbell) the bar against the midfoot, over time with
+    a rule at the selected time, drawn to line up when
     shown one above the other at the same width: identical time data (so identical x scales), a
     fixed y-axis width and no legends (`chart_legend_html` is their shared legend), so both plot
     areas span the same pixels.
@@ -214,8 +217,10 @@ def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_tim
     Two charts rather than one vconcat: Streamlit cannot stretch a vconcat of layered charts to
     its column, and legends of different widths would shift the plot areas apart.
     """
-    charts = (angle_chart(frames, reps, selected_time, height=heights[0]),
-              moment_arm_chart(frames, reps, selected_time, height=heights[1]))
+    charts = [angle_chart(frames, reps, selected_time, height=heights[0]),
+              moment_arm_chart(frames, reps, selected_time, height=heights[1])]
+    if has_bar(frames):
+        charts.append(bar_chart(frames, reps, selected_time, height=heights[2]))
     return [chart.configure_axisY(minExtent=axis_width, maxExtent=axis_width).configure_legend(disable=True)
             for chart in charts]
 
@@ -229,8 +234,9 @@ def picked_frame(selection: Mapping[str, Any] | None, frames: pd.DataFrame) -> O
     return int(np.argmin(np.abs(frames["time_s"].to_numpy(float) - float(times[0]))))
 
 
-def chart_legend_html() -> str:
-    """One line of coloured names for the time charts: series, rep phases, the selected-frame rule."""
+def chart_legend_html(bar: bool = False) -> str:
+    """One line of coloured names for the time charts: series, rep phases, the selected-frame rule
+    (and the bar's line when its chart is shown)."""
     def swatch(colour: str, name: str, shape: str = "line") -> str:
         style = (f"display:inline-block;width:14px;height:3px;background:{colour};vertical-align:middle"
                  if shape == "line" else
@@ -239,6 +245,7 @@ def chart_legend_html() -> str:
 
     series = [swatch(SERIES_COLORS[name], name) for name in ANGLE_SERIES.values()]
     arms = [swatch(SERIES_COLORS[name], f"{name} moment arm") for name in ARM_SERIES.values()]
+    arms += [swatch(SERIES_COLORS["bar"], "bar vs midfoot")] if bar else []
     phases = [swatch(PHASE_COLORS[p], p, "box") for p in ("descent", "ascent")]
     return ('<div style="font-size:0.85rem;line-height:1.8">'
             + "".join(series + arms + phases + [swatch(SELECTED_COLOR, "this frame")]) + "</div>")

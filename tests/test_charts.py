@@ -12,7 +12,9 @@ from squat.charts import (
     TIME_FIELD,
     TIME_TITLE,
     angle_chart,
+    bar_chart,
     comparison_chart,
+    has_bar,
     moment_arm_chart,
     rep_bands,
     rep_depth_chart,
@@ -156,6 +158,18 @@ def test_moment_arm_chart_without_arm_columns_still_builds():
     frames = frames_table().drop(columns=["hip_moment_arm_femur", "knee_moment_arm_femur"])
     spec = moment_arm_chart(frames).to_dict()
     assert all(r["hip"] is None for r in rows(spec, layer_with(spec, "line")))
+
+
+def test_bar_chart_draws_the_bar_against_the_midfoot_and_only_with_a_bar():
+    frames = frames_table()
+    assert not has_bar(frames) and not has_bar(frames.assign(bar_midfoot_cm=np.nan))
+    with_bar = frames.assign(bar_midfoot_cm=np.linspace(-2.0, 3.0, len(frames)))
+    assert has_bar(with_bar)
+    spec = bar_chart(with_bar, selected_time=3.0).to_dict()
+    line = rows(spec, layer_with(spec, "line"))
+    assert [r["bar"] for r in line] == pytest.approx(with_bar["bar_midfoot_cm"].tolist(), abs=1e-5)  # rounded for the page
+    rules = [rows(spec, layer)[0] for layer in layers(spec) if layer["mark"]["type"] == "rule"]
+    assert {"bar_cm": 0.0} in rules  # the midfoot line
 
 
 def test_time_charts_concatenate_with_one_shared_time_axis():

@@ -159,7 +159,7 @@ def test_sample_clip_is_analysed_into_metrics_rep_table_charts_and_video(first_a
     assert shown["tempo (s)"].count("/") == 2
     (table,) = at.dataframe
     assert len(table.value) == 1 and table.value["rep"].tolist() == [1]
-    assert len(at.get("vega_lite_chart")) == 3  # angles, moment arms, depth per rep
+    assert len(at.get("vega_lite_chart")) == 4  # angles, moment arms, the bar (a barbell clip), depth per rep
     assert len(at.get("video")) == 1
     assert {b.label for b in at.get("download_button")} >= {"annotated.mp4", "frames.csv", "reps.csv", "summary.json"}
     assert at.image[0].captions[0].startswith("frame ")
@@ -187,7 +187,7 @@ def test_moving_the_slider_shows_that_frame_and_moves_the_chart_rule(sample_app,
     assert not at.exception
     assert at.image[0].captions[0].startswith("frame 10 ·")
     t10 = float(stored.frames["time_s"].iloc[10])
-    assert selected_times(at) == pytest.approx([t10, t10], abs=1e-4)
+    assert selected_times(at) == pytest.approx([t10] * 3, abs=1e-4)  # angles, moment arms, bar
     key = at.session_state["open_key"]
     at.button(key=f"you:{key}:next").click().run()
     assert at.slider(key=frame_key(at)).value == 11
@@ -218,7 +218,7 @@ def test_choosing_a_rep_in_the_table_jumps_to_its_bottom_frame(sample_app, store
     at.run()
     bottom = int(stored.reps["bottom_frame"].iloc[0])
     assert at.slider(key=frame_key(at)).value == bottom
-    assert selected_times(at) == pytest.approx([stored.frames["time_s"].iloc[bottom]] * 2, abs=1e-4)
+    assert selected_times(at) == pytest.approx([stored.frames["time_s"].iloc[bottom]] * 3, abs=1e-4)
     at.slider(key=frame_key(at)).set_value(20).run()  # the rep stays chosen; the slider moves freely
     assert at.slider(key=frame_key(at)).value == 20
 

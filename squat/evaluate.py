@@ -223,7 +223,8 @@ def swapped_frames(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px:
 def bar_midfoot_errors(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
     """Our bar_midfoot_cm against the truth's bar_minus_midfoot_m (cm, + ahead of the midfoot) in
     the frames both have; empty (NaN) for a clip without a bar."""
-    if "bar_midfoot_cm" not in ours or "bar_minus_midfoot_m" not in truth:
+    if "bar_midfoot_cm" not in ours or "bar_minus_midfoot_m" not in truth \
+            or not np.isfinite(truth["bar_minus_midfoot_m"].to_numpy(float)).any():
         return {"mae_cm": math.nan, "bias_cm": math.nan, "coverage": 0.0, "truth_range_cm": [math.nan, math.nan]}
     true_cm = 100.0 * truth["bar_minus_midfoot_m"].to_numpy(float)
     err = ours["bar_midfoot_cm"].to_numpy(float) - true_cm

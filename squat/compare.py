@@ -494,4 +494,4 @@ def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.Dat
         index=pd.Index(list(REP_METRICS), name="key"),
     )
     table["difference"] = table["you"] - table["reference"]
-    return table[table[["you", "reference"]].notna().any(axis=1)]  # e.g. no bar row for two bodyweight clips
+    return table[table[["you", "reference"]].notna().any(axis=1)]  # two bodyweight clips: no bar row

@@ -107,8 +107,10 @@ class KinematicsSettings:
     # rep): below the first fraction of the femur the line starts to move to the bone-length hip,
     # all the way at the second (rendered forward-lean rep: 0.65; riding up the back: 0.84 and more).
     hip_on_thigh_femur: tuple[float, float] = (0.85, 0.7)
-    # Pose model's hip above the first knee angle, the bone-length hip below the second, blended between.
-    bone_hip_knee_angles: tuple[float, float] = (150.0, 110.0)
+    # Pose model's hip above the first knee angle, the bone-length hip below the second, blended
+    # between. The model's hip starts riding up the back early in the descent: (160, 120) read
+    # 0.1-0.3° better hip angles than (150, 110) on every side render (chosen on those renders).
+    bone_hip_knee_angles: tuple[float, float] = (160.0, 120.0)
     standing_knee_angle: float = 160.0  # frames above this knee angle count as standing tall
     # View check (see kinematics.check_view). Synth truth: hip width / femur 0.01–0.02 side-on,
     # 0.37 at 45°; thigh in plane 0.86–0.87 side-on (20° toe-out included), 0.29 at 45°.

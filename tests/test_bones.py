@@ -48,9 +48,9 @@ def test_a_hip_riding_up_the_back_is_brought_back_down(clip):
     assert np.abs(fixed["knee_angle"] - truth)[deep].mean() < 8.5
     # The trunk is drawn from the misread hip: it rode up along the trunk line, so the lean holds.
     assert np.abs(fixed["trunk_lean"] - table["trunk_lean_2d"])[deep].mean() < 2
-    # Standing frames keep the model's hip.
-    standing = (table["knee_angle_2d"] > 155).to_numpy()
-    assert np.allclose(fixed_kp[standing, J["r_hip"]], misread[standing, J["r_hip"]])
+    # Standing frames keep the model's hip (to a pixel: above 160° the blend barely starts).
+    standing = (table["knee_angle_2d"] > 162).to_numpy()
+    assert np.abs(fixed_kp[standing, J["r_hip"]] - misread[standing, J["r_hip"]]).max() < 1.0
 
 
 def test_a_hip_slid_down_the_thigh_is_found_deep_and_the_trunk_leaves_it():

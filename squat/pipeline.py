@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,7 +27,7 @@ from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_
 from .reps import segment_reps
 from .settings import Settings
 from .skeleton import HEATMAP_PARTS, JOINTS
-from .tracking import HIPS, Detections, select_lifter, smooth_track
+from .tracking import Detections, mean_hip, select_lifter, smooth_track
 from .video import VideoInfo, VideoWriter, iter_frames, probe
 
 Progress = Callable[[str, int, int], None]
@@ -164,9 +163,7 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     plate = (choose_plate(list(track.circles), keypoints, time_s, settings.plate, settings.tracking)
              if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
-    with warnings.catch_warnings():  # the mean of the hips seen; NaN (quietly) where neither is
-        warnings.simplefilter("ignore", RuntimeWarning)
-        model_hip = np.nanmean(keypoints[:, HIPS, :2], axis=1)  # on the trunk line even where it rides up the back
+    model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
     kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate))

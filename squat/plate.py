@@ -14,14 +14,12 @@ metres. Two stages, like the pose:
 """
 from __future__ import annotations
 
-import warnings
-
 import cv2
 import numpy as np
 
 from .settings import PlateSettings, TrackingSettings
 from .skeleton import J
-from .tracking import butterworth, fill_short_gaps
+from .tracking import butterworth, fill_short_gaps, mean_hip
 
 RIM_SAMPLES = 72  # points read around a candidate's rim
 RIM_EDGE = 40.0  # Lab gradient magnitude (Sobel, 8-bit channels) that counts as an edge
@@ -139,10 +137,7 @@ def pixels_per_metre(plate: np.ndarray, settings: PlateSettings = PlateSettings(
 def _hips_and_femur(keypoints: np.ndarray) -> tuple[np.ndarray, float]:
     """Per frame the hip (mean of the hips seen), and the clip's femur length (median, pixels)."""
     xy = np.asarray(keypoints, dtype=np.float64)[..., :2]
-    hips = xy[:, [J["r_hip"], J["l_hip"]]]
-    with warnings.catch_warnings():  # frames without a hip are normal
-        warnings.simplefilter("ignore", RuntimeWarning)
-        hip = np.nanmean(hips, axis=1)
+    hip = mean_hip(keypoints)
     lengths = np.concatenate([
         np.hypot(*(xy[:, J[f"{s}_hip"]] - xy[:, J[f"{s}_knee"]]).T) for s in ("r", "l")
     ])

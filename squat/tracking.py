@@ -145,12 +145,17 @@ def track_score(track: dict[int, int], frames: list[Detections], width: float, h
     return float(np.nansum(size / height * (1 - CENTRALITY_WEIGHT * np.clip(off_centre, 0, 1))))
 
 
+def mean_hip(keypoints: np.ndarray) -> np.ndarray:
+    """(F, 2) per frame the mean of the hips seen (side-on one often hides the other); NaN where neither."""
+    with warnings.catch_warnings():  # frames without a hip are normal
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.asarray(keypoints, dtype=np.float64)[:, HIPS, :2], axis=1)
+
+
 def hip_dip(track: dict[int, int], frames: list[Detections]) -> float:
     """How far the hips go down and up over the track, as a fraction of the person's standing size."""
     kps = np.stack([frames[f].keypoints[p] for f, p in track.items()])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        hip_y = np.nanmean(kps[:, HIPS, 1], axis=1)
+    hip_y = mean_hip(kps)[:, 1]
     _, size = body_centre_and_size(kps)
     if np.isfinite(hip_y).sum() < 2 or not np.isfinite(size).any():
         return 0.0

@@ -549,9 +549,8 @@ def bar_trail(plate_xy: np.ndarray, rep: np.ndarray, index: int) -> np.ndarray:
     rep = np.asarray(rep)
     if not 0 <= index < len(rep) or rep[index] <= 0:
         return np.zeros((0, 2))
-    start = index
-    while start > 0 and rep[start - 1] == rep[index]:
-        start -= 1
+    others = np.flatnonzero(rep[: index + 1] != rep[index])
+    start = others[-1] + 1 if len(others) else 0
     path = np.asarray(plate_xy, dtype=np.float64)[start : index + 1]
     return path[np.isfinite(path).all(axis=1)]
 

@@ -58,6 +58,7 @@ class Analysis:
     reps: pd.DataFrame  # one row per rep
     framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
     plate: Optional[np.ndarray] = None  # (F, 3) the barbell plate's centre and radius, px; NaN where not seen
+    bar_px_per_m: float = float("nan")  # the scale at the lifter's midline, from the plate (NaN: no plate)
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -77,8 +78,7 @@ class Analysis:
             "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
             "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
             "px_per_m": _jsonable(scale),  # on the plate's face
-            "px_per_m_at_bar": _jsonable(pixels_per_metre_at_bar(plate, (self.video.height, self.video.width),
-                                                                 self.settings.plate)),  # at the lifter's midline
+            "px_per_m_at_bar": _jsonable(self.bar_px_per_m),  # at the lifter's midline
         }
 
     def summary(self) -> dict:
@@ -165,14 +165,15 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
+    bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
     kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip,
-                             bar_px_per_m=pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate))
+                             bar_px_per_m=bar_px_per_m)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
     return Analysis(
         video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
         device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
-        frames=frames, reps=reps, framing=track.framing, plate=plate,
+        frames=frames, reps=reps, framing=track.framing, plate=plate, bar_px_per_m=bar_px_per_m,
         warnings=tuple(track.reader_warnings) + tuple(_warnings(detected, kin)),
     )
 

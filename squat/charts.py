@@ -185,18 +185,23 @@ def angle_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected
     return _time_series_chart(frames, ANGLE_SERIES, "degrees", "angle (°)", ".0f", reps, selected_time, height)
 
 
+def _with_midfoot_line(chart: alt.LayerChart, value_field: str, height: int) -> alt.LayerChart:
+    """The chart with a dashed rule at 0 of value_field: on the midfoot line."""
+    midfoot = (
+        alt.Chart(_inline(pd.DataFrame({value_field: [0.0]})))
+        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
+        .encode(y=f"{value_field}:Q")
+    )
+    # Altair keeps a layer's selections on the layer chart itself: carry them over.
+    return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
+
+
 def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
                      height: int = 160) -> alt.LayerChart:
     """Hip and knee moment arms (fraction of femur length; 0 = on the midfoot line) over time."""
     chart = _time_series_chart(frames, ARM_SERIES, "moment_arm", "moment arm (× femur)", ".2f", reps,
                                selected_time, height)
-    midfoot = (
-        alt.Chart(_inline(pd.DataFrame({"moment_arm": [0.0]})))
-        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
-        .encode(y="moment_arm:Q")
-    )
-    # Altair keeps a layer's selections on the layer chart itself: carry them over.
-    return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
+    return _with_midfoot_line(chart, "moment_arm", height)
 
 
 def has_bar(frames: pd.DataFrame) -> bool:
@@ -209,12 +214,7 @@ def bar_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_t
     """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0."""
     chart = _time_series_chart(frames, BAR_SERIES, "bar_cm", "bar vs midfoot (cm)", ".1f", reps,
                                selected_time, height)
-    midfoot = (
-        alt.Chart(_inline(pd.DataFrame({"bar_cm": [0.0]})))
-        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
-        .encode(y="bar_cm:Q")
-    )
-    return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
+    return _with_midfoot_line(chart, "bar_cm", height)
 
 
 def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, height: int = 200) -> alt.LayerChart:

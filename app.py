@@ -64,6 +64,7 @@ from squat.dashboard import (
     network_pose,
     picked_frame,
     time_charts,
+    torso_caveat,
 )
 from squat.compare import align_reps, implications
 from squat.errors import SquatError
@@ -452,6 +453,8 @@ def comparison(run: StoredRun) -> None:
                      key=f"{prefix}:proportions")
         for line in implications(you_props, ref_props):
             st.markdown(line)
+        if caveat := torso_caveat(you_props, ref_props):
+            st.caption(caveat)
     with right:
         st.markdown("**Per rep, mean (you vs reference)**")
         st.dataframe(summary_display(you_reps, ref_reps), hide_index=True, width="stretch", key=f"{prefix}:summary")

@@ -497,6 +497,18 @@ def proportions_display(you: Mapping[str, Any], reference: Mapping[str, Any]) ->
                          "difference (%)": table["difference_pct"].round(0)})
 
 
+def torso_caveat(you: Mapping[str, Any], reference: Mapping[str, Any]) -> str:
+    """A note when the two torsos were measured to different points (the bar on one clip, the
+    shoulders on the other): the bar rides above the shoulders and the small model reads each
+    differently, so femur/torso compares only roughly across the two. Empty when alike or unknown."""
+    ends = {"bar": "the bar", "shoulder": "the shoulder", "neck": "the neck", "far_shoulder": "the far shoulder"}
+    a, b = (p.get("torso_to") if p else None for p in (you, reference))
+    if a not in ends or b not in ends or (a == "bar") == (b == "bar"):
+        return ""
+    return (f"Your torso was measured to {ends[a]}, the reference's to {ends[b]} (one clip has a barbell, the "
+            "other not): femur/torso compares only roughly. Compare with a lifter filmed the same way.")
+
+
 def summary_display(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.DataFrame:
     """compare.comparison_summary for the page: metric (unit), you, reference, difference, rounded."""
     table = comparison_summary(you_reps, ref_reps)

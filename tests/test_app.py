@@ -32,6 +32,7 @@ from squat.dashboard import (
     model_choices,
     rep_table,
     settings_from_summary,
+    torso_caveat,
 )
 from squat.reps import FAULT_CUES
 from squat.settings import Settings
@@ -392,6 +393,14 @@ def test_comparison_without_another_analysis_offers_the_upload(sample_app):
     assert not at.exception
     assert any("no other analysis" in i.value for i in at.info)
     assert at.file_uploader(key=f"compare:{key}:upload") is not None
+
+
+def test_a_barbell_clip_against_a_bodyweight_one_says_the_torsos_were_measured_differently():
+    bar, shoulder = {"torso_to": "bar"}, {"torso_to": "shoulder"}
+    note = torso_caveat(bar, shoulder)
+    assert "to the bar" in note and "to the shoulder" in note and "\n" not in note
+    assert torso_caveat(shoulder, {"torso_to": "neck"}) == "" == torso_caveat(bar, {**bar})
+    assert torso_caveat(bar, {}) == "" == torso_caveat({"torso_to": "none"}, shoulder)
 
 
 def test_reference_helpers_rank_builds_and_sync_frames_by_phase(stored):

@@ -150,7 +150,7 @@ PICK = "pick"  # name of the time charts' click selection: {"pick": [{"time_s": 
 
 def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field: str, y_title: str,
                        value_format: str, reps: pd.DataFrame | None, selected_time: float | None,
-                       height: int) -> alt.LayerChart:
+                       height: int, y_domain: tuple[float, float] | None = None) -> alt.LayerChart:
     _require_time(frames)
     names = list(series.values())
     lines = (
@@ -159,7 +159,8 @@ def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field
         .mark_line(strokeWidth=2, invalid="break-paths-show-domains")  # NaN gaps break the line
         .encode(
             x=_time_x(),
-            y=alt.Y(f"{value_field}:Q", title=y_title),
+            y=alt.Y(f"{value_field}:Q", title=y_title,
+                    scale=alt.Scale(domain=list(y_domain)) if y_domain else alt.Undefined),
             color=alt.Color("measure:N", title=None, sort=names,
                             scale=alt.Scale(domain=names, range=[SERIES_COLORS[n] for n in names])),
             tooltip=[alt.Tooltip(f"{TIME_FIELD}:Q", title=TIME_TITLE, format=".2f"), alt.Tooltip("measure:N"),
@@ -211,9 +212,12 @@ def has_bar(frames: pd.DataFrame) -> bool:
 
 def bar_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
               height: int = 140) -> alt.LayerChart:
-    """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0."""
-    chart = _time_series_chart(frames, BAR_SERIES, "bar_cm", "bar vs midfoot (cm)", ".1f", reps,
-                               selected_time, height)
+    """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0.
+    The axis spans at least ±5 cm, so a centimetre of noise does not look like a drifting bar."""
+    values = frames["bar_midfoot_cm"].to_numpy(float) if "bar_midfoot_cm" in frames else np.array([])
+    reach = max(5.0, float(np.ceil(np.nanmax(np.abs(values))))) if np.isfinite(values).any() else 5.0
+    chart = _time_series_chart(frames, BAR_SERIES, "bar_cm", "bar (cm)", ".1f", reps,
+                               selected_time, height, y_domain=(-reach, reach))
     return _with_midfoot_line(chart, "bar_cm", height)
 
 

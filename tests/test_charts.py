@@ -170,6 +170,9 @@ def test_bar_chart_draws_the_bar_against_the_midfoot_and_only_with_a_bar():
     assert [r["bar"] for r in line] == pytest.approx(with_bar["bar_midfoot_cm"].tolist(), abs=1e-5)  # rounded for the page
     rules = [rows(spec, layer)[0] for layer in layers(spec) if layer["mark"]["type"] == "rule"]
     assert {"bar_cm": 0.0} in rules  # the midfoot line
+    assert layer_with(spec, "line")["encoding"]["y"]["scale"]["domain"] == [-5.0, 5.0]  # ±5 cm at least
+    far = bar_chart(with_bar.assign(bar_midfoot_cm=with_bar["bar_midfoot_cm"] * 3)).to_dict()
+    assert layer_with(far, "line")["encoding"]["y"]["scale"]["domain"] == [-9.0, 9.0]
 
 
 def test_time_charts_concatenate_with_one_shared_time_axis():

@@ -269,9 +269,9 @@ def rep_errors(ours: pd.DataFrame, our_reps: pd.DataFrame, truth: pd.DataFrame, 
         at_bottom = {c: float(ob[c]) if ob is not None else math.nan
                      for c in ("trunk_lean", "hip_moment_arm", "knee_moment_arm")}
         below = _bool(o["hip_below_knee"])
-        pause = span.loc[span["phase"] == "bottom", "time_s"] if "phase" in span else span.iloc[:0]["time_s"]
-        first, last = ((pause.min(), pause.max()) if len(pause) else (t["bottom_time_s"], t["bottom_time_s"]))
-        first, last = min(first, t["bottom_time_s"]), max(last, t["bottom_time_s"])
+        # The true pause at the bottom, with the truth's own bottom frame (it can sit just outside).
+        window = [*span.loc[span["phase"] == "bottom", "time_s"], t["bottom_time_s"]]
+        first, last = min(window), max(window)
         bottom = float(o["bottom_time"])
         true_below_2d = bool(span["hip_below_knee_2d"].max() > 0)
 

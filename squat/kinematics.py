@@ -59,6 +59,7 @@ class Proportions:
     shin_to_femur: float
     torso_to: str  # "bar" | "shoulder" | "neck" | "far_shoulder" | "none": what the torso's top came from
     standing_frames: int  # frames the medians came from (0: no standing frame, all frames used)
+    hip_high_femur: float = 0.0  # the torso was lengthened by this × femur: the pose model's hip sits high
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def midfoot_x(
 
 
 def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray, settings: KinematicsSettings,
-                        bar: np.ndarray | None = None) -> Proportions:
+                        bar: np.ndarray | None = None, hip_high_femur: float = 0.0) -> Proportions:
     """Femur, shin, torso pixels and their ratios: medians over the standing-tall frames.
 
     Torso = camera-side hip → camera-side shoulder: both lie in the near plane, so perspective
@@ -223,6 +224,10 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
     (F, 2) seen in most standing frames, the plate hides the shoulders (what the model reports
     there sits on the arm, 45 px low at 1080p), so the torso is hip → bar × torso_of_hip_to_bar.
     Else falls back to the neck, then the far shoulder, when the near shoulder is never seen.
+
+    hip_high_femur: how far the pose model puts the standing hip above the COCO hip, × femur
+    (weights/registry.json). The torso grows by it; the femur keeps its length, as the knee sits
+    about as high (the small model on the renders: hip 27-30 px, knee 21-34 px high at 1080p).
     """
     s, o = _side_letters(side)
     xy = _xy(keypoints)
@@ -244,6 +249,7 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
             break
         torso = median_length(hip, xy[:, J[top]])
         torso_to = name if np.isfinite(torso) else "none"
+    torso += hip_high_femur * femur
     return Proportions(
         femur_px=femur,
         shin_px=shin,
@@ -252,6 +258,7 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
         shin_to_femur=shin / femur,
         torso_to=torso_to,
         standing_frames=int(standing.sum()),
+        hip_high_femur=hip_high_femur,
     )
 
 
@@ -340,6 +347,7 @@ def compute_kinematics(
     bar: np.ndarray | None = None,
     trunk_hip: np.ndarray | None = None,
     bar_px_per_m: float = float("nan"),
+    hip_high_femur: float = 0.0,
 ) -> Kinematics:
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
@@ -356,6 +364,7 @@ def compute_kinematics(
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
     knee_moment_arm_femur, midfoot_x, hip_x, hip_y, knee_y, shoulder_y (neck or shoulder).
     bar_px_per_m: the scale at the bar (squat.plate.pixels_per_metre_at_bar): adds bar_midfoot_cm.
+    hip_high_femur: the pose model's standing hip bias (see segment_proportions).
     """
     keypoints = np.asarray(keypoints)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3):
@@ -376,7 +385,7 @@ def compute_kinematics(
         for name in ("shoulder", "trunk_top"):
             pts[seen, P[name]] = proxy[seen]
     angles = joint_angles(pts, facing)
-    props = segment_proportions(keypoints, side, angles["knee_angle"], settings, bar)
+    props = segment_proportions(keypoints, side, angles["knee_angle"], settings, bar, hip_high_femur)
     view = check_view(keypoints, side, props.femur_px, settings)
 
     hip, knee, ankle = pts[:, P["hip"]], pts[:, P["knee"]], pts[:, P["ankle"]]

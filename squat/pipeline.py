@@ -119,6 +119,7 @@ class PoseTrack:
     model_sha256: str
     device: str
     reader_warnings: tuple[str, ...] = ()
+    hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
 
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
@@ -147,6 +148,7 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
         circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
+        hip_high_femur=estimator.spec.hip_high_femur,
     )
 
 
@@ -167,7 +169,7 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
     kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip,
-                             bar_px_per_m=bar_px_per_m)
+                             bar_px_per_m=bar_px_per_m, hip_high_femur=track.hip_high_femur)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
     return Analysis(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,16 @@ def test_registry_entry_without_a_field_is_reported(tmp_path):
     (tmp_path / "r.json").write_text('{"models": [{"name": "x", "arch": "cmu"}]}')
     with pytest.raises(WeightsError, match="'x' lacks file, url"):
         weights.load_registry(tmp_path / "r.json")
+
+
+def test_only_the_measured_model_carries_a_standing_hip_bias(tmp_path):
+    registry = weights.load_registry()
+    assert registry["mobilenet_thin"].hip_high_femur == pytest.approx(0.16)  # measured on the renders
+    assert registry["cmu_body_pose"].hip_high_femur == 0.0  # not measured: nothing is corrected
+    entry = {f.name: getattr(registry["mobilenet_thin"], f.name) for f in dataclasses.fields(weights.ModelSpec)}
+    del entry["hip_high_femur"]  # an older registry file
+    (tmp_path / "r.json").write_text(json.dumps({"models": [entry]}))
+    assert weights.load_registry(tmp_path / "r.json")["mobilenet_thin"].hip_high_femur == 0.0
 
 
 def spec_for(tmp_name: str, size: int = 0) -> weights.ModelSpec:

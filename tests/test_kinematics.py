@@ -245,6 +245,23 @@ def test_with_the_bar_seen_standing_the_torso_comes_from_it_where_the_plate_hide
         assert compute_kinematics(kp, table["time_s"].to_numpy(), bar=few).proportions.torso_to == "none"
 
 
+def test_a_model_that_puts_hip_and_knee_high_reads_the_torso_true_once_its_bias_is_given() -> None:
+    """The small model's standing hip and knee sit ~0.16 femur above the COCO points (registry
+    hip_high_femur): the femur keeps its length, the torso up to the bar reads short by that much."""
+    for clip in SIDE_CLIPS:
+        table, kp, meta = truth_keypoints(clip)
+        bar = table[["bar_x", "bar_y"]].to_numpy()
+        truth = meta["body"]["segment_lengths_detail"]["keypoints"]
+        femur = compute_kinematics(kp, table["time_s"].to_numpy()).proportions.femur_px
+        kp[:, [J["neck"], J["r_shoulder"], J["l_shoulder"]], :2] = np.nan
+        kp[:, [J["r_hip"], J["l_hip"], J["r_knee"], J["l_knee"]], 1] -= 0.16 * femur
+        high = compute_kinematics(kp, table["time_s"].to_numpy(), bar=bar).proportions
+        told = compute_kinematics(kp, table["time_s"].to_numpy(), bar=bar, hip_high_femur=0.16).proportions
+        assert high.femur_to_torso > 1.1 * truth["femur_to_torso"], clip
+        assert told.femur_to_torso == pytest.approx(truth["femur_to_torso"], rel=0.03), clip
+        assert told.femur_px == pytest.approx(femur, rel=0.01) and told.hip_high_femur == 0.16
+
+
 def hide_like_a_pose_model(kp: np.ndarray, seed: int = 0) -> np.ndarray:
     """NaN the far leg in half the frames and neck/shoulders (plate) in about half, in runs."""
     rng = np.random.default_rng(seed)

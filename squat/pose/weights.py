@@ -15,7 +15,7 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -51,6 +51,9 @@ class ModelSpec:
     shipped: bool
     source: str  # where the weights come from
     description: str
+    # Standing, how far this model's hip keypoint sits above the COCO hip (where an annotator
+    # clicks), × femur. Lengths up from the hip read short by it; 0 where not measured.
+    hip_high_femur: float = 0.0
 
     @property
     def has_checksum(self) -> bool:
@@ -79,12 +82,13 @@ def load_registry(path: Path | str | None = None) -> dict[str, ModelSpec]:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise WeightsError(f"cannot read the model registry {path}: {e}; restore it from the repository") from e
     names = [f.name for f in fields(ModelSpec)]
+    required = [f.name for f in fields(ModelSpec) if f.default is MISSING]
     specs: dict[str, ModelSpec] = {}
     for entry in entries:
-        missing = [n for n in names if n not in entry]
+        missing = [n for n in required if n not in entry]
         if missing:
             raise WeightsError(f"registry {path}: entry {entry.get('name', '?')!r} lacks {', '.join(missing)}")
-        spec = ModelSpec(**{n: entry[n] for n in names})
+        spec = ModelSpec(**{n: entry[n] for n in names if n in entry})
         if spec.arch not in ARCHS or spec.preprocess not in PREPROCESS:
             raise WeightsError(f"registry {path}: {spec.name!r} has unknown arch or preprocess")
         specs[spec.name] = spec

@@ -9,8 +9,9 @@ length around the bar, on the side behind the lifter. Both lengths are measured 
 lifter stands (where the model's hip is good); the seen femur shortens a little at depth as
 the knees go out over the toes (KinematicsSettings.femur_shrink_at_depth). Not modelled: the
 hip → bar distance of the rendered lifters shortens ~8 % in the hole as the pelvis tucks. The
-small model's standing hip sits ~0.16 femur high (hip_high_femur in weights/registry.json), which shortens the standing trunk about as
-much (modelling the tuck as well read the hole 2-6° shallower on the renders; docs/accuracy-log.md).
+small model's standing hip sits ~0.16 femur high (hip_high_femur in weights/registry.json),
+which shortens the standing trunk about as much (modelling the tuck as well read the hole 2-6°
+shallower on the renders; docs/accuracy-log.md).
 """
 from __future__ import annotations
 

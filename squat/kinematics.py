@@ -11,7 +11,7 @@ side-view barbell clip the plate often hides the camera-side shoulder and the ne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,12 @@ def _present(keypoints: np.ndarray) -> np.ndarray:
 def _length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pixel distance between (…, 2) points."""
     return np.hypot(*(a - b).T)
+
+
+def with_side(keypoints: np.ndarray, settings: KinematicsSettings) -> KinematicsSettings:
+    """The settings with side "auto" resolved on these keypoints, so that every later step
+    (the bone-length hip, the angles) measures the same leg."""
+    return settings if settings.side != "auto" else replace(settings, side=detect_side(keypoints, settings.side_tie))
 
 
 def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:

@@ -19,7 +19,7 @@ import pandas as pd
 from . import __version__
 from .errors import NoLifterError, SquatError
 from .framing import scout
-from .kinematics import Kinematics, compute_kinematics
+from .kinematics import Kinematics, compute_kinematics, with_side
 from .bones import hips_from_bones
 from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
@@ -166,9 +166,10 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
              if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
-    keypoints = hips_from_bones(keypoints, bar, settings.kinematics)
+    kin_settings = with_side(keypoints, settings.kinematics)  # the summary keeps the user's "auto"
+    keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
-    kin = compute_kinematics(keypoints, time_s, settings.kinematics, bar=bar, trunk_hip=model_hip,
+    kin = compute_kinematics(keypoints, time_s, kin_settings, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, hip_high_femur=track.hip_high_femur)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)

@@ -16,6 +16,7 @@ from squat.kinematics import (
     facing_direction,
     joint_angles,
     midfoot_x,
+    with_side,
 )
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
@@ -184,6 +185,9 @@ def test_side_tie_goes_to_the_longer_looking_leg_and_settings_override() -> None
     kin = compute_kinematics(kp, np.arange(len(flex)) / 30, KinematicsSettings(side="right"))
     assert kin.side == "right"
     assert kin.proportions.femur_px == pytest.approx(150, abs=1e-3)
+    # Resolved once for every step that follows; a side the user chose is kept.
+    assert with_side(kp, KinematicsSettings()).side == "left"
+    assert with_side(kp, KinematicsSettings(side="right")).side == "right"
 
 
 def test_truth_clips_are_filmed_from_the_lifters_right_facing_right() -> None:

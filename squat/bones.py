@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinematics import body_points, detect_side, facing_direction, joint_angles, segment_proportions
+from .kinematics import body_points, facing_direction, joint_angles, segment_proportions, with_side
 from .settings import KinematicsSettings
 from .skeleton import J
 
@@ -52,7 +52,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     bar = np.asarray(bar, dtype=np.float64)
     if not settings.hip_from_bones or not np.isfinite(bar).all(axis=1).any():
         return kp
-    side = detect_side(kp, settings.side_tie) if settings.side == "auto" else settings.side
+    side = with_side(kp, settings).side
     facing = facing_direction(kp, side)
     s = "r" if side == "right" else "l"
     hip = kp[:, J[f"{s}_hip"], :2].astype(np.float64)

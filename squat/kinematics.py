@@ -379,7 +379,7 @@ def compute_kinematics(
     if time_s.shape != (keypoints.shape[0],):
         raise ValueError(f"time_s must be ({keypoints.shape[0]},), got {time_s.shape}")
 
-    side = detect_side(keypoints, settings.side_tie) if settings.side == "auto" else settings.side
+    side = with_side(keypoints, settings).side
     facing = facing_direction(keypoints, side)
     pts = body_points(keypoints, side)
     if bar is not None:

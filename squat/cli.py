@@ -53,9 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.set_defaults(func=cmd_analyze)
 
-    e = sub.add_parser("evaluate", help="compare an analysis folder with a rendered clip's truth")
-    e.add_argument("run_dir", type=Path, help="a folder `analyze` wrote (frames.csv, reps.csv, summary.json)")
-    e.add_argument("truth_dir", type=Path, help="the rendered clip's folder (truth.csv, truth.json)")
+    e = sub.add_parser("evaluate", help="compare analyses with rendered truth or eye labels (one clip or a set)")
+    e.add_argument("run_dir", type=Path, nargs="?", help="a folder `analyze` wrote (frames.csv, reps.csv, summary.json)")
+    e.add_argument("truth_dir", type=Path, nargs="?", help="the rendered clip's folder (truth.csv, truth.json)")
+    e.add_argument("--set", type=Path, default=None, dest="set_dir",
+                   help="a folder of clip folders (clip.mp4 + truth.csv/truth.json or label.json): evaluate them all")
+    e.add_argument("--runs", type=Path, default=None,
+                   help="with --set: where the analyses are read or made (default runs/evaluate/<set name>)")
+    e.add_argument("--no-video", action="store_true", help="with --set: analyses made without the annotated video")
     e.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
@@ -134,6 +139,15 @@ class ProgressBar:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.set_dir is not None:
+        if args.run_dir is not None:
+            raise SquatError("give either --set DIR or RUN_DIR TRUTH_DIR, not both")
+        from .evaluate_set import main as evaluate_set
+
+        evaluate_set(args.set_dir, args.runs, args.json, video=not args.no_video)
+        return 0
+    if args.run_dir is None or args.truth_dir is None:
+        raise SquatError("give RUN_DIR TRUTH_DIR (one clip) or --set DIR (a folder of clips)")
     from .evaluate import main as evaluate
 
     evaluate(args.run_dir, args.truth_dir, args.json)

@@ -217,14 +217,16 @@ def _warnings(detected: np.ndarray, kin: Kinematics) -> list[str]:
 
 
 def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, heatmaps: bool = False,
-                  progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None) -> Path:
-    """frames.csv, reps.csv, summary.json, annotated.mp4 (and heatmap PNGs) into out_dir."""
+                  progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None,
+                  annotated: bool = True) -> Path:
+    """frames.csv, reps.csv, summary.json, annotated.mp4 (unless not annotated) and heatmap PNGs into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     analysis.frames.to_csv(out / "frames.csv", index=False, float_format="%.3f")
     analysis.reps.to_csv(out / "reps.csv", index=False, float_format="%.3f")
     (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
-    render_video(analysis, video, out / "annotated.mp4", progress)
+    if annotated:
+        render_video(analysis, video, out / "annotated.mp4", progress)
     if heatmaps:
         write_heatmaps(analysis, video, out, estimator or load_estimator(analysis.settings.pose), progress)
     return out
@@ -279,7 +281,7 @@ def read_frame(video: str | Path, index: int) -> np.ndarray:
 
 
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,
-        progress: Optional[Progress] = None, overwrite: bool = False) -> Path:
+        progress: Optional[Progress] = None, overwrite: bool = False, annotated: bool = True) -> Path:
     """Analyse and write every output into out_dir, which appears only once complete."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
@@ -288,7 +290,7 @@ def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(),
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write_outputs(analysis, video, tmp, heatmaps, progress)
+        write_outputs(analysis, video, tmp, heatmaps, progress, annotated=annotated)
         if out.exists():
             shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
         tmp.rename(out)

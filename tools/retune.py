@@ -1,0 +1,76 @@
+"""Measure a set of clips again in seconds: the network pass is kept, the rest is re-run.
+
+    python tools/retune.py SET_DIR RUNS_DIR [--cache CACHE_DIR]
+
+For every clip folder in SET_DIR (clip.mp4 with truth.json or label.json) the network pass
+(`pipeline.detect_poses`) is computed once and pickled in CACHE_DIR (default RUNS_DIR/.tracks);
+then `pipeline.measure` runs with the current code and settings and frames.csv, reps.csv and
+summary.json are written to RUNS_DIR/NAME (no annotated video). `python -m squat evaluate --set
+SET_DIR --runs RUNS_DIR` then scores them. This is how settings after the network are tuned: a
+change to tracking, kinematics or reps costs seconds, not the network's minutes. Caches are
+only valid for the same network settings (model, framing, scales).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from squat.errors import SquatError  # noqa: E402
+from squat.pipeline import detect_poses, measure  # noqa: E402
+from squat.settings import Settings  # noqa: E402
+
+
+def clip_folders(set_dir: Path) -> list[Path]:
+    return sorted(p for p in set_dir.iterdir() if (p / "clip.mp4").is_file()
+                  and ((p / "truth.json").is_file() or (p / "label.json").is_file()))
+
+
+def track_of(clip: Path, cache: Path, settings: Settings):
+    path = cache / f"{clip.name}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    start = time.time()
+    track = detect_poses(clip / "clip.mp4", settings)
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(track))
+    print(f"  network pass {clip.name}: {time.time() - start:.0f} s", file=sys.stderr)
+    return track
+
+
+def write_numbers(analysis, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    analysis.frames.to_csv(out / "frames.csv", index=False, float_format="%.3f")
+    analysis.reps.to_csv(out / "reps.csv", index=False, float_format="%.3f")
+    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set_dir", type=Path)
+    ap.add_argument("runs_dir", type=Path)
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--only", default="", help="comma list of clip names")
+    a = ap.parse_args(argv)
+    settings = Settings()
+    cache = a.cache or a.runs_dir / ".tracks"
+    only = {n for n in a.only.split(",") if n}
+    for clip in clip_folders(a.set_dir):
+        if only and clip.name not in only:
+            continue
+        track = track_of(clip, cache, settings)
+        try:
+            write_numbers(measure(track, settings), a.runs_dir / clip.name)
+        except SquatError as exc:
+            print(f"  {clip.name}: {exc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

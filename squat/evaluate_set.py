@@ -59,7 +59,8 @@ def clip_folders(set_dir: Path) -> list[Path]:
     """The clips of a set: sub-folders with clip.mp4 and a truth or a label, sorted by name."""
     if not set_dir.is_dir():
         raise SquatError(f"{set_dir} is not a folder: give a folder of clip folders (clip.mp4 + truth or label)")
-    clips = sorted(p for p in set_dir.iterdir() if p.is_dir() and (p / "clip.mp4").is_file()
+    clips = sorted(p for p in set_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and not p.name.endswith(".part") and (p / "clip.mp4").is_file()
                    and ((p / "truth.json").is_file() or (p / "label.json").is_file()))
     if not clips:
         raise SquatError(f"{set_dir} holds no clip folder (clip.mp4 with truth.json or label.json)")

@@ -296,8 +296,10 @@ def segment_reps(
         return empty, rep_per_frame
 
     knee = _smoothed_knee(t, frames["knee_angle"].to_numpy(), settings.smoothing_s)
-    # Locked out = within lockout_deg of the standing knee (most clips stand a tenth of the time).
+    # Locked out = within lockout_deg of the standing knee (most clips stand a tenth of the time),
+    # or open past stand_up_knee_angle: reps done in rhythm stop short of the straightest stand.
     straight = float(np.percentile(knee, 90)) - settings.lockout_deg if knee is not None else np.nan
+    straight = min(straight, settings.stand_up_knee_angle)
     bottoms = _one_bottom_per_rep(hip, find_peaks(hip, prominence=settings.min_depth * femur)[0], settings.min_depth * femur)
     bottoms = _merge_without_lockout(hip, bottoms, knee >= straight if knee is not None else None)
     reps = []

@@ -77,6 +77,9 @@ class TrackingSettings:
     squat_dip: float = 0.25
     min_track_share: float = 0.1  # ...if its presence score is at least this share of the best track's
     max_track_gap_s: float = 1.0  # a person unseen for longer starts a new track (later rejoined if it fits)
+    # A later track is the lifter again when it starts where the lifter was last seen at most this
+    # long before (a plate or a spotter hiding the lifter), and is never seen beside the lifter.
+    max_rejoin_gap_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class RepSettings:
     # percentile, smoothed); a rep runs from the knees unlocking to their locking out again.
     # Standing knees read ±1° (pose noise), the first 0.15 s of a descent bends them ~3°.
     lockout_deg: float = 4.0
+    # Two bottoms are two reps when the knees open past this between them, even short of the
+    # clip's straightest stand: rhythmic goblet squats (a real clip) rise to 165-173° between
+    # reps against 176-178° standing; a hip misread at depth keeps the knees below ~140°.
+    stand_up_knee_angle: float = 160.0
     # Onset of the knee bend, traced back from when it reaches this and 4× this many degrees:
     # from rest the bend grows as time², so it began at 2·t(6°) − t(24°) (pose noise and the
     # knees first opening a little in the image hide the first degrees).

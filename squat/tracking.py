@@ -192,10 +192,12 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     chosen = dict(tracks[order[0]])
     # Pieces of the lifter's path that tracking cut off (a long occlusion, a mislabelled
     # frame) fill the frames the lifter is missing when they sit where the lifter was.
-    for t in order[1:]:
-        extra = {f: p for f, p in tracks[t].items() if f not in chosen}
-        if extra and _continues(chosen, extra, frames, settings):
-            chosen.update(extra)
+    # Repeated until nothing joins: a piece that joins can bring the next one within reach.
+    left = list(order[1:])
+    while joined := [t for t in left if _continues(chosen, tracks[t], frames, time_s, settings)]:
+        for t in joined:
+            chosen.update({f: p for f, p in tracks[t].items() if f not in chosen})
+        left = [t for t in left if t not in joined]
     for f, p in chosen.items():
         out[f] = frames[f].keypoints[p]
     return Lifter(out, float(scores[order[0]]), bool(squats[order[0]]))
@@ -207,17 +209,32 @@ def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, he
     return find_lifter(frames, time_s, width, height, settings).keypoints
 
 
-def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detections],
+def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detections], time_s: np.ndarray,
                settings: TrackingSettings) -> bool:
-    """Whether `other` sits where the chosen track is just before or after it."""
+    """Whether `other` is the chosen person again: it starts where the chosen track left off, or
+    ends where it resumes, within max_rejoin_gap_s, and where both are seen at once they lie on
+    one body (the network found the lifter twice). A person seen beside the lifter is someone
+    else: a walker crossing in front would otherwise fill the frames where they hide the lifter."""
+    both = [f for f in other if f in chosen]
+    if both and np.median([_apart(frames[f].keypoints[other[f]], frames[f].keypoints[chosen[f]]) for f in both]) \
+            >= settings.max_jump:
+        return False
     chosen_frames = np.array(sorted(chosen))
-    for f in sorted({min(other), max(other)}):
-        nearest = chosen_frames[np.argmin(np.abs(chosen_frames - f))]
-        a, b = frames[f].keypoints[other[f]], frames[nearest].keypoints[chosen[nearest]]
-        _, size = body_centre_and_size(np.stack([a, b]))
-        if pose_distance(a, b) / max(size.max(), 1.0) < settings.max_jump:
+    first, last = min(other), max(other)
+    before = chosen_frames[chosen_frames < first]
+    after = chosen_frames[chosen_frames > last]
+    for mine, near in ((first, before[-1] if len(before) else None), (last, after[0] if len(after) else None)):
+        if near is None or abs(time_s[mine] - time_s[near]) > settings.max_rejoin_gap_s:
+            continue
+        if _apart(frames[mine].keypoints[other[mine]], frames[near].keypoints[chosen[near]]) < settings.max_jump:
             return True
     return False
+
+
+def _apart(a: np.ndarray, b: np.ndarray) -> float:
+    """pose_distance of two poses × their larger body size: under max_jump, one person."""
+    _, size = body_centre_and_size(np.stack([a, b]))
+    return pose_distance(a, b) / max(float(np.nanmax(size)) if np.isfinite(size).any() else 1.0, 1.0)
 
 
 # Left/right labels flip per chain (a leg can swap while the arms do not), so each

@@ -274,3 +274,17 @@ def test_start_and_end_are_the_knees_leaving_and_regaining_rest() -> None:
     # bend traced back to rest finds the true start and end within a frame or two.
     assert reps["start_time"][0] == pytest.approx(1.0, abs=0.07)
     assert reps["end_time"][0] == pytest.approx(4.1, abs=0.07)
+
+
+def test_rhythmic_reps_that_stop_short_of_full_lockout_are_each_counted() -> None:
+    """Goblet squats done in rhythm: long stands with straight knees before and after, but between
+    reps the knees open only to ~165° before the next descent. Each rep is still a rep."""
+    t = np.arange(0, 14, 1 / 30)
+    reps = [(3.0 + 2.0 * k, 0.9, 0.0, 0.9, 115.0) for k in range(4)]
+    flex = flexion(t, reps)
+    # The stand-up between reps stops 15° short of straight.
+    between = (t > 3.9) & (t < 9.9)
+    flex = np.where(between, np.maximum(flex, 15.0), flex)
+    found, _ = segment_reps(compute_kinematics(skeleton(flex), t))
+    assert len(found) == 4
+    np.testing.assert_allclose(found["bottom_time"], [3.9, 5.9, 7.9, 9.9], atol=0.1)

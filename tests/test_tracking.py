@@ -116,3 +116,52 @@ def test_framing_scales_the_frame_so_the_lifter_is_the_size_the_model_reads_best
     small = frame_lifter(Lifter(kp / 10, 1.0, False), (1080, 1920), PoseSettings())
     assert max(small.width, small.height) <= PoseSettings().max_long_side  # never beyond the bound
     assert frame_lifter(Lifter(np.full_like(kp, np.nan), 0.0, False), (1080, 1920), PoseSettings()) is None
+
+
+def squatting_person(cx: float, feet_y: float, height: float, t: float, period: float = 3.0) -> np.ndarray:
+    """standing_person whose hips, shoulders and head drop by up to 0.3 × height in a squat cycle."""
+    kp = standing_person(cx, feet_y, height)
+    drop = 0.3 * height * 0.5 * (1 - np.cos(2 * np.pi * t / period))
+    upper = [J[n] for n in ("nose", "neck", "r_shoulder", "l_shoulder", "r_hip", "l_hip")]
+    kp[upper, 1] += drop
+    kp[[J["r_knee"], J["l_knee"]], 0] += 0.3 * drop
+    return kp
+
+
+def test_a_person_crossing_in_front_of_the_lifter_never_takes_the_track():
+    """The walker hides the lifter for a few frames as they cross; the detector then sees only the
+    walker where the lifter was. The lifter's track has a gap there, never the walker's joints."""
+    time_s = np.arange(180) / 30
+    frames, walker_x = [], 100 + 7 * np.arange(180)  # crosses x = 640 around frame 77
+    for f, t in enumerate(time_s):
+        people = [standing_person(walker_x[f], 660, 480)]
+        if abs(walker_x[f] - 640) > 40:  # hidden while the walker passes in front
+            people.append(squatting_person(640, 650, 500, t))
+        frames.append(Detections(np.stack(people), np.full(len(people), 0.8, np.float32)))
+    track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+    ankle_x = track[:, J["r_ankle"], 0]
+    seen = np.isfinite(ankle_x)
+    assert seen.mean() > 0.9
+    assert np.allclose(ankle_x[seen], 640 - 0.12 * 500, atol=1), "the track took the walker's joints"
+
+
+def test_the_track_ends_when_the_lifter_leaves_and_a_newcomer_is_not_the_lifter():
+    """The lifter squats, then walks out of the frame at the right; a second person walks in from
+    the left afterwards and stands where the lifter stood. Their frames stay NaN."""
+    time_s = np.arange(240) / 30
+    frames = []
+    for f, t in enumerate(time_s):
+        if t < 4.0:
+            people = [squatting_person(640, 650, 500, t)]
+        elif t < 5.0:
+            people = [standing_person(640 + 700 * (t - 4.0), 650, 500)]  # walks out to the right
+        elif t < 6.0:
+            people = []
+        else:
+            people = [standing_person(min(100 + 600 * (t - 6.0), 640), 650, 470)]  # walks in, stops
+        dets = Detections(np.stack(people), np.full(len(people), 0.8, np.float32)) if people else Detections.empty()
+        frames.append(dets)
+    track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+    later = time_s >= 6.0
+    assert np.isnan(track[later, :, 0]).all(), "the newcomer became the lifter"
+    assert np.isfinite(track[time_s < 4.0, J["r_hip"], 0]).all()

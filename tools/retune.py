@@ -28,7 +28,7 @@ from squat.settings import Settings  # noqa: E402
 
 
 def clip_folders(set_dir: Path) -> list[Path]:
-    return sorted(p for p in set_dir.iterdir() if (p / "clip.mp4").is_file()
+    return sorted(p for p in set_dir.iterdir() if (p / "clip.mp4").is_file() and not p.name.endswith(".part")
                   and ((p / "truth.json").is_file() or (p / "label.json").is_file()))
 
 

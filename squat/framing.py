@@ -15,6 +15,7 @@ import numpy as np
 
 from .pose.estimator import Letterbox, PoseEstimator, fit
 from .settings import PoseSettings, TrackingSettings
+from .skeleton import J
 from .tracking import Detections, Lifter, find_lifter
 from .video import VideoInfo, iter_frames
 
@@ -24,13 +25,27 @@ def sample_indices(frame_count: int, n: int) -> np.ndarray:
     return np.unique(np.linspace(0, max(frame_count - 1, 0), min(n, max(frame_count, 1))).round().astype(int))
 
 
+# Standing height (nose to ankle keypoints) over the leg (hip → knee → ankle keypoints): the
+# rendered bodies' COCO keypoints give shin 0.21-0.24 and femur 0.21-0.26 of stature, and the
+# keypoints span ~0.9 of it, so ≈ 1.9. Where a plate hides the head and trunk only the legs
+# are seen, and their extent alone read a 370 px lifter as 186 px tall (a render, 960×540).
+HEIGHT_OVER_LEG = 1.9
+
+
 def lifter_height(keypoints: np.ndarray) -> float | None:
-    """The lifter's height in pixels, standing (90th percentile over the frames they were seen)."""
-    xy = keypoints[..., :2]
+    """The lifter's standing height in pixels: 90th percentile over the frames they were seen of
+    the larger of their keypoints' vertical extent and HEIGHT_OVER_LEG × their longer leg."""
+    xy = np.asarray(keypoints, np.float64)[..., :2]
     seen = np.isfinite(xy[..., 1]).sum(axis=1) >= 2
     if not seen.any():
         return None
-    heights = np.nanmax(xy[seen, :, 1], axis=1) - np.nanmin(xy[seen, :, 1], axis=1)
+    xy = xy[seen]
+    extent = np.nanmax(xy[:, :, 1], axis=1) - np.nanmin(xy[:, :, 1], axis=1)
+    legs = [np.linalg.norm(xy[:, J[f"{s}_hip"]] - xy[:, J[f"{s}_knee"]], axis=1)
+            + np.linalg.norm(xy[:, J[f"{s}_knee"]] - xy[:, J[f"{s}_ankle"]], axis=1) for s in "rl"]
+    with np.errstate(invalid="ignore"):
+        leg = np.fmax(legs[0], legs[1])
+    heights = np.fmax(extent, HEIGHT_OVER_LEG * leg)
     height = float(np.percentile(heights, 90))
     return height if height > 0 else None
 

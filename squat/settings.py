@@ -28,6 +28,9 @@ class PoseSettings:
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a
     # third of the frames at 2.5x the time (docs/accuracy-log.md), so one pass is the default.
     scale_factors: tuple[float, ...] = (1.0,)
+    # Test-time flipping: each frame also goes through the network mirrored, and the two sets of
+    # maps are averaged (left and right exchanged back). Twice the network time.
+    flip: bool = False
     upsample: int = 4  # maps are upsampled ×4 (stride 8 → 2) before peak finding
     peak_threshold: float = 0.1  # heatmap value a joint peak must exceed
     paf_threshold: float = 0.05  # minimum PAF alignment along a limb

@@ -111,3 +111,24 @@ def test_multi_scale_finds_the_same_joints():
     assert len(compared) >= 10
     # ~1 network-input pixel is 1.33 frame pixels here; joints within ~4 input pixels.
     np.testing.assert_allclose(person_b[compared, :2], person_a[compared, :2], atol=6)
+
+
+def test_flipped_maps_are_the_mirror_of_the_frames_own_with_left_and_right_exchanged():
+    """With test-time flipping, a mirrored frame's maps are the frame's maps mirrored: heatmap
+    channels swap left for right, limb fields swap and their x component changes sign. (432×270
+    fills the input exactly, so no padding breaks the mirror symmetry.)"""
+    from squat.pose.estimator import unmirror_heatmaps, unmirror_pafs
+
+    image = cv2.resize(cv2.imread(str(DATA / "golden_messi5_192x120.png")), (432, 272), interpolation=cv2.INTER_CUBIC)
+    flip = load_estimator(PoseSettings(long_side=432, flip=True))
+    hm, paf, _ = flip.maps([image])
+    mhm, mpaf, _ = flip.maps([np.ascontiguousarray(image[:, ::-1])])
+    np.testing.assert_allclose(unmirror_heatmaps(mhm), hm, atol=1e-4)
+    np.testing.assert_allclose(unmirror_pafs(mpaf), paf, atol=1e-4)
+    # Unmirroring twice is the identity, and the flipped reading finds the same joints.
+    np.testing.assert_array_equal(unmirror_pafs(unmirror_pafs(paf)), paf)
+    (plain,), (flipped,) = load_estimator(PoseSettings(long_side=432)).detect([image]), flip.detect([image])
+    a, b = plain.keypoints[0], flipped.keypoints[0]
+    both = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0])
+    assert both.sum() >= 10
+    np.testing.assert_allclose(b[both, :2], a[both, :2], atol=4)

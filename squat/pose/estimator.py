@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..settings import PoseSettings
+from ..skeleton import LIMB_JOINTS, MIRROR, N_JOINTS, PAF_CHANNELS
 from ..tracking import Detections
 from .decode import decode, upsample
 from .weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
@@ -86,6 +87,28 @@ def to_grid(maps: np.ndarray, source: Letterbox, target: Letterbox) -> np.ndarra
     return np.ascontiguousarray(ry @ maps.astype(np.float32) @ rx.T)
 
 
+# Test-time flipping: the maps of a mirrored frame, mirrored back, say the same as the frame's
+# own with left and right exchanged. Heatmap channel j of the mirrored frame is joint MIRROR[j]
+# (background stays); limb k's field is limb MIRRORED_LIMB[k]'s, with its x component negated.
+HEATMAP_MIRROR = np.array([*MIRROR, N_JOINTS])
+MIRRORED_LIMB = np.array([LIMB_JOINTS.index((MIRROR[a], MIRROR[b])) for a, b in LIMB_JOINTS])
+
+
+def unmirror_heatmaps(heatmaps: np.ndarray) -> np.ndarray:
+    """(N, 19, h, w) maps of mirrored frames → the same maps in the frames' own orientation."""
+    return heatmaps[:, HEATMAP_MIRROR, :, ::-1]
+
+
+def unmirror_pafs(pafs: np.ndarray) -> np.ndarray:
+    """(N, 38, h, w) PAFs of mirrored frames → the same fields in the frames' own orientation."""
+    out = np.empty_like(pafs)
+    flipped = pafs[:, :, :, ::-1]
+    for k, (cx, cy) in enumerate(PAF_CHANNELS):
+        mx, my = PAF_CHANNELS[MIRRORED_LIMB[k]]
+        out[:, cx], out[:, cy] = -flipped[:, mx], flipped[:, my]
+    return out
+
+
 def normalise(batch_bgr: np.ndarray, convention: str) -> np.ndarray:
     """(N, H, W, 3) uint8 BGR → (N, 3, H, W) float32 the way each set of weights was trained."""
     x = batch_bgr.astype(np.float32)
@@ -134,9 +157,15 @@ class PoseEstimator:
 
     def _run(self, images: list[np.ndarray], box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
         batch = np.stack([letterbox(im, box) for im in images])
-        x = torch.from_numpy(normalise(batch, self.spec.preprocess)).to(self.device)
-        heatmaps, pafs = self.model(x)
-        return heatmaps.float().cpu().numpy(), pafs.float().cpu().numpy()
+        if self.settings.flip:  # the mirrored frames in the same batch
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        x = torch.from_numpy(normalise(np.ascontiguousarray(batch), self.spec.preprocess)).to(self.device)
+        heatmaps, pafs = (m.float().cpu().numpy() for m in self.model(x))
+        if self.settings.flip:
+            n = len(images)
+            heatmaps = (heatmaps[:n] + unmirror_heatmaps(heatmaps[n:])) / 2
+            pafs = (pafs[:n] + unmirror_pafs(pafs[n:])) / 2
+        return heatmaps, pafs
 
     def detect(self, images: list[np.ndarray], box: Letterbox | None = None) -> list[Detections]:
         """Everyone in each frame, in frame pixels."""

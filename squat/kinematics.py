@@ -292,9 +292,13 @@ def check_view(keypoints: np.ndarray, side: str, femur_px: float, settings: Kine
     thigh = float(np.median(np.abs(hip[deep, 0] - knee[deep, 0]) / expected[deep])) if deep.any() else np.nan
 
     verdicts = []
+    # A thigh swinging in the image plane shows a side-on camera even where the far hip (hidden,
+    # so guessed by the network, or pushed apart by a close camera's perspective) reads wider.
+    in_plane = np.isfinite(thigh) and thigh >= settings.side_view_thigh_in_plane
+    max_hip_width = settings.side_view_max_hip_width_in_plane if in_plane else settings.side_view_max_hip_width
     if np.isfinite(hip_width_femur):
         verdicts.append(
-            "side" if hip_width_femur < settings.side_view_max_hip_width
+            "side" if hip_width_femur < max_hip_width
             else "front" if hip_width_femur >= settings.front_view_min_hip_width
             else "oblique"
         )

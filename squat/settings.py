@@ -126,6 +126,12 @@ class KinematicsSettings:
     # renders (the hip keypoint rides up at depth) and 0.21 at 45°: 0.45 sits between.
     side_view_min_thigh: float = 0.45
     view_min_thigh_reach: float = 0.6  # judge the thigh only where it should reach ≥ this × femur forward
+    # Where the thigh moves this much in the image plane, hips up to the second number × femur apart
+    # still read side-on. Geometry (pelvis 0.6 × femur, thigh 0.87 side-on with toe-out): 15° off
+    # side-on shows hips 0.16 apart and the thigh 0.84 in plane, 30° off 0.30 and 0.75. A real
+    # side-on clip filmed close (camera ~1.5 m) read hips 0.22, thigh 1.2; a real 45° one 0.27, 0.56.
+    side_view_thigh_in_plane: float = 0.8
+    side_view_max_hip_width_in_plane: float = 0.3
 
 
 @dataclass(frozen=True)

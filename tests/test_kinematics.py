@@ -308,3 +308,23 @@ def test_view_check_works_from_the_near_leg_alone_and_says_front_for_square_hips
     front = kp.copy()
     front[:, J["l_hip"], 0] = front[:, J["r_hip"], 0] + 0.6 * kin.proportions.femur_px
     assert check_view(front, "right", kin.proportions.femur_px, KinematicsSettings()).view == "front"
+
+
+def test_a_thigh_moving_in_the_image_plane_keeps_a_side_view_whose_far_hip_reads_wide() -> None:
+    """Filmed close, or with the far hip hidden and guessed, the hips can read 0.2-0.3 × femur
+    apart side-on; the thigh swinging in the image plane still shows the camera is side-on.
+    The 45° render's thigh does not swing in the plane: its wide hips still read oblique."""
+    settings = KinematicsSettings()
+    for clip, expected in (("side_bar_good", "side"), ("oblique45_bw", "oblique")):
+        table, kp, _ = truth_keypoints(clip)
+        kin = compute_kinematics(kp, table["time_s"].to_numpy())
+        wide = kp.copy()
+        wide[:, J["l_hip"], 0] = wide[:, J["r_hip"], 0] + 0.25 * kin.proportions.femur_px
+        view = check_view(wide, "right", kin.proportions.femur_px, settings)
+        assert view.view == expected, clip
+        assert 0.2 < view.hip_width_femur < 0.3
+    table, kp, _ = truth_keypoints("side_bar_good")
+    kin = compute_kinematics(kp, table["time_s"].to_numpy())
+    wider = kp.copy()
+    wider[:, J["l_hip"], 0] = wider[:, J["r_hip"], 0] + 0.35 * kin.proportions.femur_px
+    assert check_view(wider, "right", kin.proportions.femur_px, settings).view == "oblique"

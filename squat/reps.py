@@ -308,7 +308,9 @@ def segment_reps(
         reps.append((start, b, end, _hole(hip, start, end, settings.hole_band * femur)))
     reps = [r for r in reps if t[r[2]] - t[r[0]] >= settings.min_duration_s]
     knee_raw = frames["knee_angle"].to_numpy()
-    reps = [r for r in reps if _knees_bend(knee_raw[r[0] : r[2] + 1], settings.squat_knee_angle)]
+    # Off a side view the knees bend toward the camera and their 2D angle barely moves (a render
+    # 34° off the front: 174° at the bottom in the truth itself): the hip's path alone decides.
+    reps = [r for r in reps if not side_view or _knees_bend(knee_raw[r[0] : r[2] + 1], settings.squat_knee_angle)]
 
     rows = []
     for number, (start, b, end, (h0, h1)) in enumerate(reps, start=1):

@@ -288,3 +288,18 @@ def test_rhythmic_reps_that_stop_short_of_full_lockout_are_each_counted() -> Non
     found, _ = segment_reps(compute_kinematics(skeleton(flex), t))
     assert len(found) == 4
     np.testing.assert_allclose(found["bottom_time"], [3.9, 5.9, 7.9, 9.9], atol=0.1)
+
+
+def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_camera() -> None:
+    """Filmed from the front-left, the knees bend toward the camera and their image angle stays
+    near straight (the truth of a render 34° off the front: 174° at the bottom). The hips still
+    drop and rise: those are reps. Side-on, the same straight knees mean a misread hip."""
+    from dataclasses import replace
+
+    t = np.arange(0, 8, 1 / 30)
+    kin = compute_kinematics(skeleton(flexion(t, [(1.0, 1.2, 0.3, 1.0, 110.0), (4.5, 1.2, 0.3, 1.0, 110.0)])), t)
+    straight_knees = kin.frames.assign(knee_angle=177.0)
+    oblique = replace(kin, frames=straight_knees, view=replace(kin.view, view="oblique"))
+    assert len(segment_reps(oblique)[0]) == 2
+    side = replace(kin, frames=straight_knees, view=replace(kin.view, view="side"))
+    assert segment_reps(side)[0].empty

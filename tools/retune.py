@@ -13,10 +13,12 @@ only valid for the same network settings (model, framing, scales).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import pickle
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,14 +53,26 @@ def write_numbers(analysis, out: Path) -> None:
     (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
 
 
+def with_overrides(settings: Settings, overrides: list[str]) -> Settings:
+    """Settings with SECTION.FIELD=VALUE changes (values read as Python literals)."""
+    for item in overrides:
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        part = getattr(settings, section)
+        settings = replace(settings, **{section: replace(part, **{name: ast.literal_eval(value)})})
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("set_dir", type=Path)
     ap.add_argument("runs_dir", type=Path)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--only", default="", help="comma list of clip names")
+    ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.FIELD=VALUE",
+                    help="a setting changed for this run, e.g. pose.min_long_side=160 (give pose changes their own --cache)")
     a = ap.parse_args(argv)
-    settings = Settings()
+    settings = with_overrides(Settings(), a.overrides)
     cache = a.cache or a.runs_dir / ".tracks"
     only = {n for n in a.only.split(",") if n}
     for clip in clip_folders(a.set_dir):

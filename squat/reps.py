@@ -308,9 +308,13 @@ def segment_reps(
         reps.append((start, b, end, _hole(hip, start, end, settings.hole_band * femur)))
     reps = [r for r in reps if t[r[2]] - t[r[0]] >= settings.min_duration_s]
     knee_raw = frames["knee_angle"].to_numpy()
-    # Off a side view the knees bend toward the camera and their 2D angle barely moves (a render
-    # 34° off the front: 174° at the bottom in the truth itself): the hip's path alone decides.
-    reps = [r for r in reps if not side_view or _knees_bend(knee_raw[r[0] : r[2] + 1], settings.squat_knee_angle)]
+    if side_view:
+        reps = [r for r in reps if _knees_bend(knee_raw[r[0] : r[2] + 1], settings.squat_knee_angle)]
+    else:
+        # The knees bend toward the camera and their 2D angle barely moves (a render 34° off the
+        # front: 174° at the bottom in the truth itself), so the hip's path alone decides; a hinge
+        # (picking up a kettlebell) must not pass for a squat, so the hips must drop further.
+        reps = [r for r in reps if _hip_drop(hip, r[0], r[2]) >= settings.min_depth_off_side * femur]
 
     rows = []
     for number, (start, b, end, (h0, h1)) in enumerate(reps, start=1):
@@ -362,6 +366,11 @@ def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) 
     """Knee angle (deg) with gaps interpolated and smoothed like the hip; None if never seen."""
     knee = smooth(time_s, fill_gaps(time_s, knee_angle), window_s)
     return knee if np.isfinite(knee).all() else None
+
+
+def _hip_drop(hip: np.ndarray, start: int, end: int) -> float:
+    """How far (px) the hip went below the lower of its start and end heights (y down)."""
+    return float(hip[start : end + 1].max() - max(hip[start], hip[end]))
 
 
 def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:

@@ -151,6 +151,10 @@ class RepSettings:
     # Knees "locked out" = within this many degrees of the clip's standing knee angle (its 90th
     # percentile, smoothed); a rep runs from the knees unlocking to their locking out again.
     # Standing knees read ±1° (pose noise), the first 0.15 s of a descent bends them ~3°.
+    # Off a side view the knees cannot confirm a squat (their image angle barely moves), so the
+    # hip alone must drop this × femur: a shallow rendered rep 34° off the front drops 0.58, a
+    # kettlebell pick-up (a hinge) on a real oblique clip 0.41, its squats 0.9-1.8.
+    min_depth_off_side: float = 0.5
     lockout_deg: float = 4.0
     # Two bottoms are two reps when the knees open past this between them, even short of the
     # clip's straightest stand: rhythmic goblet squats (a real clip) rise to 165-173° between

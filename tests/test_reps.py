@@ -301,5 +301,11 @@ def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_c
     straight_knees = kin.frames.assign(knee_angle=177.0)
     oblique = replace(kin, frames=straight_knees, view=replace(kin.view, view="oblique"))
     assert len(segment_reps(oblique)[0]) == 2
+    # A hinge drops the hips less than a squat: below min_depth_off_side × femur it is no rep.
+    hinge = replace(oblique, frames=oblique.frames.assign(hip_y=kin.frames["hip_y"].min()
+                                                          + 0.4 * (kin.frames["hip_y"] - kin.frames["hip_y"].min())))
+    drop = (hinge.frames["hip_y"].max() - hinge.frames["hip_y"].min()) / kin.proportions.femur_px
+    assert 0.25 < drop < RepSettings().min_depth_off_side
+    assert segment_reps(hinge)[0].empty
     side = replace(kin, frames=straight_knees, view=replace(kin.view, view="side"))
     assert segment_reps(side)[0].empty

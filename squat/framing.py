@@ -30,11 +30,15 @@ def sample_indices(frame_count: int, n: int) -> np.ndarray:
 # keypoints span ~0.9 of it, so ≈ 1.9. Where a plate hides the head and trunk only the legs
 # are seen, and their extent alone read a 370 px lifter as 186 px tall (a render, 960×540).
 HEIGHT_OVER_LEG = 1.9
+# A person whose keypoints span less than this × their leg is seen as legs only (hips to feet
+# span ~1 leg; with the trunk up to the shoulders ~1.5).
+LEGS_ONLY_EXTENT = 1.3
 
 
 def lifter_height(keypoints: np.ndarray) -> float | None:
-    """The lifter's standing height in pixels: 90th percentile over the frames they were seen of
-    the larger of their keypoints' vertical extent and HEIGHT_OVER_LEG × their longer leg."""
+    """The lifter's standing height in pixels: the 90th percentile over the frames they were seen
+    of their keypoints' vertical extent, or of HEIGHT_OVER_LEG × their longer leg where the clip
+    shows only the legs (a plate hiding the head and trunk)."""
     xy = np.asarray(keypoints, np.float64)[..., :2]
     seen = np.isfinite(xy[..., 1]).sum(axis=1) >= 2
     if not seen.any():
@@ -45,8 +49,11 @@ def lifter_height(keypoints: np.ndarray) -> float | None:
             + np.linalg.norm(xy[:, J[f"{s}_knee"]] - xy[:, J[f"{s}_ankle"]], axis=1) for s in "rl"]
     with np.errstate(invalid="ignore"):
         leg = np.fmax(legs[0], legs[1])
-    heights = np.fmax(extent, HEIGHT_OVER_LEG * leg)
-    height = float(np.percentile(heights, 90))
+    # Only where the clip shows little more than the legs: with the trunk in view the extent is
+    # the measure person_height_px was chosen with (on renders whose plate hides the head).
+    height = float(np.percentile(extent, 90))
+    if np.isfinite(leg).any() and height < LEGS_ONLY_EXTENT * np.nanpercentile(leg, 90):
+        height = HEIGHT_OVER_LEG * float(np.nanpercentile(leg, 90))
     return height if height > 0 else None
 
 

@@ -245,11 +245,16 @@ def match_reps(ours: pd.DataFrame, true_reps: list[dict]) -> list[tuple[int, int
         for j, bottom in enumerate(ours["bottom_time"].to_numpy(float)):
             if t["start_time_s"] <= bottom <= t["end_time_s"]:
                 pairs.append((abs(bottom - t["bottom_time_s"]), i, j))
-    used_t, used_o, out = set(), set(), []
+    return one_to_one(pairs)
+
+
+def one_to_one(pairs: list[tuple[float, int, int]]) -> list[tuple[int, int]]:
+    """From candidate (cost, i, j) pairs, each i and each j used once, cheapest first; sorted (i, j)."""
+    used_i, used_j, out = set(), set(), []
     for _, i, j in sorted(pairs):
-        if i not in used_t and j not in used_o:
-            used_t.add(i)
-            used_o.add(j)
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
             out.append((i, j))
     return sorted(out)
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SquatError
-from .evaluate import _bool, _dist, _jsonable, _num, _xy
+from .evaluate import _bool, _dist, _jsonable, _num, _xy, one_to_one
 
 # A labelled bottom is good to about ±0.15 s; ours may be this far from it.
 BOTTOM_TOLERANCE_S = 0.3
@@ -75,13 +75,7 @@ def match_bottoms(reps: pd.DataFrame, bottoms_s: list[float], window_s: float = 
             gap = abs(float(r.bottom_time) - b)
             if inside or gap <= window_s:
                 pairs.append((gap, i, j))
-    used_i, used_j, out = set(), set(), []
-    for _, i, j in sorted(pairs):
-        if i not in used_i and j not in used_j:
-            used_i.add(i)
-            used_j.add(j)
-            out.append((i, j))
-    return sorted(out)
+    return one_to_one(pairs)
 
 
 def bone_cv(frames: pd.DataFrame, side: str) -> dict:

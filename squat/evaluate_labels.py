@@ -49,6 +49,13 @@ LABEL_TARGETS: dict[str, tuple[str, str, float]] = {
 SIDE_ONLY = {"shin_cv", "femur_cv"}
 
 
+def meets(value: float, op: str, limit: float) -> bool:
+    """Whether a measured value meets a target `op limit` ("<=" or ">="); NaN or None never does."""
+    if value is None or not np.isfinite(value):
+        return False
+    return value <= limit if op == "<=" else value >= limit
+
+
 def load_label(folder: str | Path) -> dict:
     path = Path(folder) / "label.json"
     try:
@@ -131,11 +138,11 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         float(reps.iloc[j]["start_time"]) - 0.5 <= b <= float(reps.iloc[j]["end_time"]) + 0.5 for b in partial)]
     invented = [int(reps.iloc[j]["rep"]) for j in unmatched if j not in partial_found]
     # Depth calls on missed reps count as wrong: the lifter is told nothing about them.
-    missed_calls = sum(1 for i in range(len(bottoms)) if i not in {p[0] for p in pairs}
-                       and i < len(below) and below[i] is not None)
+    matched_i = {i for i, _ in pairs}
+    missed_calls = sum(1 for i, call in enumerate(below[: len(bottoms)]) if i not in matched_i and call is not None)
     side = label.get("camera_side") if label.get("camera_side") in ("left", "right") else summary.get("side", "right")
     props = summary.get("proportions") or {}
-    femur_px = _num(props.get("femur_px"))
+    jumps = identity_jumps(frames, _num(props.get("femur_px")))
     detected = frames["detected"].map(_bool).to_numpy(bool) if "detected" in frames else np.zeros(len(frames), bool)
     ours_view = (summary.get("view") or {}).get("view")
     side_view = label["view"] == "side"
@@ -150,7 +157,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         "view_wrong": int((ours_view == "side") != side_view),
         "found_share": float(detected.mean()) if len(detected) else math.nan,
         **bone_cv(frames, side),
-        "identity_jumps": len(identity_jumps(frames, femur_px)),
+        "identity_jumps": len(jumps),
         "femur_to_torso": _num(props.get("femur_to_torso")),
     }
     targets = []
@@ -160,14 +167,12 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
             status = "no target"
         elif key == "depth_calls_wrong" and not measures["depth_calls"]:
             status = "no target"
-        elif value is None or not np.isfinite(value):
-            status = "FAIL"
         else:
-            status = "PASS" if (value <= limit if op == "<=" else value >= limit) else "FAIL"
+            status = "PASS" if meets(value, op, limit) else "FAIL"
         targets.append({"name": name, "measure": key, "value": value, "op": op, "limit": limit, "status": status})
     return _jsonable({
         "kind": "label", "view": label["view"], "side_view": side_view, "camera_side": side,
         "measures": measures, "per_rep": per_rep, "invented_reps": invented,
         "partial_reps_found": [int(reps.iloc[j]["rep"]) for j in partial_found],
-        "identity_jump_frames": identity_jumps(frames, femur_px)[:20], "targets": targets,
+        "identity_jump_frames": jumps[:20], "targets": targets,
     })

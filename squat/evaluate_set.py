@@ -22,8 +22,8 @@ from typing import Callable, Optional, TextIO
 import numpy as np
 
 from .errors import SquatError
-from .evaluate import _g, _jsonable, _pct, evaluate, is_side_view, load_run, load_truth
-from .evaluate_labels import bone_cv, evaluate_labels, identity_jumps, load_label
+from .evaluate import _g, _jsonable, _num, _pct, evaluate, is_side_view, load_run, load_truth
+from .evaluate_labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
 
 # Set targets: name → (row key, how the clips combine, "<=" or ">=", limit, which clips).
 SET_TARGETS: dict[str, tuple[str, str, str, float, str]] = {
@@ -157,17 +157,10 @@ def set_targets(rows: list[dict]) -> list[dict]:
         else:  # max / min: a clip without the value fails
             finite = values[np.isfinite(values)]
             value = math.nan if len(finite) < len(values) or not len(finite) else float(getattr(np, how)(finite))
-        ok = np.isfinite(value) and (value <= limit if op == "<=" else value >= limit)
-        out.append({"name": name, "value": value, "op": op, "limit": limit, "status": "PASS" if ok else "FAIL",
+        out.append({"name": name, "value": value, "op": op, "limit": limit,
+                    "status": "PASS" if meets(value, op, limit) else "FAIL",
                     "clips": len(group)})
     return _jsonable(out)
-
-
-def _num(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:

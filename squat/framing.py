@@ -52,8 +52,9 @@ def lifter_height(keypoints: np.ndarray) -> float | None:
     # Only where the clip shows little more than the legs: with the trunk in view the extent is
     # the measure person_height_px was chosen with (on renders whose plate hides the head).
     height = float(np.percentile(extent, 90))
-    if np.isfinite(leg).any() and height < LEGS_ONLY_EXTENT * np.nanpercentile(leg, 90):
-        height = HEIGHT_OVER_LEG * float(np.nanpercentile(leg, 90))
+    long_leg = float(np.nanpercentile(leg, 90)) if np.isfinite(leg).any() else np.nan
+    if height < LEGS_ONLY_EXTENT * long_leg:  # False where no leg was seen (NaN)
+        height = HEIGHT_OVER_LEG * long_leg
     return height if height > 0 else None
 
 

@@ -232,7 +232,7 @@ def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detec
 
 
 def _apart(a: np.ndarray, b: np.ndarray) -> float:
-    """pose_distance of two poses × their larger body size: under max_jump, one person."""
+    """pose_distance of two poses over their larger body size: under max_jump, one person."""
     _, size = body_centre_and_size(np.stack([a, b]))
     return pose_distance(a, b) / max(float(np.nanmax(size)) if np.isfinite(size).any() else 1.0, 1.0)
 

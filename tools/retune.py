@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import pickle
 import sys
 import time
@@ -25,13 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from squat.errors import SquatError  # noqa: E402
-from squat.pipeline import detect_poses, measure  # noqa: E402
+from squat.evaluate_set import clip_folders  # noqa: E402
+from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
 from squat.settings import Settings  # noqa: E402
-
-
-def clip_folders(set_dir: Path) -> list[Path]:
-    return sorted(p for p in set_dir.iterdir() if (p / "clip.mp4").is_file() and not p.name.endswith(".part")
-                  and ((p / "truth.json").is_file() or (p / "label.json").is_file()))
 
 
 def track_of(clip: Path, cache: Path, settings: Settings):
@@ -44,13 +39,6 @@ def track_of(clip: Path, cache: Path, settings: Settings):
     path.write_bytes(pickle.dumps(track))
     print(f"  network pass {clip.name}: {time.time() - start:.0f} s", file=sys.stderr)
     return track
-
-
-def write_numbers(analysis, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    analysis.frames.to_csv(out / "frames.csv", index=False, float_format="%.3f")
-    analysis.reps.to_csv(out / "reps.csv", index=False, float_format="%.3f")
-    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
 
 
 def with_overrides(settings: Settings, overrides: list[str]) -> Settings:
@@ -80,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         track = track_of(clip, cache, settings)
         try:
-            write_numbers(measure(track, settings), a.runs_dir / clip.name)
+            write_outputs(measure(track, settings), clip / "clip.mp4", a.runs_dir / clip.name, annotated=False)
         except SquatError as exc:
             print(f"  {clip.name}: {exc}", file=sys.stderr)
     return 0

@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--runs", type=Path, default=None,
                    help="with --set: where the analyses are read or made (default runs/evaluate/<set name>)")
     e.add_argument("--no-video", action="store_true", help="with --set: analyses made without the annotated video")
+    e.add_argument("--model", default=None, help="with --set: the pose model missing analyses are made with (see `weights list`)")
     e.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
@@ -143,8 +144,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.run_dir is not None:
             raise SquatError("give either --set DIR or RUN_DIR TRUTH_DIR, not both")
         from .evaluate_set import main as evaluate_set
+        from .settings import Settings
 
-        evaluate_set(args.set_dir, args.runs, args.json, video=not args.no_video)
+        settings = Settings()
+        if args.model:
+            settings = replace(settings, pose=replace(settings.pose, model=args.model))
+        evaluate_set(args.set_dir, args.runs, args.json, video=not args.no_video, settings=settings)
         return 0
     if args.run_dir is None or args.truth_dir is None:
         raise SquatError("give RUN_DIR TRUTH_DIR (one clip) or --set DIR (a folder of clips)")

@@ -152,11 +152,14 @@ def femur_length_px(truth: pd.DataFrame, side: str) -> float:
     return float(np.nanmedian(_dist(_xy(rows, f"{side}_hip"), _xy(rows, f"{side}_knee"))))
 
 
-def keypoint_errors(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px: float) -> dict:
+def keypoint_errors(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px: float,
+                    at_depth: Optional[np.ndarray] = None) -> dict:
     """Per joint of KEYPOINTS: distance from ours to the truth's point of the same name (pixels and
-    × femur): mean, median, 90th percentile; the mean offset in x and y (pixels, image axes: +y
-    is down); coverage = share of frames where we have the point."""
+    × femur): mean, median, 90th percentile, and the mean × femur in the frames at depth; the
+    mean offset in x and y (pixels, image axes: +y is down); coverage = share of frames where we
+    have the point."""
     out = {}
+    deep = np.zeros(len(truth), bool) if at_depth is None else at_depth
     for joint, pattern in KEYPOINTS.items():
         name = pattern.format(s=side)
         offset = _xy(ours, name) - _xy(truth, name)
@@ -166,9 +169,24 @@ def keypoint_errors(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px
             "keypoint": name, "mean_px": _mean(ok), "median_px": _median(ok), "p90_px": _p90(ok),
             "bias_x_px": _mean(offset[:, 0]), "bias_y_px": _mean(offset[:, 1]),
             "mean_femur": _mean(ok) / femur_px, "p90_femur": _p90(ok) / femur_px,
+            "mean_femur_at_depth": _mean(_finite(d[deep])) / femur_px,
             "coverage": float(np.isfinite(d).mean()) if len(d) else math.nan,
         }
     return out
+
+
+def midfoot_errors(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Our midfoot line (midfoot_x) against the truth's midfoot (midpoint of the camera-side heel
+    and big toe): pixels, and cm at the lifter's plane (pixels per metre from the truth's hip
+    moment arm, in pixels and in metres, where it is over 5 cm)."""
+    if "midfoot_x" not in ours or "midfoot_x" not in truth:
+        return {"mae_px": math.nan, "mae_cm": math.nan, "bias_cm": math.nan}
+    err = ours["midfoot_x"].to_numpy(float) - truth["midfoot_x"].to_numpy(float)
+    arm_px, arm_m = truth["hip_moment_arm_px"].to_numpy(float), truth["hip_moment_arm_m"].to_numpy(float)
+    long_arm = arm_m > 0.05
+    px_per_m = float(np.median(arm_px[long_arm] / arm_m[long_arm])) if long_arm.any() else math.nan
+    return {"mae_px": _mean(np.abs(_finite(err))), "mae_cm": 100 * _mean(np.abs(_finite(err))) / px_per_m,
+            "bias_cm": 100 * _mean(_finite(err)) / px_per_m}
 
 
 def swapped_frames(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px: float,
@@ -410,7 +428,8 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
         "frames": {
             "detected_share": float(detected.mean()) if len(detected) else math.nan,
             "angles": angles,
-            "keypoints": keypoint_errors(frames, truth, side, femur),
+            "keypoints": keypoint_errors(frames, truth, side, femur, at_depth),
+            "midfoot": midfoot_errors(frames, truth),
             "swaps": swapped_frames(frames, truth, side, femur),
             "bar_midfoot": bar_midfoot_errors(frames, truth),
         },

@@ -24,6 +24,7 @@ import numpy as np
 from .errors import SquatError
 from .evaluate import _g, _jsonable, _num, _pct, evaluate, is_side_view, load_run, load_truth
 from .evaluate_labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
+from .settings import Settings
 
 # Set targets: name → (row key, how the clips combine, "<=" or ">=", limit, which clips).
 SET_TARGETS: dict[str, tuple[str, str, str, float, str]] = {
@@ -48,11 +49,12 @@ COLUMNS = (  # key, header, format
     ("hip_mae", "hip", ".1f"), ("trunk_lean_mae", "lean", ".1f"), ("reps", "reps", "s"),
     ("bottom_time_max_abs_error_s", "bottom", ".2f"), ("depth_calls", "depth ok", "s"),
     ("femur_to_torso_error_pct", "f/t %", "+.0f"), ("view", "view", "s"), ("shin_cv", "shinCV", ".3f"),
-    ("femur_cv", "femCV", ".3f"), ("identity_jumps", "jumps", "d"), ("passed", "targets", "s"),
+    ("femur_cv", "femCV", ".3f"), ("identity_jumps", "jumps", "d"), ("hip_at_depth_femur", "hip@d", ".2f"),
+    ("midfoot_cm", "midfoot", ".1f"), ("passed", "targets", "s"),
 )
 # For the mean / worst rows: which way is worse.
 WORSE_HIGH = ("knee_mae", "knee_mae_at_depth", "hip_mae", "trunk_lean_mae", "bottom_time_max_abs_error_s",
-              "shin_cv", "femur_cv", "identity_jumps")
+              "shin_cv", "femur_cv", "identity_jumps", "hip_at_depth_femur", "midfoot_cm")
 
 
 def clip_folders(set_dir: Path) -> list[Path]:
@@ -92,6 +94,9 @@ def render_row(result: dict) -> dict:
         "femur_to_torso_error_pct": result["proportions"]["femur_to_torso"]["error_pct"],
         "view_ours": result["view"]["ours"], "view_truth": result["view"]["truth"],
         "view_wrong": int(not result["view"]["right"]),
+        # the camera-side hip keypoint's distance from the truth's at depth, × femur; the midfoot line's error
+        "hip_at_depth_femur": result["frames"]["keypoints"]["hip"]["mean_femur_at_depth"],
+        "midfoot_cm": result["frames"]["midfoot"]["mae_cm"],
         "passed": sum(t["status"] == "PASS" for t in result["targets"]),
         "judged": sum(t["status"] != "no target" for t in result["targets"]),
     }
@@ -226,8 +231,8 @@ def format_set(set_dir: str, rows: list[dict], targets: list[dict]) -> str:
 
 
 def main(set_dir: str | Path, runs_dir: Optional[str | Path] = None, json_path: Optional[str | Path] = None,
-         video: bool = True, stream: Optional[TextIO] = None) -> dict:
-    """Evaluate every clip of set_dir (analysing those without a run in runs_dir first)."""
+         video: bool = True, stream: Optional[TextIO] = None, settings: Optional[Settings] = None) -> dict:
+    """Evaluate every clip of set_dir (analysing those without a run in runs_dir first, with settings)."""
     from .pipeline import run  # only when a clip still needs analysing
 
     set_dir = Path(set_dir)
@@ -239,7 +244,7 @@ def main(set_dir: str | Path, runs_dir: Optional[str | Path] = None, json_path: 
     for clip in clip_folders(set_dir):
         run_dir = runs / clip.name
         try:
-            ensure_run(clip, run_dir, lambda v, d: run(v, d, annotated=video))
+            ensure_run(clip, run_dir, lambda v, d: run(v, d, settings or Settings(), annotated=video))
             row, result = evaluate_clip(clip, run_dir)
         except SquatError as exc:  # one clip that cannot be analysed is a row, not the end of the set
             print(f"  {clip.name}: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
-from .skeleton import HEATMAP_PARTS, JOINTS
+from .skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from .tracking import Detections, mean_hip, select_lifter, smooth_track
 from .video import VideoInfo, VideoWriter, iter_frames, probe
 
@@ -161,7 +161,8 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
         raise NoLifterError(
             f"no person found in {Path(info.path).name}: film the lifter whole, side-on, in good light, and try again"
         )
-    keypoints = smooth_track(raw, time_s, settings.tracking)
+    tracked = smooth_track(raw, time_s, settings.tracking)
+    keypoints, feet = tracked[:, :N_JOINTS], tracked[:, N_JOINTS:]  # feet: (F, 4, 3) or (F, 0, 3)
     plate = (choose_plate(list(track.circles), keypoints, time_s, settings.plate, settings.tracking)
              if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
@@ -169,10 +170,11 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     kin_settings = with_side(keypoints, settings.kinematics)  # the summary keeps the user's "auto"
     keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
-    kin = compute_kinematics(keypoints, time_s, kin_settings, bar=bar, trunk_hip=model_hip,
+    heel, toe = camera_side_foot(feet, kin_settings.side)
+    kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, hip_high_femur=track.hip_high_femur)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
-    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate)
+    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet)
     return Analysis(
         video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
         device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
@@ -187,14 +189,26 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     return measure(detect_poses(video, settings, progress, estimator), settings)
 
 
+def camera_side_foot(feet: np.ndarray, side: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Heel and toe (F, 3) of the camera-side foot from the (F, 4, 3) foot points; None, None
+    for a model without feet."""
+    if feet.shape[1] < len(FOOT_POINTS):
+        return None, None
+    s = "r" if side == "right" else "l"
+    return feet[:, FOOT_POINTS.index(f"{s}_heel")], feet[:, FOOT_POINTS.index(f"{s}_toe")]
+
+
 def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
-                rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None) -> pd.DataFrame:
-    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18, the angles, rep, the extra
-    columns, and plate_x/_y/_radius where a plate was seen in the clip."""
+                rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None,
+                feet: Optional[np.ndarray] = None) -> pd.DataFrame:
+    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18 (then the foot points
+    for models with feet), the angles, rep, the extra columns, and plate_x/_y/_radius where a
+    plate was seen in the clip."""
     cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
-    for j, name in enumerate(JOINTS):
+    points = np.concatenate([keypoints, feet], axis=1) if feet is not None else keypoints
+    for j, name in enumerate((JOINTS + FOOT_POINTS)[: points.shape[1]]):
         for k, suffix in enumerate(("x", "y", "conf")):
-            cols[f"{name}_{suffix}"] = keypoints[:, j, k]
+            cols[f"{name}_{suffix}"] = points[:, j, k]
     for name in ANGLE_COLUMNS:
         cols[name] = kin_frames[name].to_numpy()
     cols["rep"] = rep_per_frame

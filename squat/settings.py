@@ -33,6 +33,9 @@ class PoseSettings:
     flip: bool = False
     upsample: int = 4  # maps are upsampled ×4 (stride 8 → 2) before peak finding
     peak_threshold: float = 0.1  # heatmap value a joint peak must exceed
+    # Models with feet: a heel or toe peak belongs to the person whose same-side ankle is within
+    # this × their shin (a foot is ~0.6 shin long; a toe in front of the ankle ~0.55 shin away).
+    foot_reach: float = 0.9
     paf_threshold: float = 0.05  # minimum PAF alignment along a limb
     paf_samples: int = 10  # points sampled along each candidate limb
     paf_min_fraction: float = 0.8  # share of samples that must align

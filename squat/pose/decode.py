@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from squat.settings import PoseSettings
-from squat.skeleton import LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS
+from squat.skeleton import FOOT_ANKLE, FOOT_POINTS, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS
 
 STRIDE = 8  # input pixels per network map cell
 
@@ -27,7 +27,7 @@ STRIDE = 8  # input pixels per network map cell
 class People:
     """The people found in one frame, by score descending."""
 
-    keypoints: np.ndarray  # (P, 18, 3) float32: x, y in network-input pixels, heatmap peak value; NaN row if missing
+    keypoints: np.ndarray  # (P, 18 or 22, 3) float32: x, y in network-input pixels, heatmap peak value; NaN row if missing
     score: np.ndarray  # (P,) float32: sum of part peak values and limb PAF scores (OpenPose's); / n_parts = mean
     n_parts: np.ndarray  # (P,) int64: joints found
 
@@ -195,15 +195,40 @@ def _no_people() -> People:
     return People(np.empty((0, N_JOINTS, 3), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
 
 
+def attach_feet(keypoints: np.ndarray, foot_peaks: list[np.ndarray], reach: float) -> np.ndarray:
+    """(P, 18, 3) people + per foot point (k, 3) peaks, all in one pixel grid → (P, 22, 3): each
+    person's heel or toe is the strongest peak of that channel within `reach` × their shin
+    (knee to ankle) of their own ankle on that side; NaN where none is (or no ankle)."""
+    out = np.full((len(keypoints), N_JOINTS + len(FOOT_POINTS), 3), np.nan, np.float32)
+    out[:, :N_JOINTS] = keypoints
+    for i, (ankle, peaks) in enumerate(zip(FOOT_ANKLE, foot_peaks)):
+        knee = ankle - 1  # r_knee precedes r_ankle, l_knee precedes l_ankle
+        if not len(peaks):
+            continue
+        a, k = keypoints[:, ankle, :2], keypoints[:, knee, :2]
+        limit = reach * np.hypot(*(a - k).T)  # (P,), NaN without a shin
+        d = np.linalg.norm(peaks[None, :, :2] - a[:, None], axis=2)  # (P, k)
+        score = np.where(d <= limit[:, None], peaks[None, :, 2], -np.inf)
+        best = np.argmax(score, axis=1)
+        has = np.isfinite(score[np.arange(len(best)), best])
+        out[has, N_JOINTS + i] = peaks[best[has]]
+    return out
+
+
 def decode(heatmaps: np.ndarray, pafs: np.ndarray, settings: PoseSettings) -> People:
-    """One frame's stride-8 network maps (19, h, w) heatmaps + (38, h, w) PAFs → People in input pixels."""
-    if heatmaps.ndim != 3 or pafs.ndim != 3 or heatmaps.shape[0] != N_HEATMAPS or pafs.shape[0] != N_PAFS \
-            or heatmaps.shape[1:] != pafs.shape[1:]:
+    """One frame's stride-8 network maps (19 or, with feet, 23, h, w) heatmaps + (38, h, w) PAFs
+    → People in input pixels (18 keypoints each, or 22 with the foot points)."""
+    feet = heatmaps.ndim == 3 and heatmaps.shape[0] == N_HEATMAPS + len(FOOT_POINTS)
+    if heatmaps.ndim != 3 or pafs.ndim != 3 or (heatmaps.shape[0] != N_HEATMAPS and not feet) \
+            or pafs.shape[0] != N_PAFS or heatmaps.shape[1:] != pafs.shape[1:]:
         raise ValueError(f"expected heatmaps ({N_HEATMAPS}, h, w) and pafs ({N_PAFS}, h, w), "
                          f"got {heatmaps.shape} and {pafs.shape}")
     f = settings.upsample
     peaks = find_peaks(upsample(heatmaps[:N_JOINTS], f), settings.peak_threshold)  # background unused
     connections = score_limbs(peaks, upsample(pafs, f), settings)
     people = group_people(peaks, connections, settings)
+    if feet:
+        foot_peaks = find_peaks(upsample(heatmaps[N_HEATMAPS:], f), settings.peak_threshold)
+        people = People(attach_feet(people.keypoints, foot_peaks, settings.foot_reach), people.score, people.n_parts)
     people.keypoints[..., :2] = to_input_pixels(people.keypoints[..., :2], f)
     return people

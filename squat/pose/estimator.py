@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..settings import PoseSettings
-from ..skeleton import LIMB_JOINTS, MIRROR, N_JOINTS, PAF_CHANNELS
+from ..skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
 from ..tracking import Detections
 from .decode import decode, upsample
 from .weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
@@ -90,13 +90,14 @@ def to_grid(maps: np.ndarray, source: Letterbox, target: Letterbox) -> np.ndarra
 # Test-time flipping: the maps of a mirrored frame, mirrored back, say the same as the frame's
 # own with left and right exchanged. Heatmap channel j of the mirrored frame is joint MIRROR[j]
 # (background stays); limb k's field is limb MIRRORED_LIMB[k]'s, with its x component negated.
-HEATMAP_MIRROR = np.array([*MIRROR, N_JOINTS])
+# Foot channels (models with feet) follow the background and swap heel with heel, toe with toe.
+HEATMAP_MIRROR = np.array([*MIRROR, N_JOINTS, *(N_HEATMAPS + i for i in FOOT_MIRROR)])
 MIRRORED_LIMB = np.array([LIMB_JOINTS.index((MIRROR[a], MIRROR[b])) for a, b in LIMB_JOINTS])
 
 
 def unmirror_heatmaps(heatmaps: np.ndarray) -> np.ndarray:
-    """(N, 19, h, w) maps of mirrored frames → the same maps in the frames' own orientation."""
-    return heatmaps[:, HEATMAP_MIRROR, :, ::-1]
+    """(N, 19 or 23, h, w) maps of mirrored frames → the same maps in the frames' own orientation."""
+    return heatmaps[:, HEATMAP_MIRROR[: heatmaps.shape[1]], :, ::-1]
 
 
 def unmirror_pafs(pafs: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from squat.skeleton import N_HEATMAPS, N_PAFS
+from squat.skeleton import FOOT_POINTS, N_HEATMAPS, N_PAFS
 
 STRIDE = 8  # output maps are 1/8 of the input size
 PREPROCESS = "bgr_raw"  # OpenCV BGR pixel values 0..255 as they are: no scaling, no mean
@@ -115,7 +115,8 @@ class MobileNetThin(nn.Module):
             + [_stage(later_in, STAGE_N_BRANCH) for _ in range(N_STAGES - 1)]
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's strides 4 (pooled), 8 and 8 concatenated: (N, 864, H/8, W/8)."""
         # NHWC makes oneDNN's depthwise convs 2-3x faster on CPU; every layer keeps the layout
         x = x.contiguous(memory_format=torch.channels_last)
         taps = []
@@ -123,10 +124,33 @@ class MobileNetThin(nn.Module):
             x = layer(x)
             if name in FEATURE_TAPS:
                 taps.append(x)
-        features = torch.cat([self.pool(taps[0]), *taps[1:]], dim=1)
+        return torch.cat([self.pool(taps[0]), *taps[1:]], dim=1)
 
+    def refine(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The six stages on the features: last heatmaps, last PAFs, and the last stage's
+        output concatenated with the features (what a further stage would see)."""
         x = features
         for stage in self.stages:
             pafs, heatmaps = stage["paf"](x), stage["heat"](x)
             x = torch.cat([pafs, heatmaps, features], dim=1)  # TF order: L1, L2, features
+        return heatmaps, pafs, x
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heatmaps, pafs, _ = self.refine(self.features(x))
         return heatmaps.contiguous(), pafs.contiguous()
+
+
+class MobileNetThinFeet(MobileNetThin):
+    """MobileNetThin plus a seventh branch for the feet: heatmaps of r_heel, r_toe, l_heel,
+    l_toe (FOOT_POINTS) after the 19 body heatmaps, so forward gives (N, 23, h, w) heatmaps
+    and the same 38 PAFs. The branch reads what a further stage would (the last stage's maps
+    and the features), so the ankles it needs are already found; no foot PAFs: a foot point
+    belongs to the person whose ankle is nearest (decode.attach_feet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.feet = _branch(N_PAFS + N_HEATMAPS + FEATURE_CHANNELS, STAGE_N_BRANCH, len(FOOT_POINTS))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heatmaps, pafs, last = self.refine(self.features(x))
+        return torch.cat([heatmaps, self.feet(last)], dim=1).contiguous(), pafs.contiguous()

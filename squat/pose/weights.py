@@ -31,6 +31,7 @@ REGISTRY = WEIGHTS_DIR / "registry.json"
 ARCHS = {
     "cmu": "squat.pose.cmu:OpenPoseNet",
     "mobilenet_thin": "squat.pose.mobilenet_thin:MobileNetThin",
+    "mobilenet_thin_feet": "squat.pose.mobilenet_thin:MobileNetThinFeet",
 }
 PREPROCESS = ("bgr_raw", "bgr_caffe", "rgb_imagenet")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -57,7 +57,8 @@ def main() -> None:
     h, w = frames[0].shape[:2]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {resolve_device(args.device)}, "
           f"clip {Path(args.clip).name} {w}x{h}, median of {args.frames} frames")
-    cases = [("mobilenet_thin", 432), ("mobilenet_thin", 656), ("cmu_body_pose", 432), ("cmu_body_pose", 656)]
+    cases = [("mobilenet_thin", 432), ("mobilenet_thin", 656), ("mobilenet_thin_squat", 432),
+             ("mobilenet_thin_squat", 656), ("cmu_body_pose", 432), ("cmu_body_pose", 656)]
     rows = []
     for name, long_side in cases:
         est, note = estimator_for(name, long_side, args.device)

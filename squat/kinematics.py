@@ -100,10 +100,34 @@ def _length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.hypot(*(a - b).T)
 
 
-def with_side(keypoints: np.ndarray, settings: KinematicsSettings) -> KinematicsSettings:
-    """The settings with side "auto" resolved on these keypoints, so that every later step
-    (the bone-length hip, the angles) measures the same leg."""
-    return settings if settings.side != "auto" else replace(settings, side=detect_side(keypoints, settings.side_tie))
+def with_side(keypoints: np.ndarray, settings: KinematicsSettings, feet: np.ndarray | None = None
+              ) -> KinematicsSettings:
+    """The settings with side "auto" resolved on these keypoints (and the foot points of a model
+    with feet), so that every later step (the bone-length hip, the angles) measures the same leg."""
+    if settings.side != "auto":
+        return settings
+    side = side_from_feet(feet) if feet is not None else None
+    return replace(settings, side=side or detect_side(keypoints, settings.side_tie))
+
+
+def side_from_feet(feet: np.ndarray, min_along: float = 0.3) -> str | None:
+    """The leg facing the camera from where the toes point: a lifter filmed from their right
+    faces image-right (right × forward = up), from their left image-left; the same in an oblique
+    view. feet: (F, 4, 2+) r_heel, r_toe, l_heel, l_toe. None when the toes point at or away
+    from the camera (heel → toe along x under min_along × the foot's length) or too few feet
+    were seen: a model trained to place hidden joints gives the far leg full confidence, so
+    confidence (detect_side) cannot tell the legs apart, but the feet can."""
+    f = np.asarray(feet, dtype=np.float64)
+    if f.ndim != 3 or f.shape[1] < 4:
+        return None
+    step = np.concatenate([f[:, 1, :2] - f[:, 0, :2], f[:, 3, :2] - f[:, 2, :2]])
+    step = step[np.isfinite(step).all(axis=1)]
+    if len(step) < 5:
+        return None
+    along, length = float(np.median(step[:, 0])), float(np.median(np.hypot(*step.T)))
+    if abs(along) < min_along * length:
+        return None
+    return "right" if along > 0 else "left"
 
 
 def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -120,6 +120,7 @@ class PoseTrack:
     device: str
     reader_warnings: tuple[str, ...] = ()
     hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
+    hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
 
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
@@ -148,7 +149,7 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
         circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
-        hip_high_femur=estimator.spec.hip_high_femur,
+        hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
     )
 
 
@@ -167,7 +168,10 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
              if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
-    kin_settings = with_side(keypoints, settings.kinematics)  # the summary keeps the user's "auto"
+    # the summary keeps the user's "auto"; with foot points the toes say which leg is near
+    kin_settings = with_side(keypoints, settings.kinematics, feet if feet.shape[1] else None)
+    if not track.hip_from_bones:
+        kin_settings = replace(kin_settings, hip_from_bones=False)
     keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
     heel, toe = camera_side_foot(feet, kin_settings.side)

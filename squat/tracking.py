@@ -183,8 +183,8 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     """
     frames = [merge_fragments(d) for d in frames]
     tracks = link_tracks(frames, time_s, settings)
-    width = max((d.keypoints.shape[1] for d in frames), default=N_JOINTS)  # 22 with foot points
-    out = np.full((len(frames), width, 3), np.nan, np.float32)
+    n_points = max((d.keypoints.shape[1] for d in frames), default=N_JOINTS)  # 22 with foot points
+    out = np.full((len(frames), n_points, 3), np.nan, np.float32)
     if not tracks:
         return Lifter(out, 0.0, False)
     scores = np.array([track_score(t, frames, width, height) for t in tracks])

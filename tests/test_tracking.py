@@ -169,3 +169,15 @@ def test_the_track_ends_when_the_lifter_leaves_and_a_newcomer_is_not_the_lifter(
     later = time_s >= 6.0
     assert np.isnan(track[later, :, 0]).all(), "the newcomer became the lifter"
     assert np.isfinite(track[time_s < 4.0, J["r_hip"], 0]).all()
+
+
+def test_of_two_equal_people_the_one_near_the_middle_of_the_frame_is_the_lifter():
+    """Centrality is measured against the frame's width, whatever the number of keypoints."""
+    time_s = np.arange(30) / 30
+    for edge_first in (True, False):
+        people = [standing_person(1150, 650, 500), standing_person(660, 650, 500)]
+        if not edge_first:
+            people.reverse()
+        frames = [Detections(np.stack(people), np.array([0.8, 0.8], np.float32)) for _ in time_s]
+        track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+        assert np.allclose(track[:, J["neck"], 0], 660, atol=1)

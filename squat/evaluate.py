@@ -185,8 +185,8 @@ def midfoot_errors(ours: pd.DataFrame, truth: pd.DataFrame) -> dict:
     arm_px, arm_m = truth["hip_moment_arm_px"].to_numpy(float), truth["hip_moment_arm_m"].to_numpy(float)
     long_arm = arm_m > 0.05
     px_per_m = float(np.median(arm_px[long_arm] / arm_m[long_arm])) if long_arm.any() else math.nan
-    return {"mae_px": _mean(np.abs(_finite(err))), "mae_cm": 100 * _mean(np.abs(_finite(err))) / px_per_m,
-            "bias_cm": 100 * _mean(_finite(err)) / px_per_m}
+    mae = _mean(np.abs(_finite(err)))
+    return {"mae_px": mae, "mae_cm": 100 * mae / px_per_m, "bias_cm": 100 * _mean(_finite(err)) / px_per_m}
 
 
 def swapped_frames(ours: pd.DataFrame, truth: pd.DataFrame, side: str, femur_px: float,

@@ -169,7 +169,7 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     # the summary keeps the user's "auto"; with foot points the toes say which leg is near
-    kin_settings = with_side(keypoints, settings.kinematics, feet if feet.shape[1] else None)
+    kin_settings = with_side(keypoints, settings.kinematics, feet)
     if not track.hip_from_bones:
         kin_settings = replace(kin_settings, hip_from_bones=False)
     keypoints = hips_from_bones(keypoints, bar, kin_settings)

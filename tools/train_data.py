@@ -29,13 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from squat.skeleton import FOOT_POINTS, JOINTS  # noqa: E402
 from validation_set import SYNTH_DIR, SYNTH_PYTHON, Clip, draw_clip, render as render_clip  # noqa: E402
 
 TRAIN_FIRST_SEED = 5000  # validation seeds are 1000-1023; training never draws from them
 CROP = 160  # the engine shows the network a lifter ~120 px tall (PoseSettings.person_height_px)
-POINTS = ["nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
-          "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
-          "r_heel", "r_toe", "l_heel", "l_toe", "midfoot"]
+POINTS = (*JOINTS, *FOOT_POINTS, "midfoot")  # the truth's columns, in the engine's order
 
 
 def training_clip(seed: int, index: int) -> Clip:

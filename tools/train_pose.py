@@ -32,10 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from squat.pose.decode import to_input_pixels, upsample  # noqa: E402
 from squat.pose.mobilenet_thin import STRIDE, MobileNetThin, MobileNetThinFeet  # noqa: E402
-from squat.skeleton import FOOT_MIRROR, J, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS  # noqa: E402
+from squat.skeleton import (  # noqa: E402
+    FOOT_ANKLE, FOOT_POINTS, J, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS, mirror_index,
+)
 
-N_POINTS = N_JOINTS + 4  # shard keypoints: COCO-18, r_heel, r_toe, l_heel, l_toe (midfoot unused)
-POINT_MIRROR = np.array([*MIRROR, *(N_JOINTS + i for i in FOOT_MIRROR)])
+N_POINTS = N_JOINTS + len(FOOT_POINTS)  # shard keypoints: COCO-18, r_heel, r_toe, l_heel, l_toe (midfoot unused)
+POINT_MIRROR = np.array(mirror_index(N_POINTS))
 SIGMA_PX = 7.0  # OpenPose's training Gaussian, in input pixels
 PAF_WIDTH_PX = 8.0  # half-width of a limb's field, in input pixels (one map cell)
 
@@ -101,7 +103,7 @@ def foot_head_from_ankles(model: MobileNetThinFeet) -> None:
     """Start the foot branch as a copy of the last heatmap branch, each output taken from the
     channel of its ankle: heels and toes begin where the ankles are."""
     last = model.stages[-1]["heat"]
-    rows = [J["r_ankle"], J["r_ankle"], J["l_ankle"], J["l_ankle"]]
+    rows = list(FOOT_ANKLE)
     state = last.state_dict()
     for key in [k for k in state if k.startswith(f"{len(last) - 1}.pointwise.")]:
         state[key] = state[key][rows]
@@ -124,21 +126,13 @@ def to_input(batch: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def stage_input(model: MobileNetThin, x: torch.Tensor, first: int) -> torch.Tensor:
     """What stage `first` (0-based) sees: the previous stage's PAFs and heatmaps + the features."""
-    features = model.features(x)
-    y = features
-    for stage in model.stages[:first]:
-        y = torch.cat([stage["paf"](y), stage["heat"](y), features], dim=1)
-    return y
+    return model.refine(model.features(x), stages=model.stages[:first])[2]
 
 
 def refine_from(model: MobileNetThinFeet, y: torch.Tensor, first: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The stages from `first` on and the foot branch: (heatmaps 23, PAFs 38)."""
-    features = y[:, N_PAFS + N_HEATMAPS:]
-    heatmaps = pafs = None
-    for stage in model.stages[first:]:
-        pafs, heatmaps = stage["paf"](y), stage["heat"](y)
-        y = torch.cat([pafs, heatmaps, features], dim=1)
-    return torch.cat([heatmaps, model.feet(y)], dim=1), pafs
+    heatmaps, pafs, last = model.refine(y[:, N_PAFS + N_HEATMAPS:], y, model.stages[first:])
+    return torch.cat([heatmaps, model.feet(last)], dim=1), pafs
 
 
 def augment(images: np.ndarray, points: np.ndarray | None, rng: np.random.Generator):

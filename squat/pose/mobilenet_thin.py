@@ -126,11 +126,14 @@ class MobileNetThin(nn.Module):
                 taps.append(x)
         return torch.cat([self.pool(taps[0]), *taps[1:]], dim=1)
 
-    def refine(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The six stages on the features: last heatmaps, last PAFs, and the last stage's
-        output concatenated with the features (what a further stage would see)."""
-        x = features
-        for stage in self.stages:
+    def refine(self, features: torch.Tensor, x: torch.Tensor | None = None, stages: nn.ModuleList | None = None
+               ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
+        """The stages (default all six) on the features, from x (default the features, the first
+        stage's input): their last heatmaps and PAFs (None without a stage), and the last output
+        concatenated with the features (what a further stage sees). Training runs it in parts."""
+        x = features if x is None else x
+        heatmaps = pafs = None
+        for stage in self.stages if stages is None else stages:
             pafs, heatmaps = stage["paf"](x), stage["heat"](x)
             x = torch.cat([pafs, heatmaps, features], dim=1)  # TF order: L1, L2, features
         return heatmaps, pafs, x

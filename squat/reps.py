@@ -10,9 +10,9 @@ start = the knees unlock (leave their standing angle), end = they lock out again
 angle moves first and is steady when standing, while the hip barely moves in the first ~0.4 s
 of a descent and the pose model misplaces it near standing (hands, plates). Without a seen knee,
 the hip's return to standing height decides.
-bottom = the middle of the time "in the hole" (hip within RepSettings.hole_band × femur of its
-lowest); on a held pause, the middle of the pause. The truth of the rendered clips calls the
-deepest frame the bottom, which in a flat pause is any of its frames: the middle is the one
+bottom = the middle of the time "in the hole" (the longest stretch with the hip within
+RepSettings.hole_band × femur of its lowest, short gaps closed); on a held pause, the middle of the pause. The
+truth of the rendered clips calls the deepest frame the bottom, which in a flat pause is any of its frames: the middle is the one
 coaching answer that is at most half the pause from it.
 pause = the contiguous stretch around the lowest hip within bottom_band × femur of it.
 """
@@ -159,10 +159,16 @@ def _rep_bounds(t: np.ndarray, hip: np.ndarray, knee: np.ndarray | None, bottoms
     return out
 
 
-def _hole(hip: np.ndarray, start: int, end: int, band_px: float) -> tuple[int, int]:
-    """First and last frame of start..end with the hip within band_px of its lowest there."""
-    deep = start + np.flatnonzero(hip[start : end + 1] >= hip[start : end + 1].max() - band_px)
-    return int(deep[0]), int(deep[-1])
+def _hole(t: np.ndarray, hip: np.ndarray, start: int, end: int, band_px: float, gap_s: float) -> tuple[int, int]:
+    """First and last frame of the hole in start..end: the longest stretch (in time) with the hip
+    within band_px of its lowest there, stretches less than gap_s apart taken as one."""
+    deep = np.concatenate(([False], hip[start : end + 1] >= hip[start : end + 1].max() - band_px, [False]))
+    edges = np.flatnonzero(np.diff(deep.astype(np.int8)))
+    firsts, lasts = start + edges[0::2], start + edges[1::2] - 1
+    joined = np.concatenate(([True], t[firsts[1:]] - t[lasts[:-1]] >= gap_s))  # a new stretch starts
+    firsts, lasts = firsts[joined], lasts[np.r_[joined[1:], True]]
+    k = int(np.argmax(t[lasts] - t[firsts] + 1e-9 * (lasts - firsts)))
+    return int(firsts[k]), int(lasts[k])
 
 
 def _pause(hip: np.ndarray, start: int, bottom: int, end: int, band_px: float) -> tuple[int, int]:
@@ -305,7 +311,7 @@ def segment_reps(
     reps = []
     for b, (start, end) in zip(bottoms, _rep_bounds(t, hip, knee, bottoms, settings, settings.stand_band * femur)):
         b = start + int(np.argmax(hip[start : end + 1]))  # the lowest hip of the rep's span
-        reps.append((start, b, end, _hole(hip, start, end, settings.hole_band * femur)))
+        reps.append((start, b, end, _hole(t, hip, start, end, settings.hole_band * femur, settings.hole_gap_s)))
     reps = [r for r in reps if t[r[2]] - t[r[0]] >= settings.min_duration_s]
     knee_raw = frames["knee_angle"].to_numpy()
     if side_view:

@@ -168,8 +168,11 @@ class RepSettings:
     # knees first opening a little in the image hide the first degrees).
     onset_knee_deg: float = 6.0
     # "In the hole" = hip within this × femur of its lowest point in the rep; the bottom is the
-    # middle of that stretch (first entry to last exit), which a misread frame cannot split.
+    # middle of that stretch. Stretches less than hole_gap_s apart are one (a misread hip inside
+    # a held bottom cannot split it); of those further apart the longest is the hole (a misread
+    # frame early in the descent cannot stretch it back there).
     hole_band: float = 0.1
+    hole_gap_s: float = 0.75
 
 
 @dataclass(frozen=True)

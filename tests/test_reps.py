@@ -267,6 +267,18 @@ def test_bottom_is_the_middle_of_a_held_pause_despite_misread_hips_in_it() -> No
     assert len(misread) == 1 and 2.6 <= misread["bottom_time"][0] <= 2.9
 
 
+def test_a_hip_misread_at_depth_early_in_the_descent_does_not_move_the_bottom() -> None:
+    t = np.arange(0, 7, 1 / 30)
+    # Held 1 s at the bottom (2.6-3.6 s): the bottom is the pause's middle, 3.1 s.
+    kin = compute_kinematics(skeleton(flexion(t, [(1.0, 1.6, 1.0, 1.2, 120.0)])), t)
+    frames = kin.frames.copy()
+    # 0.2 s early in the descent the hip is read as deep as the bottom (a plate or a hand
+    # taken for it, seen on a real clip): a short stretch "in the hole" far from the real one.
+    frames.loc[(t > 1.4) & (t < 1.6), "hip_y"] = frames["hip_y"].max()
+    reps, _ = segment_reps(frames, femur_px=kin.proportions.femur_px)
+    assert len(reps) == 1 and reps["bottom_time"][0] == pytest.approx(3.1, abs=0.1)
+
+
 def test_start_and_end_are_the_knees_leaving_and_regaining_rest() -> None:
     t = np.arange(0, 7, 1 / 30)
     reps, _ = segment_reps(compute_kinematics(skeleton(flexion(t, [(1.0, 1.6, 0.3, 1.2, 120.0)])), t))

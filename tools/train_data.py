@@ -109,7 +109,7 @@ def clip_crops(clip_dir: Path, rng: np.random.Generator, every: int = 1) -> tupl
     return np.stack(images), np.stack(keypoints)
 
 
-def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator) -> np.ndarray:
+def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, every: int = 7) -> np.ndarray:
     """Random squares of real frames where the shipped network finds a person, for distillation."""
     import cv2
 
@@ -124,7 +124,7 @@ def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator) -
             frames = [cv2.imread(str(src))]
         else:
             with iter_frames(src) as reader:
-                frames = [f.image for f in reader if f.index % 7 == 0]
+                frames = [f.image for f in reader if f.index % every == 0]
         picks = rng.choice(len(frames), min(per_source, len(frames)), replace=False)
         for k in picks:
             frame = frames[int(k)]
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("sources", type=Path, nargs="+")
     q.add_argument("--out", type=Path, required=True)
     q.add_argument("--per-source", type=int, default=40)
+    q.add_argument("--every", type=int, default=7, help="frames apart in each clip")
     q.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if a.cmd == "render":
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                             clips=json.dumps([d.name for d in a.clips]))
         print(f"{len(images)} crops from {len(a.clips)} clips -> {a.out}")
         return 0
-    images = real_crops(a.sources, a.per_source, rng)
+    images = real_crops(a.sources, a.per_source, rng, a.every)
     np.savez_compressed(a.out, images=images, sources=json.dumps([s.name for s in a.sources]))
     print(f"{len(images)} real crops -> {a.out}")
     return 0

@@ -10,6 +10,7 @@ import torch
 REPO = Path(__file__).parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
+import synth_composite  # noqa: E402
 import train_data  # noqa: E402
 import train_pose  # noqa: E402
 from squat.pose.decode import attach_feet  # noqa: E402
@@ -117,3 +118,18 @@ def test_attach_feet_gives_each_person_the_foot_under_their_own_ankle():
     np.testing.assert_array_equal(out[1, FOOT["r_heel"]], heel[1])
     np.testing.assert_array_equal(out[0, FOOT["r_toe"]], toe[0])  # 31 px < 0.9 × 40 px shin
     assert np.isnan(out[1, FOOT["r_toe"]]).all() and np.isnan(out[:, FOOT["l_heel"]]).all()
+
+
+def test_a_composite_background_covers_the_frame_from_the_photo(tmp_path):
+    # A photo smaller than the frame, in a known colour ramp: the backdrop fills the frame, at
+    # a brightness within the drawn range, and the same seed draws the same backdrop.
+    ramp = np.tile(np.linspace(40, 200, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))
+    path = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.fromarray(ramp).save(path)
+    one = synth_composite.background(path, (160, 90), np.random.default_rng(3))
+    two = synth_composite.background(path, (160, 90), np.random.default_rng(3))
+    assert one.shape == (90, 160, 3) and one.dtype == np.uint8 and np.array_equal(one, two)
+    assert 40 * 0.6 - 1 <= one.min() and one.max() <= 255
+    assert np.ptp(one[45].astype(int)) > 20  # the ramp is there, not a flat fill

@@ -1,6 +1,7 @@
 """Training data for the squat-trained network: rendered squats cut into crops with exact keypoints.
 
     python tools/train_data.py render OUT [--count 40] [--jobs 2]   # render training clips
+    python tools/train_data.py render OUT --first-seed 6000 --backgrounds PHOTOS...  # over real photos
     python tools/train_data.py crops CLIPS... --out SHARD.npz         # crops + keypoints from renders
     python tools/train_data.py real IMAGES_OR_CLIPS... --out SHARD.npz # crops of real people (distillation)
 
@@ -146,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--count", type=int, default=40)
     r.add_argument("--first", type=int, default=0, help="skip the first N clips of the list")
     r.add_argument("--jobs", type=int, default=1)
+    r.add_argument("--first-seed", type=int, default=TRAIN_FIRST_SEED)
+    r.add_argument("--backgrounds", type=Path, nargs="*", default=[],
+                   help="photos to put behind the lifter instead of the rendered room (synth_composite.py)")
     c = sub.add_parser("crops")
     c.add_argument("clips", type=Path, nargs="+")
     c.add_argument("--out", type=Path, required=True)
@@ -161,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "render":
         from concurrent.futures import ThreadPoolExecutor
 
-        todo = training_set(a.count)[a.first:]
+        todo = training_set(a.count, a.first_seed)[a.first:]
         print(f"renderer {SYNTH_DIR} with {SYNTH_PYTHON}", flush=True)
         with ThreadPoolExecutor(a.jobs) as pool:
-            for clip, seconds, rc in pool.map(lambda cl: render_clip(cl, a.out, half=""), todo):
+            for clip, seconds, rc in pool.map(lambda cl: render_clip(cl, a.out, "", a.backgrounds), todo):
                 print(f"{'ok ' if rc == 0 else 'FAILED'} {clip.name} {seconds:.0f} s", flush=True)
         return 0
     rng = np.random.default_rng(a.seed)

@@ -99,8 +99,10 @@ def validation_set(first_seed: int = FIRST_SEED, count: int = CLIPS) -> list[Cli
     return [draw_clip(first_seed + i, i) for i in range(count)]
 
 
-def render(clip: Clip, out: Path, half: str | None = None) -> tuple[Clip, float, int]:
-    """Render one clip into OUT/HALF/NAME (HALF: the clip's own half unless given; "" for none)."""
+def render(clip: Clip, out: Path, half: str | None = None, backgrounds: list[Path] | None = None
+           ) -> tuple[Clip, float, int]:
+    """Render one clip into OUT/HALF/NAME (HALF: the clip's own half unless given; "" for none);
+    with backgrounds, the lifter over one of these photos (tools/synth_composite.py)."""
     dest = out / (clip.half if half is None else half) / clip.name
     if (dest / "truth.json").is_file():
         return clip, 0.0, 0
@@ -109,7 +111,9 @@ def render(clip: Clip, out: Path, half: str | None = None) -> tuple[Clip, float,
     log = out / "logs" / f"{clip.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as f:
-        rc = subprocess.call([SYNTH_PYTHON, "render_squat.py", "--out", str(part), *clip.args],
+        script = ["render_squat.py"] if not backgrounds else [
+            str(HERE / "synth_composite.py"), "--backgrounds", *map(str, backgrounds), "--"]
+        rc = subprocess.call([SYNTH_PYTHON, *script, "--out", str(part), *clip.args],
                              cwd=SYNTH_DIR, stdout=f, stderr=subprocess.STDOUT)
     if rc == 0:
         dest.parent.mkdir(parents=True, exist_ok=True)

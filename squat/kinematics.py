@@ -252,7 +252,8 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
     shrinks them alike (on the synth truth this matches the 3D keypoint femur_to_torso within 1 %;
     hip → neck reads ~4 % high because the neck is mid-shoulder, further away). With a bar
     (F, 2) seen in most standing frames, the plate hides the shoulders (what the model reports
-    there sits on the arm, 45 px low at 1080p), so the torso is hip → bar × torso_of_hip_to_bar.
+    there sits on the arm, 45 px low at 1080p), so the torso is hip → bar × torso_of_hip_to_bar
+    (unless settings.torso_from_bar is off: a model that sees the shoulder behind the plate).
     Else falls back to the neck, then the far shoulder, when the near shoulder is never seen.
 
     hip_high_femur: how far the pose model puts the standing hip above the COCO hip, × femur
@@ -272,7 +273,7 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
     femur = median_length(hip, xy[:, J[f"{s}_knee"]])
     shin = median_length(xy[:, J[f"{s}_knee"]], xy[:, J[f"{s}_ankle"]])
     torso, torso_to = np.nan, "none"
-    if bar is not None and np.isfinite(bar[rows]).all(axis=1).mean() >= 0.5:
+    if settings.torso_from_bar and bar is not None and np.isfinite(bar[rows]).all(axis=1).mean() >= 0.5:
         torso, torso_to = settings.torso_of_hip_to_bar * median_length(hip, np.asarray(bar, np.float64)), "bar"
     for top, name in ((f"{s}_shoulder", "shoulder"), ("neck", "neck"), (f"{o}_shoulder", "far_shoulder")):
         if np.isfinite(torso):

@@ -18,6 +18,7 @@ from squat.kinematics import (
     midfoot_x,
     with_side,
 )
+from squat.pose.weights import load_registry
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
 
@@ -247,6 +248,18 @@ def test_with_the_bar_seen_standing_the_torso_comes_from_it_where_the_plate_hide
         # Seen in too few standing frames, the bar is not trusted: back to the keypoints (none here).
         few = np.where((np.arange(len(bar)) % 3 == 0)[:, None], bar, np.nan)
         assert compute_kinematics(kp, table["time_s"].to_numpy(), bar=few).proportions.torso_to == "none"
+
+
+def test_a_model_that_sees_the_shoulder_behind_the_plate_measures_the_torso_to_it() -> None:
+    # The squat-trained model's registry entry says torso_from_bar: false; the bar is then ignored.
+    table, kp, meta = truth_keypoints(SIDE_CLIPS[0])
+    bar = table[["bar_x", "bar_y"]].to_numpy()
+    p = compute_kinematics(kp, table["time_s"].to_numpy(), KinematicsSettings(torso_from_bar=False), bar=bar).proportions
+    assert p.torso_to == "shoulder"
+    truth = meta["body"]["segment_lengths_detail"]["keypoints"]
+    assert p.femur_to_torso == pytest.approx(truth["femur_to_torso"], rel=0.03)
+    models = load_registry()
+    assert not models["mobilenet_thin_squat"].torso_from_bar and models["mobilenet_thin"].torso_from_bar
 
 
 def test_a_model_that_puts_hip_and_knee_high_reads_the_torso_true_once_its_bias_is_given() -> None:

@@ -172,10 +172,9 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     # the summary keeps the user's "auto"; with foot points the toes say which leg is near
     kin_settings = with_side(keypoints, settings.kinematics, feet)
-    if not track.hip_from_bones:
-        kin_settings = replace(kin_settings, hip_from_bones=False)
-    if not track.torso_from_bar:
-        kin_settings = replace(kin_settings, torso_from_bar=False)
+    # the registry's model flags can only switch a measure off, never back on
+    kin_settings = replace(kin_settings, hip_from_bones=kin_settings.hip_from_bones and track.hip_from_bones,
+                           torso_from_bar=kin_settings.torso_from_bar and track.torso_from_bar)
     keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
     heel, toe = camera_side_foot(feet, kin_settings.side)

@@ -11,9 +11,10 @@ angle moves first and is steady when standing, while the hip barely moves in the
 of a descent and the pose model misplaces it near standing (hands, plates). Without a seen knee,
 the hip's return to standing height decides.
 bottom = the middle of the time "in the hole" (the longest stretch with the hip within
-RepSettings.hole_band × femur of its lowest, short gaps closed); on a held pause, the middle of the pause. The
-truth of the rendered clips calls the deepest frame the bottom, which in a flat pause is any of its frames: the middle is the one
-coaching answer that is at most half the pause from it.
+RepSettings.hole_band × femur of its lowest, short gaps closed); on a held pause, the middle
+of the pause. The truth of the rendered clips calls the deepest frame the bottom, which in a
+flat pause is any of its frames: the middle is the one coaching answer that is at most half
+the pause from it.
 pause = the contiguous stretch around the lowest hip within bottom_band × femur of it.
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 REPO = Path(__file__).parents[1]
 sys.path.insert(0, str(REPO / "tools"))
@@ -125,8 +126,6 @@ def test_a_composite_background_covers_the_frame_from_the_photo(tmp_path):
     # a brightness within the drawn range, and the same seed draws the same backdrop.
     ramp = np.tile(np.linspace(40, 200, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))
     path = tmp_path / "photo.png"
-    from PIL import Image
-
     Image.fromarray(ramp).save(path)
     one = synth_composite.background(path, (160, 90), np.random.default_rng(3))
     two = synth_composite.background(path, (160, 90), np.random.default_rng(3))

@@ -2,13 +2,13 @@
 
     cd $SYNTH_DIR && $SYNTH_PYTHON /path/to/tools/synth_composite.py --backgrounds A.jpg B.png ... -- RENDER_ARGS
 
-Runs the renderer (`../shared/tools/synth/render_squat.py`, RENDER_ARGS as for it) with one
-change: each frame is rendered a second time with the room (floor, back wall, props) hidden, its
+Runs the renderer's `render_squat.py` (SYNTH_DIR, see tools/validation_set.py; RENDER_ARGS as
+for it) with one change: each frame is rendered a second time with the room (floor, back wall, props) hidden, its
 depth buffer is the lifter's mask, and the pixels outside it come from a background photo
 (chosen, cropped, scaled and dimmed per clip from the scene seed). The truth is the renderer's
 own. Training on renders alone teaches the network the renderer's walls and floors; a real
 photo behind the lifter (the issue's "composite over real backgrounds") does not. Only photos
-whose licence allows it: `train_data.py backgrounds` lists the ones used.
+whose licence allows it: docs/training-log.md §2 lists the ones used and where they come from.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backgrounds", type=Path, nargs="+", required=True)
     a = ap.parse_args(argv[:split])
     sys.path.insert(0, ".")  # the renderer's folder (run from there)
-    import render_squat  # noqa: E402  (the renderer's modules)
+    import render_squat  # the renderer's modules
     import scene
 
     original_init = scene.SceneRenderer.__init__

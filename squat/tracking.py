@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.signal import butter, filtfilt
 
 from .settings import TrackingSettings
@@ -317,12 +318,53 @@ def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettin
     return out
 
 
+def running_median(values: np.ndarray, time_s: np.ndarray, window_s: float) -> np.ndarray:
+    """Centred running median (NaN ignored) over ±window_s/2 of (F, ...) values; NaN where the
+    window holds fewer than a third of its frames' readings."""
+    rate = 1.0 / np.median(np.diff(time_s)) if len(time_s) > 1 else 1.0
+    size = max(1, int(round(window_s * rate)) | 1)
+    flat = pd.DataFrame(values.reshape(len(values), -1))
+    med = flat.rolling(size, center=True, min_periods=max(1, size // 3)).median()
+    return med.to_numpy(np.float64).reshape(values.shape)
+
+
+def plant_feet(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
+    """Feet stay planted and shins keep their length: an ankle read further than
+    planted_tolerance × the shin from its running median (planted_window_s) moves there, with
+    that foot's heel and toe, where that brings the shin nearer its usual length (an ankle misread
+    up the shin). A foot that really steps (a walk-out) carries its knee along: it stays."""
+    if settings.planted_tolerance <= 0 or len(keypoints) < 2:
+        return keypoints
+    out = keypoints.copy()
+    for side in ("r", "l"):
+        knee, ankle = out[:, J[f"{side}_knee"], :2], out[:, J[f"{side}_ankle"], :2]
+        shin_now = np.linalg.norm(knee - ankle, axis=1)
+        shin = _nanmedian(shin_now)
+        if not np.isfinite(shin):
+            continue
+        feet = [J[f"{side}_ankle"]] + ([FOOT[f"{side}_heel"], FOOT[f"{side}_toe"]] if out.shape[1] > N_JOINTS else [])
+        planted = running_median(out[:, feet, :2], time_s, settings.planted_window_s)
+        shin_planted = np.linalg.norm(knee - planted[:, 0], axis=1)
+        with np.errstate(invalid="ignore"):
+            misread = (np.linalg.norm(ankle - planted[:, 0], axis=1) > settings.planted_tolerance * shin) & (
+                np.abs(shin_planted - shin) < np.abs(shin_now - shin))
+        move = misread[:, None] & np.isfinite(planted[..., 0])  # (F, points)
+        out[:, feet, :2] = np.where(move[..., None], planted, out[:, feet, :2])
+    return out
+
+
+def _nanmedian(x: np.ndarray) -> float:
+    return float(np.nanmedian(x)) if np.isfinite(x).any() else np.nan
+
+
 def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
-    """Drop weak joints, correct left/right swaps, fill short gaps, low-pass every coordinate."""
+    """Drop weak joints, correct left/right swaps, plant the feet, fill short gaps, low-pass
+    every coordinate."""
     kp = keypoints.astype(np.float32).copy()
     weak = ~(kp[..., 2] >= settings.min_joint_conf)
     kp[weak] = np.nan
     kp = fix_left_right_swaps(kp)
+    kp = plant_feet(kp, time_s, settings)
     flat = kp.reshape(len(kp), -1)
     for c in range(flat.shape[1]):
         filled = fill_short_gaps(flat[:, c].astype(np.float64), time_s, settings.max_gap_s)

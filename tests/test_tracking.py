@@ -4,7 +4,7 @@ import pytest
 from squat.settings import TrackingSettings
 from squat.skeleton import J, N_JOINTS
 from squat.tracking import (
-    Detections, fill_short_gaps, fix_left_right_swaps, merge_fragments, select_lifter, smooth_track,
+    Detections, fill_short_gaps, fix_left_right_swaps, merge_fragments, plant_feet, select_lifter, smooth_track,
 )
 
 WIDTH, HEIGHT = 1280, 720
@@ -88,6 +88,37 @@ def test_smoothing_removes_jitter_but_keeps_the_motion_and_the_gaps():
     err_after = np.abs(smooth[..., :2] - kp[..., :2])[valid].mean()
     assert err_after < 0.7 * err_before  # white noise above 6 Hz of a 15 Hz band is gone
     assert np.abs(smooth[:, J["r_hip"], 1] - kp[:, J["r_hip"], 1]).max() < 8  # the squat itself is not flattened
+
+
+def squatting_legs(time_s: np.ndarray, shin: float = 170.0) -> np.ndarray:
+    """(F, 18, 3) side-on legs squatting every 3 s: ankles planted, knees swinging forward and down."""
+    kp = np.stack([standing_person(640, 650, 500) for _ in time_s])
+    bend = np.radians(50) * (1 - np.cos(2 * np.pi * time_s / 3)) / 2  # shin tilt, 0 standing
+    for side in ("r", "l"):
+        ankle = kp[:, J[f"{side}_ankle"], :2]
+        kp[:, J[f"{side}_knee"], 0] = ankle[:, 0] + shin * np.sin(bend)
+        kp[:, J[f"{side}_knee"], 1] = ankle[:, 1] - shin * np.cos(bend)
+    return kp
+
+
+def test_an_ankle_misread_up_the_shin_at_every_bottom_goes_back_to_where_the_foot_stands():
+    # A real close-up: at every bottom the model read the ankle 80 px up the shin for ~1 s.
+    time_s = np.arange(300) / 30
+    truth = squatting_legs(time_s)
+    seen = truth.copy()
+    deep = np.abs((time_s % 3) - 1.5) < 0.5
+    knee, ankle = J["r_knee"], J["r_ankle"]
+    seen[deep, ankle, :2] += 0.45 * (seen[deep, knee, :2] - seen[deep, ankle, :2])
+    planted = plant_feet(seen, time_s, TrackingSettings())
+    assert np.abs(planted[:, ankle, :2] - truth[:, ankle, :2]).max() < 1
+    np.testing.assert_array_equal(planted[:, knee], seen[:, knee])  # only the feet move
+
+
+def test_a_lifter_walking_keeps_every_ankle_reading():
+    time_s = np.arange(150) / 30
+    walk = np.stack([standing_person(300 + 120 * t, 650, 500) for t in time_s])  # 120 px/s to the right
+    np.testing.assert_array_equal(plant_feet(walk, time_s, TrackingSettings()), walk)
+    assert plant_feet(walk, time_s, TrackingSettings(planted_tolerance=0)) is walk
 
 
 def test_the_person_who_squats_is_the_lifter_even_when_a_bigger_walker_is_in_view():

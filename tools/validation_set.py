@@ -3,6 +3,7 @@
     python tools/validation_set.py list                      # every clip's render command
     python tools/validation_set.py render OUT [--jobs 2]     # render the clips missing in OUT
     python tools/validation_set.py render OUT --only check   # one half
+    python tools/validation_set.py render OUT --set view     # the view-boundary clips
 
 Each clip is drawn from its own seed (bodies, cameras, loads, plates, depth, tempo, faults,
 scene), so the set is the same on every machine. The split is fixed by the seed alone, decided
@@ -31,6 +32,12 @@ CLIPS = 24
 # Every OBLIQUE_EVERY-th clip films from 30-60° off the front instead of side-on: the view
 # check must warn there, and no side-view target applies (odd, so both halves get some).
 OBLIQUE_EVERY = 5
+# The view-boundary set: cameras 5-35° off side-on, where "side" (within ±15°, as evaluate
+# counts it) turns "oblique" and the view check's thresholds decide. Rendered at 15 fps (the
+# verdict needs poses, not motion) and split by seed like the main set.
+VIEW_FIRST_SEED = 1100
+VIEW_CLIPS = 16
+VIEW_OFF_SIDE_DEG = (5.0, 35.0)
 HERE = Path(__file__).resolve().parent
 SYNTH_DIR = Path(os.environ.get("SYNTH_DIR", HERE.parent.parent / "shared" / "tools" / "synth"))
 SYNTH_PYTHON = os.environ.get("SYNTH_PYTHON", sys.executable)
@@ -99,6 +106,25 @@ def validation_set(first_seed: int = FIRST_SEED, count: int = CLIPS) -> list[Cli
     return [draw_clip(first_seed + i, i) for i in range(count)]
 
 
+def draw_view_clip(seed: int) -> Clip:
+    """A clip of the view-boundary set: drawn like the main set (side-on), then the camera turned
+    VIEW_OFF_SIDE_DEG off side-on, towards the lifter's front or back, at 15 fps."""
+    clip = draw_clip(seed, 0)
+    rng = np.random.default_rng([seed, 1])
+    off = rng.uniform(*VIEW_OFF_SIDE_DEG)
+    args = list(clip.args)
+    i = args.index("--azimuth") + 1
+    side = 1 if float(args[i]) > 0 else -1
+    args[i] = f"{side * (90 + _pick(rng, [1, -1]) * off):.1f}"
+    view = "side" if off <= 15 else "oblique"
+    name = clip.name.replace("_side_", f"_{view}{off:.0f}_", 1)
+    return Clip(seed, name, (*args, "--fps", "15"))
+
+
+def view_set(first_seed: int = VIEW_FIRST_SEED, count: int = VIEW_CLIPS) -> list[Clip]:
+    return [draw_view_clip(first_seed + i) for i in range(count)]
+
+
 def render(clip: Clip, out: Path, half: str | None = None, backgrounds: list[Path] | None = None
            ) -> tuple[Clip, float, int]:
     """Render one clip into OUT/HALF/NAME (HALF: the clip's own half unless given; "" for none);
@@ -124,13 +150,15 @@ def render(clip: Clip, out: Path, half: str | None = None, backgrounds: list[Pat
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list")
+    ls = sub.add_parser("list")
     r = sub.add_parser("render")
     r.add_argument("out", type=Path)
     r.add_argument("--jobs", type=int, default=1)
     r.add_argument("--only", choices=["tune", "check"])
+    for p in (ls, r):
+        p.add_argument("--set", choices=["main", "view"], default="main", help="which clips (default: main)")
     a = ap.parse_args(argv)
-    clips = validation_set()
+    clips = validation_set() if a.set == "main" else view_set()
     if a.cmd == "list":
         for c in clips:
             print(f"{c.half:5} {c.name}\n      python render_squat.py --out {c.half}/{c.name} {' '.join(c.args)}")

@@ -389,7 +389,8 @@ def compute_kinematics(
     heel, toe: optional (frames, 2+) pixels of the camera-side foot, for models that give feet.
     bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.plate), NaN where not
     seen: where present it gives the trunk line (see shoulders_from_bar), which a plate hides
-    from the pose model; bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
+    from the pose model, unless settings.torso_from_bar is off (a model that sees the shoulders
+    behind the plate); bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
     trunk_hip: optional (frames, 2) the model's hip, when the hips were moved (squat.bones): the
     trunk line is drawn from it while it rides up along the back (it stays on the trunk line
     while no longer being the hip), from the moved hip where it slid down the thigh
@@ -411,7 +412,7 @@ def compute_kinematics(
     side = with_side(keypoints, settings).side
     facing = facing_direction(keypoints, side)
     pts = body_points(keypoints, side)
-    if bar is not None:
+    if bar is not None and settings.torso_from_bar:
         base = pts[:, P["trunk_base"]]
         line_from = base if trunk_hip is None else trunk_line_hip(
             np.asarray(trunk_hip, dtype=np.float64), pts[:, P["hip"]], pts[:, P["knee"]], settings.hip_on_thigh_femur)

@@ -110,9 +110,10 @@ class KinematicsSettings:
     # high-bar lifters, two builds: 0.930 and 0.931; the bar ~4 cm further from the hip than the
     # shoulder joint). A low bar sits about level with the shoulders: nearer 1.
     torso_of_hip_to_bar: float = 0.93
-    # Whether the torso is measured to the bar (above) or to the shoulder keypoint: the bar for
-    # the COCO models, whose shoulder behind a plate sits on the arm; the shoulder for a model
-    # trained on lifters behind plates (the registry says which).
+    # Whether the torso (its length, and its line for the trunk lean and the hip angle) comes from
+    # the bar (above) or from the shoulder and neck keypoints: the bar for the COCO models, whose
+    # shoulder behind a plate sits on the arm; the keypoints for a model trained on lifters behind
+    # plates (the registry says which).
     torso_from_bar: bool = True
     # The hip in the hole from bone lengths (squat/bones.py): the pose model's hip rides up the
     # back at depth, but the femur (knee → hip) and the trunk (hip → bar) keep their lengths.

@@ -260,6 +260,13 @@ def test_a_model_that_sees_the_shoulder_behind_the_plate_measures_the_torso_to_i
     assert p.femur_to_torso == pytest.approx(truth["femur_to_torso"], rel=0.03)
     models = load_registry()
     assert not models["mobilenet_thin_squat"].torso_from_bar and models["mobilenet_thin"].torso_from_bar
+    # Its trunk line too (lean, hip angle): a bar read 40 px off moves nothing, as it does the COCO way.
+    time_s, off = table["time_s"].to_numpy(), bar + [40.0, 0.0]
+    own = compute_kinematics(kp, time_s, KinematicsSettings(torso_from_bar=False), bar=off).frames
+    for name in ("trunk_lean", "hip_angle"):
+        np.testing.assert_allclose(own[name], compute_kinematics(kp, time_s).frames[name])
+    assert np.nanmean(np.abs(own["trunk_lean"] - table["trunk_lean_2d"])) < 1.0
+    assert np.nanmean(np.abs(compute_kinematics(kp, time_s, bar=off).frames["trunk_lean"] - own["trunk_lean"])) > 3
 
 
 def test_a_model_that_puts_hip_and_knee_high_reads_the_torso_true_once_its_bias_is_given() -> None:

@@ -27,7 +27,7 @@ TEMPLATE = {
                     "(anny body model) and BSD-3-Clause clips; weights/README.md says how",
     "preprocess": "bgr_raw",
     "hip_from_bones": False,  # trained on the hip in the hole: the bone-length hip made the knee worse (training log)
-    "torso_from_bar": False,  # trained on shoulders behind plates: hip → shoulder is the better torso (accuracy log §11)
+    "torso_from_bar": False,  # trained on shoulders behind plates: its own shoulder and neck give the better torso (accuracy log §11, §14)
     "shipped": True,
     "source": "this repository: tools/train_data.py + tools/train_pose.py (docs/training-log.md)",
     "description": "mobilenet_thin fine-tuned on rendered squats, with heel and big-toe heatmaps "

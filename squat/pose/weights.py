@@ -58,8 +58,8 @@ class ModelSpec:
     # Whether the engine moves this model's hip at depth to the bone-length hip (squat.bones):
     # yes for the COCO models, whose hip rides up the back; no for one trained on squats.
     hip_from_bones: bool = True
-    # Whether the torso is measured to the bar where a plate hides the shoulders: yes for the
-    # COCO models, whose shoulder there sits on the arm; no for one trained behind plates.
+    # Whether the torso's length and line come from the bar where a plate hides the shoulders:
+    # yes for the COCO models, whose shoulder there sits on the arm; no for one trained behind plates.
     torso_from_bar: bool = True
 
     @property

@@ -321,6 +321,8 @@ def check_view(keypoints: np.ndarray, side: str, femur_px: float, settings: Kine
     # so guessed by the network, or pushed apart by a close camera's perspective) reads wider.
     in_plane = np.isfinite(thigh) and thigh >= settings.side_view_thigh_in_plane
     max_hip_width = settings.side_view_max_hip_width_in_plane if in_plane else settings.side_view_max_hip_width
+    if not settings.far_hip_guessed:  # a model that sees the far hip: geometry alone
+        max_hip_width = settings.side_view_max_hip_width_seen
     if np.isfinite(hip_width_femur):
         verdicts.append(
             "side" if hip_width_femur < max_hip_width

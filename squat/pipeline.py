@@ -122,6 +122,7 @@ class PoseTrack:
     hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
     hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
     torso_from_bar: bool = True  # the registry's: whether this model's shoulder behind a plate is lost
+    far_hip_guessed: bool = True  # the registry's: whether this model guesses the hidden far hip
 
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
@@ -151,7 +152,7 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
-        torso_from_bar=estimator.spec.torso_from_bar,
+        torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
     )
 
 
@@ -174,7 +175,8 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     kin_settings = with_side(keypoints, settings.kinematics, feet)
     # the registry's model flags can only switch a measure off, never back on
     kin_settings = replace(kin_settings, hip_from_bones=kin_settings.hip_from_bones and track.hip_from_bones,
-                           torso_from_bar=kin_settings.torso_from_bar and track.torso_from_bar)
+                           torso_from_bar=kin_settings.torso_from_bar and track.torso_from_bar,
+                           far_hip_guessed=kin_settings.far_hip_guessed and track.far_hip_guessed)
     keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
     heel, toe = camera_side_foot(feet, kin_settings.side)

@@ -146,6 +146,13 @@ class KinematicsSettings:
     # side-on clip filmed close (camera ~1.5 m) read hips 0.22, thigh 1.2; a real 45° one 0.27, 0.56.
     side_view_thigh_in_plane: float = 0.8
     side_view_max_hip_width_in_plane: float = 0.3
+    # Whether the pose model guesses the hidden far hip (the COCO models: it reads up to 0.22 ×
+    # femur wide on a close side-on clip, hence the allowance above). A model that sees it (the
+    # squat-trained one reads 0.01-0.08 on every side-on render and real side clip; the registry
+    # says which) is judged by geometry alone: a 0.6 × femur pelvis 15° off side-on (where
+    # evaluate's side view ends) shows 0.6 · sin 15° ≈ 0.16, with no allowance.
+    far_hip_guessed: bool = True
+    side_view_max_hip_width_seen: float = 0.16
 
 
 @dataclass(frozen=True)

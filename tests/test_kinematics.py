@@ -350,6 +350,22 @@ def test_a_thigh_moving_in_the_image_plane_keeps_a_side_view_whose_far_hip_reads
     assert check_view(wider, "right", kin.proportions.femur_px, settings).view == "oblique"
 
 
+def test_a_model_that_sees_the_far_hip_calls_hips_wider_than_15_degrees_oblique_even_with_the_thigh_in_plane() -> None:
+    """The squat-trained model reads the hips 0.01-0.08 × femur apart side-on: no allowance for a
+    guessed far hip, so hips 0.24 apart (a real goblet clip ~45° off read so) are not side-on."""
+    table, kp, _ = truth_keypoints("side_bar_good")
+    kin = compute_kinematics(kp, table["time_s"].to_numpy())
+    femur = kin.proportions.femur_px
+    seen = KinematicsSettings(far_hip_guessed=False)
+    for width, guessed, own in ((0.24, "side", "oblique"), (0.12, "side", "side")):
+        wide = kp.copy()
+        wide[:, J["l_hip"], 0] = wide[:, J["r_hip"], 0] + width * femur
+        assert check_view(wide, "right", femur, KinematicsSettings()).view == guessed
+        assert check_view(wide, "right", femur, seen).view == own
+    models = load_registry()
+    assert not models["mobilenet_thin_squat"].far_hip_guessed and models["mobilenet_thin"].far_hip_guessed
+
+
 def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
     from squat.kinematics import side_from_feet
 

@@ -28,6 +28,7 @@ TEMPLATE = {
     "preprocess": "bgr_raw",
     "hip_from_bones": False,  # trained on the hip in the hole: the bone-length hip made the knee worse (training log)
     "torso_from_bar": False,  # trained on shoulders behind plates: its own shoulder and neck give the better torso (accuracy log §11, §14)
+    "far_hip_guessed": False,  # sees the far hip side-on (0.01-0.08 femur apart): the view check uses geometry (accuracy log §15)
     "shipped": True,
     "source": "this repository: tools/train_data.py + tools/train_pose.py (docs/training-log.md)",
     "description": "mobilenet_thin fine-tuned on rendered squats, with heel and big-toe heatmaps "

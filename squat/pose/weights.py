@@ -61,6 +61,9 @@ class ModelSpec:
     # Whether the torso's length and line come from the bar where a plate hides the shoulders:
     # yes for the COCO models, whose shoulder there sits on the arm; no for one trained behind plates.
     torso_from_bar: bool = True
+    # Whether this model guesses the hidden far hip (so a side-on view may read wide hips): yes
+    # for the COCO models; no for one trained on side views (KinematicsSettings.far_hip_guessed).
+    far_hip_guessed: bool = True
 
     @property
     def has_checksum(self) -> bool:

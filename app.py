@@ -38,6 +38,7 @@ from squat.dashboard import (
     ProgressMeter,
     analysis_settings,
     bar_path_at,
+    bar_trunk,
     chart_legend_html,
     clamp_frame,
     comparison_charts,
@@ -373,7 +374,7 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
                 else:
                     base = frame_image(str(run.clip), index)
                 image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index),
-                                       bar_path=bar_path_at(frames, index))
+                                       bar_path=bar_path_at(frames, index), bar_trunk=bar_trunk(run.summary))
             except SquatError as e:
                 st.error(str(e))
             else:
@@ -482,7 +483,8 @@ def comparison_viewer(run: StoredRun, ref: StoredRun, you_row: int, ref_row: int
         side = lifter.summary.get("side", "right")
         try:
             image = annotate_frame(frame_image(str(lifter.clip), index), keypoints_at(lifter.frames, index), side,
-                                   frame_row(lifter.frames, index), bar_path=bar_path_at(lifter.frames, index))
+                                   frame_row(lifter.frames, index), bar_path=bar_path_at(lifter.frames, index),
+                                   bar_trunk=bar_trunk(lifter.summary))
         except SquatError as e:
             col.error(str(e))
             continue

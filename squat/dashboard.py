@@ -28,7 +28,7 @@ from .charts import (
     moment_arm_chart,
 )
 from .compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
-from .pipeline import side_heatmap_parts
+from .pipeline import side_heatmap_parts, trunk_measured_to_bar
 from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from .render import bar_trail
 from .reps import FAULT_CUES
@@ -102,8 +102,8 @@ class ModelChoice:
 
 
 def model_choices(weights_dir: str | Path | None = None) -> list[ModelChoice]:
-    """Every registry model, shipped first, with whether its weights are on disk (downloads in
-    weights_dir, default $SQUAT_WEIGHTS_DIR or weights/)."""
+    """Every registry model, the default first, then the shipped ones, with whether its weights
+    are on disk (downloads in weights_dir, default $SQUAT_WEIGHTS_DIR or weights/)."""
     registry = load_registry()
     rows = {row.name: row for row in describe_models(registry, weights_dir or downloads_dir())}
     choices = [
@@ -111,7 +111,8 @@ def model_choices(weights_dir: str | Path | None = None) -> list[ModelChoice]:
                     spec.description, fetch_command(spec))
         for spec in registry.values()
     ]
-    return sorted(choices, key=lambda c: (not registry[c.name].shipped, c.name))
+    default = PoseSettings().model
+    return sorted(choices, key=lambda c: (c.name != default, not registry[c.name].shipped, c.name))
 
 
 # --------------------------------------------------------------------------- progress
@@ -177,6 +178,13 @@ def bar_path_at(frames: pd.DataFrame, index: int) -> np.ndarray:
     if "plate_x" not in frames or "rep" not in frames:
         return np.zeros((0, 2))
     return bar_trail(frames[["plate_x", "plate_y"]].to_numpy(np.float64), frames["rep"].to_numpy(), index)
+
+
+def bar_trunk(summary: Mapping[str, Any]) -> bool:
+    """Whether a stored analysis measured the trunk to the bar (so the overlay draws it there)."""
+    model = (summary.get("model") or {}).get("name", "")
+    kinematics = (summary.get("settings") or {}).get("kinematics") or {}
+    return trunk_measured_to_bar(model, bool(kinematics.get("torso_from_bar", True)))
 
 
 def frame_row(frames: pd.DataFrame, index: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .kinematics import Kinematics, compute_kinematics, with_side
 from .bones import hips_from_bones
 from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar, search_scale
 from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
+from .pose.weights import load_registry
 from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from .reps import segment_reps
 from .settings import Settings
@@ -198,6 +199,13 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     return measure(detect_poses(video, settings, progress, estimator), settings)
 
 
+def trunk_measured_to_bar(model_name: str, torso_from_bar: bool = True) -> bool:
+    """Whether the trunk line (lean, hip angle) was measured to the bar where it is seen: the
+    setting and the model's registry flag both allow it (as in measure)."""
+    spec = load_registry().get(model_name)
+    return torso_from_bar and (spec is None or spec.torso_from_bar)
+
+
 def camera_side_foot(feet: np.ndarray, side: str) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Heel and toe (F, 3) of the camera-side foot from the (F, 4, 3) foot points; None, None
     for a model without feet."""
@@ -264,13 +272,14 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     rows = analysis.frames.to_dict(orient="records")
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()
+    bar_trunk = trunk_measured_to_bar(analysis.model_name, analysis.settings.kinematics.torso_from_bar)
     with VideoWriter(path, info.width, info.height + band[1], info.fps) as writer, iter_frames(video) as reader:
         for frame in reader:
             f = frame.index
             if f >= len(rows):
                 break
             image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
-                                   bar_path=bar_trail(plate_xy, rep, f))
+                                   bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk)
             writer.write(stack_chart(image, strip.at(rows[f]["time_s"])), rows[f]["time_s"])
             if progress:
                 progress("render", f + 1, len(rows))

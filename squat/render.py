@@ -674,16 +674,20 @@ def trunk_to_bar(keypoints: np.ndarray, side: str, bar_x: float, bar_y: float) -
 
 def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
                    chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE,
-                   bar_path: np.ndarray | None = None) -> np.ndarray:
+                   bar_path: np.ndarray | None = None, bar_trunk: bool = True) -> np.ndarray:
     """Midfoot line, bar path, moment arms, skeleton and angles, then `chart` over the top band; same
     size as input.
 
     `row` is the frame's line of the per-frame table (uses midfoot_x, the angles and the femur-relative
     moment arms). `chart` is a BGR image drawn on black (e.g. `ChartStrip.at(t)`), sized by `chart_size`.
     `bar_path` (K, 2) pixels, e.g. `bar_trail(...)`: where the bar went this rep, against the midfoot line.
+    `bar_trunk`: draw the trunk to the bar where it is seen, as it was measured (see
+    squat.pipeline.trunk_measured_to_bar); else to the network's own neck.
     """
     _check(image, keypoints, side)
-    kp = trunk_to_bar(np.asarray(keypoints, np.float32), side, _value(row, "bar_x"), _value(row, "bar_y"))
+    kp = np.asarray(keypoints, np.float32)
+    if bar_trunk:
+        kp = trunk_to_bar(kp, side, _value(row, "bar_x"), _value(row, "bar_y"))
     out = image.copy()
     s = frame_scale(out.shape, style)
     scene = _Scene()

@@ -423,3 +423,19 @@ def test_the_bar_path_is_drawn_in_its_colour_along_the_points_only():
     ys, xs = np.nonzero(changed)
     assert xs.min() > 580 and xs.max() < 630 and ys.min() > 80 and ys.max() < 320
     assert tuple(int(c) for c in out[250, 608]) == PALETTE.bar_path  # on the line between the points
+
+
+def test_the_trunk_is_drawn_to_the_bar_only_where_it_was_measured_there():
+    from squat.dashboard import bar_trunk
+
+    image = blank(960, 540)
+    with_bar = squat_row(bar_x=500.0, bar_y=150.0)
+    to_bar = annotate_frame(image, squat_pose(960, 540), "right", with_bar)
+    own_neck = annotate_frame(image, squat_pose(960, 540), "right", with_bar, bar_trunk=False)
+    no_bar = annotate_frame(image, squat_pose(960, 540), "right", squat_row())
+    assert changed(to_bar, own_neck).any()
+    np.testing.assert_array_equal(own_neck, no_bar)
+    # A stored analysis says which: the squat-trained model's trunk runs to its own neck.
+    for model, expected in (("mobilenet_thin", True), ("mobilenet_thin_squat", False)):
+        assert bar_trunk({"model": {"name": model}, "settings": {"kinematics": {"torso_from_bar": True}}}) is expected
+    assert not bar_trunk({"model": {"name": "mobilenet_thin"}, "settings": {"kinematics": {"torso_from_bar": False}}})

@@ -86,10 +86,11 @@ class TrackingSettings:
     # A later track is the lifter again when it starts where the lifter was last seen at most this
     # long before (a plate or a spotter hiding the lifter), and is never seen beside the lifter.
     max_rejoin_gap_s: float = 3.0
-    # Feet stay planted through a squat (the rendered ankles move ≤ 3 px a clip), so an ankle,
-    # heel or toe reading further than planted_tolerance × the shin from its running median over
-    # planted_window_s is a misread (a real close-up read the ankle 80 px up the shin at every
-    # bottom) and takes the median's place. 0 switches it off.
+    # Feet stay planted through a squat (the rendered ankles move ≤ 3 px a clip), so an ankle read
+    # further than planted_tolerance × the shin from its running median over planted_window_s is a
+    # misread (a real close-up read the ankle 80 px up the shin at every bottom) where the median
+    # keeps the shin nearer its usual length: it and that foot's heel and toe take the median's
+    # place (tracking.plant_feet). 0 switches it off.
     planted_window_s: float = 3.0
     planted_tolerance: float = 0.25
 

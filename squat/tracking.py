@@ -339,9 +339,9 @@ def plant_feet(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSett
     for side in ("r", "l"):
         knee, ankle = out[:, J[f"{side}_knee"], :2], out[:, J[f"{side}_ankle"], :2]
         shin_now = np.linalg.norm(knee - ankle, axis=1)
-        shin = _nanmedian(shin_now)
-        if not np.isfinite(shin):
+        if not np.isfinite(shin_now).any():
             continue
+        shin = float(np.nanmedian(shin_now))
         feet = [J[f"{side}_ankle"]] + ([FOOT[f"{side}_heel"], FOOT[f"{side}_toe"]] if out.shape[1] > N_JOINTS else [])
         planted = running_median(out[:, feet, :2], time_s, settings.planted_window_s)
         shin_planted = np.linalg.norm(knee - planted[:, 0], axis=1)
@@ -351,10 +351,6 @@ def plant_feet(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSett
         move = misread[:, None] & np.isfinite(planted[..., 0])  # (F, points)
         out[:, feet, :2] = np.where(move[..., None], planted, out[:, feet, :2])
     return out
-
-
-def _nanmedian(x: np.ndarray) -> float:
-    return float(np.nanmedian(x)) if np.isfinite(x).any() else np.nan
 
 
 def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:

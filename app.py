@@ -2,7 +2,7 @@
 
 A thin UI: the numbers, pictures and charts come from squat/ (pipeline, render, charts), analyses
 are kept by squat.store.ResultsStore under $SQUAT_DATA_DIR (default ~/.squat-form-check), and the
-small helpers it needs live in squat.dashboard.
+small helpers it needs live in dashboard.presenters.
 
 Page: the sidebar takes a clip (upload or the sample), the model and the camera-side leg, and lists
 past analyses; the main area shows one stored analysis (`show_results`), whose frame viewer,
@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from squat.charts import has_bar, rep_depth_chart
-from squat.dashboard import (
+from dashboard.presenters import (
     ALIGN_METHODS,
     HEATMAP_PART_NAMES,
     SIDES,
@@ -42,36 +41,37 @@ from squat.dashboard import (
     chart_legend_html,
     clamp_frame,
     comparison_charts,
-    ghost_keypoints,
-    proportions_display,
-    reference_candidates,
-    reference_label,
-    reference_settings,
-    rep_label,
-    rep_record,
-    summary_display,
-    synced_frames,
     entry_label,
     fault_notes,
     frame_caption,
     frame_row,
+    ghost_keypoints,
     headline_metrics,
     heatmap_joint,
     keypoints_at,
     model_choices,
-    rep_bottom_frame,
-    rep_table,
-    rep_table_formats,
     network_pose,
     picked_frame,
+    proportions_display,
+    reference_candidates,
+    reference_label,
+    reference_settings,
+    rep_bottom_frame,
+    rep_label,
+    rep_record,
+    rep_table,
+    rep_table_formats,
+    summary_display,
+    synced_frames,
     time_charts,
     torso_caveat,
 )
 from squat.compare import align_reps, implications
+from squat.draw.charts import has_bar, rep_depth_chart
+from squat.draw.overlay import annotate_frame, blend_heatmap, draw_ghost
 from squat.errors import SquatError
 from squat.pipeline import read_frame
 from squat.pose.estimator import PoseEstimator, load_estimator
-from squat.render import annotate_frame, blend_heatmap, draw_ghost
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 

@@ -19,11 +19,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from squat.io.video import iter_frames  # noqa: E402
 from squat.pose.cmu import OpenPoseNet  # noqa: E402
 from squat.pose.estimator import PoseEstimator, load_estimator  # noqa: E402
 from squat.pose.weights import downloads_dir, load_registry, resolve_device, weights_path  # noqa: E402
 from squat.settings import PoseSettings  # noqa: E402
-from squat.video import iter_frames  # noqa: E402
 
 
 def estimator_for(name: str, long_side: int, device: str) -> tuple[PoseEstimator, str]:

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from squat.cli import main
 
 sys.exit(main())

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import SquatError
+from squat.errors import SquatError
 
 EXIT_USAGE = 2
 EXIT_BUG = 1
@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from .pipeline import run
-    from .settings import Settings
+    from squat.pipeline import run
+    from squat.settings import Settings
 
     settings = Settings()
     pose = replace(settings.pose, device=args.device)
@@ -143,8 +143,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.set_dir is not None:
         if args.run_dir is not None:
             raise SquatError("give either --set DIR or RUN_DIR TRUTH_DIR, not both")
-        from .evaluate_set import main as evaluate_set
-        from .settings import Settings
+        from squat.eval.sets import main as evaluate_set
+        from squat.settings import Settings
 
         settings = Settings()
         if args.model:
@@ -153,15 +153,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     if args.run_dir is None or args.truth_dir is None:
         raise SquatError("give RUN_DIR TRUTH_DIR (one clip) or --set DIR (a folder of clips)")
-    from .evaluate import main as evaluate
+    from squat.eval.rendered import main as evaluate
 
     evaluate(args.run_dir, args.truth_dir, args.json)
     return 0
 
 
 def cmd_weights_list(args: argparse.Namespace) -> int:
-    from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
-    from .settings import PoseSettings
+    from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
+    from squat.settings import PoseSettings
 
     registry = load_registry()
     default = PoseSettings().model
@@ -179,7 +179,7 @@ def cmd_weights_list(args: argparse.Namespace) -> int:
 def cmd_weights_fetch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .pose.weights import downloads_dir, fetch, load_registry
+    from squat.pose.weights import downloads_dir, fetch, load_registry
 
     registry = load_registry()
     if args.name not in registry:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from squat.kinematics import POINT_SOURCES, P, body_points
+from squat.measure.kinematics import POINT_SOURCES, P, body_points
 from squat.settings import CompareSettings
 from squat.skeleton import JOINTS, MIRROR, J
 

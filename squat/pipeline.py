@@ -16,20 +16,30 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import NoLifterError, SquatError
-from .framing import scout
-from .kinematics import Kinematics, compute_kinematics, with_side
-from .bones import hips_from_bones
-from .plate import bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar, search_scale
-from .pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
-from .pose.weights import load_registry
-from .render import ChartStrip, annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
-from .reps import segment_reps
-from .settings import Settings
-from .skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
-from .tracking import Detections, mean_hip, select_lifter, smooth_track
-from .video import VideoInfo, VideoWriter, iter_frames, probe
+from squat import __version__
+from squat.draw.band import ChartStrip
+from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
+from squat.errors import NoLifterError, SquatError
+from squat.io.video import VideoInfo, VideoWriter, iter_frames, probe
+from squat.measure.bones import hips_from_bones
+from squat.measure.kinematics import Kinematics, compute_kinematics, with_side
+from squat.measure.plate import (
+    bar_centre,
+    choose_plate,
+    find_circles,
+    pixels_per_metre,
+    pixels_per_metre_at_bar,
+    search_scale,
+)
+from squat.measure.reps import segment_reps
+from squat.pose.detections import Detections
+from squat.pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
+from squat.pose.weights import load_registry
+from squat.settings import Settings
+from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
+from squat.track.framing import scout
+from squat.track.lifter import mean_hip, select_lifter
+from squat.track.smoothing import smooth_track
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""

@@ -29,10 +29,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import __version__, pipeline
-from .errors import SquatError
-from .pose.weights import sha256_of
-from .settings import Settings
+from squat import __version__, pipeline
+from squat.errors import SquatError
+from squat.pose.weights import sha256_of
+from squat.settings import Settings
 
 DATA_DIR_ENV = "SQUAT_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.squat-form-check")

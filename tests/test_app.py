@@ -17,12 +17,9 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 import squat.pipeline
-from squat.charts import SELECTED_COLOR
-from squat.dashboard import (
+from dashboard.presenters import (
     ProgressMeter,
     aligned_chart_tables,
-    reference_candidates,
-    synced_frames,
     analysis_settings,
     fault_notes,
     format_seconds,
@@ -30,11 +27,14 @@ from squat.dashboard import (
     headline_metrics,
     keypoints_at,
     model_choices,
+    reference_candidates,
     rep_table,
     settings_from_summary,
+    synced_frames,
     torso_caveat,
 )
-from squat.reps import FAULT_CUES
+from squat.draw.charts import SELECTED_COLOR
+from squat.measure.reps import FAULT_CUES
 from squat.settings import Settings
 from squat.skeleton import JOINTS
 from squat.store import DATA_DIR_ENV, ResultsStore

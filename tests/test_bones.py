@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.bones import circle_meet, hips_from_bones
-from squat.kinematics import compute_kinematics, trunk_line_hip
+from squat.measure.bones import circle_meet, hips_from_bones
+from squat.measure.kinematics import compute_kinematics, trunk_line_hip
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from squat.charts import (
+from squat.draw.charts import (
     TIME_FIELD,
     TIME_TITLE,
     angle_chart,
@@ -247,8 +247,8 @@ def test_comparison_chart_rejects_a_missing_column():
 
 
 def test_clicking_a_time_chart_picks_the_nearest_frame():
-    from squat.charts import PICK
-    from squat.dashboard import picked_frame
+    from dashboard.presenters import picked_frame
+    from squat.draw.charts import PICK
 
     frames = pd.DataFrame({"time_s": np.arange(90) / 30, "knee_angle": np.linspace(170, 80, 90),
                            "hip_angle": np.linspace(170, 70, 90), "trunk_lean": np.linspace(5, 40, 90),

@@ -175,7 +175,7 @@ def test_weights_list_names_the_licences():
 
 
 def test_a_clip_with_nobody_in_it_says_so(tmp_path):
-    from squat.video import VideoWriter
+    from squat.io.video import VideoWriter
 
     clip = tmp_path / "empty_room.mp4"
     ramp = np.tile(np.linspace(40, 200, 320, dtype=np.uint8)[None, :, None], (180, 1, 3))

@@ -27,8 +27,8 @@ from squat.compare import (
     rep_phase,
     trunk_lean_for_build,
 )
-from squat.kinematics import compute_kinematics
-from squat.reps import segment_reps
+from squat.measure.kinematics import compute_kinematics
+from squat.measure.reps import segment_reps
 from squat.skeleton import J
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from squat.pose.decode import STRIDE, People, decode, find_peaks, upsample
 from squat.settings import PoseSettings
-from squat.skeleton import J, JOINTS, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS
+from squat.skeleton import JOINTS, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS, J
 
 H, W = 46, 82  # stride-8 maps of a 656x368 network input
 SETTINGS = PoseSettings()

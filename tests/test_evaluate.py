@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from squat.cli import main as cli_main
-from squat.evaluate import (
+from squat.eval.rendered import (
     TARGETS,
     error_stats,
     evaluate,

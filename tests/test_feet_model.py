@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from squat.io.video import iter_frames
 from squat.pipeline import camera_side_foot, frame_table
 from squat.pose.estimator import load_estimator
 from squat.pose.weights import load_registry, sha256_of, weights_path
 from squat.settings import PoseSettings
-from squat.skeleton import FOOT, FOOT_POINTS, J, N_JOINTS
-from squat.video import iter_frames
+from squat.skeleton import FOOT, FOOT_POINTS, N_JOINTS, J
 
 REPO = Path(__file__).parents[1]
 WEIGHTS = REPO / "weights"

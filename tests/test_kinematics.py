@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.kinematics import (
+from squat.measure.kinematics import (
     ANGLES,
     body_points,
     check_view,
@@ -367,7 +367,7 @@ def test_a_model_that_sees_the_far_hip_calls_hips_wider_than_15_degrees_oblique_
 
 
 def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
-    from squat.kinematics import side_from_feet
+    from squat.measure.kinematics import side_from_feet
 
     feet = np.full((10, 4, 3), np.nan)
     feet[:, 0, :2], feet[:, 1, :2] = (100, 300), (130, 305)  # r heel → toe: image-right

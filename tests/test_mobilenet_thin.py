@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from squat.pose.mobilenet_thin import PREPROCESS, STRIDE, MobileNetThin, TFSamePad
-from squat.skeleton import J, N_HEATMAPS, N_PAFS
+from squat.skeleton import N_HEATMAPS, N_PAFS, J
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights" / "mobilenet_thin.pth"

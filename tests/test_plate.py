@@ -10,12 +10,18 @@ import pandas as pd
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.kinematics import compute_kinematics, shoulders_from_bar
-from squat.plate import (bar_centre, choose_plate, find_circles, pixels_per_metre, pixels_per_metre_at_bar,
-                         search_scale)
+from squat.io.video import iter_frames
+from squat.measure.kinematics import compute_kinematics, shoulders_from_bar
+from squat.measure.plate import (
+    bar_centre,
+    choose_plate,
+    find_circles,
+    pixels_per_metre,
+    pixels_per_metre_at_bar,
+    search_scale,
+)
 from squat.settings import PlateSettings
 from squat.skeleton import J
-from squat.video import iter_frames
 
 SHORT = Path(__file__).parent / "data" / "synth_side_short"
 SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")

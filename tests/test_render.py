@@ -1,12 +1,12 @@
 """Video overlay drawing: pixels where they belong, sizes that scale, NaN that draws nothing."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from squat.render import (
+from squat.draw.band import ChartStrip
+from squat.draw.overlay import (
     PALETTE,
     annotate_frame,
     bar_trail,
@@ -19,7 +19,6 @@ from squat.render import (
     heatmap_panel,
 )
 from squat.skeleton import J
-from squat.videochart import ChartStrip
 
 BACKGROUND = (90, 90, 90)
 
@@ -391,12 +390,6 @@ def test_chart_strip_copes_with_missing_columns_and_a_single_frame():
     assert strip.at(5.0).shape == (150, 600, 3)  # past the end: cursor clamps
 
 
-def test_chart_strip_can_be_imported_from_render_as_well():
-    from squat.render import ChartStrip as FromRender
-
-    assert FromRender is ChartStrip
-
-
 def test_chart_strip_rejects_tiny_sizes_and_tables_without_time():
     with pytest.raises(ValueError):
         ChartStrip(strip_frames(), (50, 20))
@@ -426,7 +419,7 @@ def test_the_bar_path_is_drawn_in_its_colour_along_the_points_only():
 
 
 def test_the_trunk_is_drawn_to_the_bar_only_where_it_was_measured_there():
-    from squat.dashboard import bar_trunk
+    from dashboard.presenters import bar_trunk
 
     image = blank(960, 540)
     with_bar = squat_row(bar_x=500.0, bar_y=150.0)

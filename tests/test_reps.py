@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.kinematics import compute_kinematics
-from squat.reps import FAULT_CUES, REP_COLUMNS, segment_reps
+from squat.measure.kinematics import compute_kinematics
+from squat.measure.reps import FAULT_CUES, REP_COLUMNS, segment_reps
 from squat.settings import FaultSettings, RepSettings
 from squat.skeleton import J
 

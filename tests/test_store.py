@@ -191,7 +191,7 @@ def test_data_folder_comes_from_the_environment(monkeypatch, tmp_path):
 
 
 def test_heatmaps_of_a_stored_run_use_the_network_input_the_analysis_used():
-    from squat.dashboard import network_pose
+    from dashboard.presenters import network_pose
     from squat.pose.estimator import fit
 
     summary = {"settings": {"pose": {"long_side": 432}}, "video": {"width": 1920, "height": 1080},

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from squat.pose.detections import Detections
 from squat.settings import TrackingSettings
-from squat.skeleton import J, N_JOINTS
-from squat.tracking import (
-    Detections, fill_short_gaps, fix_left_right_swaps, merge_fragments, plant_feet, select_lifter, smooth_track,
-)
+from squat.skeleton import N_JOINTS, J
+from squat.track.lifter import merge_fragments, select_lifter
+from squat.track.smoothing import fill_short_gaps, fix_left_right_swaps, plant_feet, smooth_track
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -135,9 +135,9 @@ def test_the_person_who_squats_is_the_lifter_even_when_a_bigger_walker_is_in_vie
 
 
 def test_framing_scales_the_frame_so_the_lifter_is_the_size_the_model_reads_best():
-    from squat.framing import frame_lifter, lifter_height
     from squat.settings import PoseSettings
-    from squat.tracking import Lifter
+    from squat.track.framing import frame_lifter, lifter_height
+    from squat.track.lifter import Lifter
 
     kp = np.stack([standing_person(960, 1000, 600) for _ in range(10)])
     nose_to_ankle = 0.94 * 600

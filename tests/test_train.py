@@ -14,9 +14,10 @@ sys.path.insert(0, str(REPO / "tools"))
 import synth_composite  # noqa: E402
 import train_data  # noqa: E402
 import train_pose  # noqa: E402
+
 from squat.pose.decode import attach_feet  # noqa: E402
 from squat.pose.mobilenet_thin import MobileNetThinFeet  # noqa: E402
-from squat.skeleton import FOOT, J, N_HEATMAPS, N_JOINTS  # noqa: E402
+from squat.skeleton import FOOT, N_HEATMAPS, N_JOINTS, J  # noqa: E402
 
 CLIP = REPO / "tests" / "data" / "synth_new" / "side_left_lowbar"
 

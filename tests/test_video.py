@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from squat.errors import VideoError
-from squat.video import VideoWriter, frame_time_s, iter_frames, probe, scaled_size
+from squat.io.video import VideoWriter, frame_time_s, iter_frames, probe, scaled_size
 
 DATA = Path(__file__).parent / "data"
 

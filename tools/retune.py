@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from squat.errors import SquatError  # noqa: E402
-from squat.evaluate_set import clip_folders  # noqa: E402
+from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 

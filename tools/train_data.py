@@ -30,8 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from validation_set import SYNTH_DIR, SYNTH_PYTHON, Clip, draw_clip  # noqa: E402
+from validation_set import render as render_clip
+
 from squat.skeleton import FOOT_POINTS, JOINTS  # noqa: E402
-from validation_set import SYNTH_DIR, SYNTH_PYTHON, Clip, draw_clip, render as render_clip  # noqa: E402
 
 TRAIN_FIRST_SEED = 5000  # validation seeds are 1000-1023; training never draws from them
 CROP = 160  # the engine shows the network a lifter ~120 px tall (PoseSettings.person_height_px)
@@ -94,7 +96,7 @@ def to_crop(points: np.ndarray, box: tuple[float, float, float], size: int = CRO
 
 
 def clip_crops(clip_dir: Path, rng: np.random.Generator, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    from squat.video import iter_frames
+    from squat.io.video import iter_frames
 
     truth = read_truth(clip_dir)
     height = standing_height(truth)
@@ -114,9 +116,9 @@ def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, e
     """Random squares of real frames where the shipped network finds a person, for distillation."""
     import cv2
 
+    from squat.io.video import iter_frames
     from squat.pose.estimator import load_estimator
     from squat.settings import PoseSettings
-    from squat.video import iter_frames
 
     est = load_estimator(PoseSettings(device="cpu"), Path(__file__).resolve().parent.parent / "weights")
     out = []

@@ -33,7 +33,15 @@ sys.path.insert(0, str(ROOT))
 from squat.pose.decode import to_input_pixels, upsample  # noqa: E402
 from squat.pose.mobilenet_thin import STRIDE, MobileNetThin, MobileNetThinFeet  # noqa: E402
 from squat.skeleton import (  # noqa: E402
-    FOOT_ANKLE, FOOT_POINTS, J, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS, mirror_index,
+    FOOT_ANKLE,
+    FOOT_POINTS,
+    LIMB_JOINTS,
+    N_HEATMAPS,
+    N_JOINTS,
+    N_PAFS,
+    PAF_CHANNELS,
+    J,
+    mirror_index,
 )
 
 N_POINTS = N_JOINTS + len(FOOT_POINTS)  # shard keypoints: COCO-18, r_heel, r_toe, l_heel, l_toe (midfoot unused)

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import torch
 
-from ..settings import PoseSettings
-from ..skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
-from ..tracking import Detections
-from .decode import decode, upsample
-from .weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
+from squat.pose.decode import decode, upsample
+from squat.pose.detections import Detections
+from squat.pose.weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
+from squat.settings import PoseSettings
+from squat.skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
 
 STRIDE = 8
 PAD_VALUE = 128  # mid-grey, as OpenPose pads; the network sees "nothing" there
@@ -203,7 +203,7 @@ def load_estimator(settings: PoseSettings, weights_dir: Path | None = None) -> P
 
 
 def _unknown(name: str):
-    from ..errors import WeightsError
+    from squat.errors import WeightsError
 
     known = ", ".join(sorted(load_registry()))
     raise WeightsError(f"unknown model {name!r}: choose one of {known} (see `python -m squat weights list`)")

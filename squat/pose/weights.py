@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import SquatError, WeightsError
-from . import cmu
+from squat.errors import SquatError, WeightsError
+from squat.pose import cmu
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 REGISTRY = WEIGHTS_DIR / "registry.json"
@@ -55,7 +55,7 @@ class ModelSpec:
     # Standing, how far this model's hip keypoint sits above the COCO hip (where an annotator
     # clicks), × femur. Lengths up from the hip read short by it; 0 where not measured.
     hip_high_femur: float = 0.0
-    # Whether the engine moves this model's hip at depth to the bone-length hip (squat.bones):
+    # Whether the engine moves this model's hip at depth to the bone-length hip (squat.measure.bones):
     # yes for the COCO models, whose hip rides up the back; no for one trained on squats.
     hip_from_bones: bool = True
     # Whether the torso's length and line come from the bar where a plate hides the shoulders:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import SquatError
-from .evaluate import _bool, _dist, _jsonable, _num, _xy, one_to_one
+from squat.errors import SquatError
+from squat.eval.rendered import _bool, _dist, _jsonable, _num, _xy, one_to_one
 
 # A labelled bottom is good to about ±0.15 s; ours may be this far from it.
 BOTTOM_TOLERANCE_S = 0.3

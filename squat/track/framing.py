@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .pose.estimator import Letterbox, PoseEstimator, fit
-from .settings import PoseSettings, TrackingSettings
-from .skeleton import J
-from .tracking import Detections, Lifter, find_lifter
-from .video import VideoInfo, iter_frames
+from squat.io.video import VideoInfo, iter_frames
+from squat.pose.detections import Detections
+from squat.pose.estimator import Letterbox, PoseEstimator, fit
+from squat.settings import PoseSettings, TrackingSettings
+from squat.skeleton import J
+from squat.track.lifter import Lifter, find_lifter
 
 
 def sample_indices(frame_count: int, n: int) -> np.ndarray:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .settings import PlateSettings, TrackingSettings
-from .skeleton import J
-from .tracking import butterworth, fill_short_gaps, mean_hip
+from squat.settings import PlateSettings, TrackingSettings
+from squat.skeleton import J
+from squat.track.lifter import mean_hip
+from squat.track.smoothing import butterworth, fill_short_gaps
 
 RIM_SAMPLES = 72  # points read around a candidate's rim
 RIM_EDGE = 40.0  # Lab gradient magnitude (Sobel, 8-bit channels) that counts as an edge
@@ -58,7 +59,7 @@ def rim_support(gradient: tuple[np.ndarray, np.ndarray, np.ndarray], circles: np
 
 def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
                  settings: PlateSettings = PlateSettings()) -> np.ndarray:
-    """Plate-sized circles in one BGR frame (as squat.video reads them): (N, 4) x, y, radius in frame pixels and rim support.
+    """Plate-sized circles in one BGR frame (as squat.io.video reads them): (N, 4) x, y, radius in frame pixels and rim support.
 
     scale: the frame is searched at this scale (search_scale); lifter_height_px (frame pixels)
     sets the radii searched. Circles that share a centre across channels are all kept: the

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from squat.render import PALETTE, Color, OverlayStyle, Palette, chart_size, put_text, text_size
+from squat.draw.overlay import PALETTE, Color, OverlayStyle, Palette, chart_size, put_text, text_size
 
 _SHIFT = 4  # sub-pixel bits: smooth anti-aliased polylines
 _ONE = 1 << _SHIFT

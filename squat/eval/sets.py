@@ -21,10 +21,10 @@ from typing import Callable, Optional, TextIO
 
 import numpy as np
 
-from .errors import SquatError
-from .evaluate import _g, _jsonable, _num, _pct, evaluate, is_side_view, load_run, load_truth
-from .evaluate_labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
-from .settings import Settings
+from squat.errors import SquatError
+from squat.eval.labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
+from squat.eval.rendered import _g, _jsonable, _num, _pct, evaluate, is_side_view, load_run, load_truth
+from squat.settings import Settings
 
 # Set targets: name → (row key, how the clips combine, "<=" or ">=", limit, which clips).
 SET_TARGETS: dict[str, tuple[str, str, str, float, str]] = {
@@ -233,7 +233,7 @@ def format_set(set_dir: str, rows: list[dict], targets: list[dict]) -> str:
 def main(set_dir: str | Path, runs_dir: Optional[str | Path] = None, json_path: Optional[str | Path] = None,
          video: bool = True, stream: Optional[TextIO] = None, settings: Optional[Settings] = None) -> dict:
     """Evaluate every clip of set_dir (analysing those without a run in runs_dir first, with settings)."""
-    from .pipeline import run  # only when a clip still needs analysing
+    from squat.pipeline import run  # only when a clip still needs analysing
 
     set_dir = Path(set_dir)
     runs = Path(runs_dir) if runs_dir is not None else Path("runs") / "evaluate" / set_dir.name

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from squat.render import PALETTE, Color
+from squat.draw.overlay import PALETTE, Color
 
 TIME_FIELD = "time_s"
 TIME_TITLE = "time (s)"

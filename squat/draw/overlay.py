@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
-from squat.skeleton import J, LIMB_JOINTS, SIDE_CHAIN
+from squat.skeleton import LIMB_JOINTS, SIDE_CHAIN, J
 
 Color = tuple[int, int, int]  # BGR
 Point = tuple[float, float]
@@ -758,12 +758,3 @@ def heatmap_panel(image: np.ndarray, heatmaps: Mapping[str, np.ndarray], alpha: 
     for r in range(1, rows):
         grid[r * th - seam // 2:r * th + (seam + 1) // 2] = 0
     return grid
-
-
-def __getattr__(name: str) -> Any:
-    """`from squat.render import ChartStrip` works too; it lives in videochart, which imports this module."""
-    if name == "ChartStrip":
-        from squat.videochart import ChartStrip
-
-        return ChartStrip
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

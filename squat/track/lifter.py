@@ -1,4 +1,4 @@
-"""From per-frame detections to one lifter's smoothed keypoint track.
+"""From per-frame detections to one lifter's keypoint track.
 
 The lifter is chosen once for the whole clip (largest, most present, most central
 person), so a spotter or someone walking past never takes over the skeleton.
@@ -6,15 +6,13 @@ person), so a spotter or someone walking past never takes over the skeleton.
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy.signal import butter, filtfilt
 
-from .settings import TrackingSettings
-from .skeleton import FOOT, J, MIRROR, N_JOINTS, mirror_index
+from squat.pose.detections import Detections
+from squat.settings import TrackingSettings
+from squat.skeleton import MIRROR, N_JOINTS, J
 
 HIPS = [J["r_hip"], J["l_hip"]]
 # Weight of a track's mean distance from the frame centre in its score: a lifter
@@ -26,20 +24,6 @@ FRAGMENT_MERGE_DISTANCE = 0.75
 # Matching cost added for the share of a track's known joints a detection lacks: a stray
 # arm fragment that fits three joints perfectly must not beat the whole body beside it.
 COVERAGE_WEIGHT = 0.3
-# A left/right relabelling is accepted when it fits the previous frame this much better.
-SWAP_MARGIN = 0.7
-
-
-@dataclass(frozen=True)
-class Detections:
-    """All people found in one frame: keypoints (P, 18, 3) in frame pixels, scores (P,)."""
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-
-    @staticmethod
-    def empty() -> "Detections":
-        return Detections(np.full((0, N_JOINTS, 3), np.nan, np.float32), np.zeros(0, np.float32))
 
 
 def body_centre_and_size(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,133 +222,3 @@ def _apart(a: np.ndarray, b: np.ndarray) -> float:
     """pose_distance of two poses over their larger body size: under max_jump, one person."""
     _, size = body_centre_and_size(np.stack([a, b]))
     return pose_distance(a, b) / max(float(np.nanmax(size)) if np.isfinite(size).any() else 1.0, 1.0)
-
-
-# Left/right labels flip per chain (a leg can swap while the arms do not), so each
-# chain is checked on its own.
-SWAP_GROUPS = tuple(
-    tuple(J[f"{side}_{part}"] for side in ("r", "l") for part in parts)
-    for parts in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist"), ("eye", "ear"))
-)
-# With foot points the heel and toe swap with their leg.
-LEG_WITH_FEET = SWAP_GROUPS[0] + tuple(FOOT.values())
-
-
-def fix_left_right_swaps(keypoints: np.ndarray) -> np.ndarray:
-    """Relabel a chain's left and right joints when the mirrored labels fit the last known pose better."""
-    out = keypoints.copy()
-    mirror = np.array(mirror_index(out.shape[1]))
-    groups = SWAP_GROUPS if out.shape[1] == N_JOINTS else (LEG_WITH_FEET, *SWAP_GROUPS[1:])
-    reference = np.full(out.shape[1:], np.nan, np.float32)  # last known position of every joint
-    for f in range(len(out)):
-        for group in groups:
-            idx = np.array(group)
-            xy = out[f, idx, :2]
-            same = _mean_distance(xy, reference[idx, :2])
-            swapped = _mean_distance(out[f, mirror[idx], :2], reference[idx, :2])
-            if swapped < SWAP_MARGIN * same:
-                out[f, idx] = keypoints[f, mirror[idx]]
-        seen = ~np.isnan(out[f, :, 0])
-        reference[seen] = out[f, seen]
-    return out
-
-
-def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
-    d = np.linalg.norm(a - b, axis=1)
-    d = d[~np.isnan(d)]
-    return float(d.mean()) if len(d) else np.inf
-
-
-def fill_short_gaps(values: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np.ndarray:
-    """Linearly interpolate NaN runs of a 1-D series that last at most max_gap_s; longer gaps stay NaN."""
-    out = values.copy()
-    valid = ~np.isnan(values)
-    if valid.sum() < 2:
-        return out
-    idx = np.flatnonzero(valid)
-    # Each NaN lies between two valid samples; fill it only when that gap is short.
-    nxt = np.searchsorted(idx, np.arange(len(values)))
-    inside = (~valid) & (nxt > 0) & (nxt < len(idx))
-    before = idx[np.clip(nxt - 1, 0, len(idx) - 1)]
-    after = idx[np.clip(nxt, 0, len(idx) - 1)]
-    short = inside & (time_s[after] - time_s[before] <= max_gap_s + 1e-9)
-    out[short] = np.interp(time_s[short], time_s[valid], values[valid])
-    return out
-
-
-def nan_segments(valid: np.ndarray) -> list[tuple[int, int]]:
-    """Start/stop index pairs of runs where `valid` is True."""
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-
-
-def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
-    """Zero-phase low-pass of a 1-D series, run on each NaN-free segment separately.
-
-    Variable frame rate is treated at its median rate: phones jitter by a few ms, which
-    shifts a 6 Hz cut-off by a few percent at most.
-    """
-    out = values.copy()
-    if len(time_s) < 2:
-        return out
-    fs = 1.0 / np.median(np.diff(time_s))
-    if settings.cutoff_hz >= fs / 2:
-        return out
-    b, a = butter(settings.filter_order, settings.cutoff_hz / (fs / 2))
-    padlen = 3 * max(len(a), len(b))
-    for start, stop in nan_segments(~np.isnan(values)):
-        if stop - start > padlen:
-            out[start:stop] = filtfilt(b, a, values[start:stop], padlen=padlen)
-    return out
-
-
-def running_median(values: np.ndarray, time_s: np.ndarray, window_s: float) -> np.ndarray:
-    """Centred running median (NaN ignored) over ±window_s/2 of (F, ...) values; NaN where the
-    window holds fewer than a third of its frames' readings."""
-    rate = 1.0 / np.median(np.diff(time_s)) if len(time_s) > 1 else 1.0
-    size = max(1, int(round(window_s * rate)) | 1)
-    flat = pd.DataFrame(values.reshape(len(values), -1))
-    med = flat.rolling(size, center=True, min_periods=max(1, size // 3)).median()
-    return med.to_numpy(np.float64).reshape(values.shape)
-
-
-def plant_feet(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
-    """Feet stay planted and shins keep their length: an ankle read further than
-    planted_tolerance × the shin from its running median (planted_window_s) moves there, with
-    that foot's heel and toe, where that brings the shin nearer its usual length (an ankle misread
-    up the shin). A foot that really steps (a walk-out) carries its knee along: it stays."""
-    if settings.planted_tolerance <= 0 or len(keypoints) < 2:
-        return keypoints
-    out = keypoints.copy()
-    for side in ("r", "l"):
-        knee, ankle = out[:, J[f"{side}_knee"], :2], out[:, J[f"{side}_ankle"], :2]
-        shin_now = np.linalg.norm(knee - ankle, axis=1)
-        if not np.isfinite(shin_now).any():
-            continue
-        shin = float(np.nanmedian(shin_now))
-        feet = [J[f"{side}_ankle"]] + ([FOOT[f"{side}_heel"], FOOT[f"{side}_toe"]] if out.shape[1] > N_JOINTS else [])
-        planted = running_median(out[:, feet, :2], time_s, settings.planted_window_s)
-        shin_planted = np.linalg.norm(knee - planted[:, 0], axis=1)
-        with np.errstate(invalid="ignore"):
-            misread = (np.linalg.norm(ankle - planted[:, 0], axis=1) > settings.planted_tolerance * shin) & (
-                np.abs(shin_planted - shin) < np.abs(shin_now - shin))
-        move = misread[:, None] & np.isfinite(planted[..., 0])  # (F, points)
-        out[:, feet, :2] = np.where(move[..., None], planted, out[:, feet, :2])
-    return out
-
-
-def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
-    """Drop weak joints, correct left/right swaps, plant the feet, fill short gaps, low-pass
-    every coordinate."""
-    kp = keypoints.astype(np.float32).copy()
-    weak = ~(kp[..., 2] >= settings.min_joint_conf)
-    kp[weak] = np.nan
-    kp = fix_left_right_swaps(kp)
-    kp = plant_feet(kp, time_s, settings)
-    flat = kp.reshape(len(kp), -1)
-    for c in range(flat.shape[1]):
-        filled = fill_short_gaps(flat[:, c].astype(np.float64), time_s, settings.max_gap_s)
-        if c % 3 != 2:  # positions are filtered; confidences only gap-filled
-            filled = butterworth(filled, time_s, settings)
-        flat[:, c] = filled
-    return flat.reshape(kp.shape).astype(np.float32)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
 
-from squat.kinematics import Kinematics
+from squat.measure.kinematics import Kinematics
 from squat.settings import FaultSettings, RepSettings
 
 # Fault name → what it means and what to do about it (one line each, shown to the lifter).

@@ -389,11 +389,11 @@ def compute_kinematics(
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
     heel, toe: optional (frames, 2+) pixels of the camera-side foot, for models that give feet.
-    bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.plate), NaN where not
+    bar: optional (frames, 2) pixels of the bar (the plate's centre, squat.measure.plate), NaN where not
     seen: where present it gives the trunk line (see shoulders_from_bar), which a plate hides
     from the pose model, unless settings.torso_from_bar is off (a model that sees the shoulders
     behind the plate); bar_x, bar_y and bar_midfoot (bar ahead of the midfoot, px) are added.
-    trunk_hip: optional (frames, 2) the model's hip, when the hips were moved (squat.bones): the
+    trunk_hip: optional (frames, 2) the model's hip, when the hips were moved (squat.measure.bones): the
     trunk line is drawn from it while it rides up along the back (it stays on the trunk line
     while no longer being the hip), from the moved hip where it slid down the thigh
     (trunk_line_hip); default the trunk base (mid-hip).
@@ -401,7 +401,7 @@ def compute_kinematics(
     against horizontal, + when the hip is below the knee), hip_moment_arm, knee_moment_arm (px,
     unsigned horizontal distance to the vertical through the midfoot), hip_moment_arm_femur,
     knee_moment_arm_femur, midfoot_x, hip_x, hip_y, knee_y, shoulder_y (neck or shoulder).
-    bar_px_per_m: the scale at the bar (squat.plate.pixels_per_metre_at_bar): adds bar_midfoot_cm.
+    bar_px_per_m: the scale at the bar (squat.measure.plate.pixels_per_metre_at_bar): adds bar_midfoot_cm.
     hip_high_femur: the pose model's standing hip bias (see segment_proportions).
     """
     keypoints = np.asarray(keypoints)

@@ -15,7 +15,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .charts import (
+from squat.compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
+from squat.draw.charts import (
     ANGLE_SERIES,
     ARM_SERIES,
     PHASE_COLORS,
@@ -27,13 +28,12 @@ from .charts import (
     has_bar,
     moment_arm_chart,
 )
-from .compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
-from .pipeline import side_heatmap_parts, trunk_measured_to_bar
-from .pose.weights import describe_models, downloads_dir, fetch_command, load_registry
-from .render import bar_trail
-from .reps import FAULT_CUES
-from .settings import PoseSettings, Settings
-from .skeleton import HEATMAP_PARTS, JOINTS
+from squat.draw.overlay import bar_trail
+from squat.measure.reps import FAULT_CUES
+from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
+from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
+from squat.settings import PoseSettings, Settings
+from squat.skeleton import HEATMAP_PARTS, JOINTS
 
 SIDES: tuple[str, ...] = ("auto", "left", "right")
 HEATMAP_PART_NAMES: tuple[str, ...] = tuple(HEATMAP_PARTS)  # neck, hip, knee, ankle

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinematics import body_points, facing_direction, joint_angles, segment_proportions, with_side
-from .settings import KinematicsSettings
-from .skeleton import J
+from squat.measure.kinematics import body_points, facing_direction, joint_angles, segment_proportions, with_side
+from squat.settings import KinematicsSettings
+from squat.skeleton import J
 
 
 def circle_meet(c1: np.ndarray, r1: np.ndarray, c2: np.ndarray, r2: np.ndarray, behind: int) -> np.ndarray:
@@ -43,7 +43,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
                     ) -> np.ndarray:
     """The keypoints with both hips moved to the bone-length hip at depth (see the module doc).
 
-    bar: (F, 2) the bar's middle in pixels (squat.plate.bar_centre), NaN where not seen. The
+    bar: (F, 2) the bar's middle in pixels (squat.measure.plate.bar_centre), NaN where not seen. The
     model's hip is kept standing, the bone-length hip is used below the second of
     bone_hip_knee_angles, blended in between; frames without a bar or where the circles do not
     meet keep the model's hip. Unchanged without a bar or a standing frame.

@@ -31,7 +31,7 @@ from typing import Optional, TextIO
 import numpy as np
 import pandas as pd
 
-from .errors import SquatError
+from squat.errors import SquatError
 
 # Truth knee_angle_2d below this (degrees) is "at depth".
 DEPTH_KNEE_ANGLE = 110.0

@@ -16,20 +16,10 @@ import numpy as np
 import pandas as pd
 
 from squat.compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
-from squat.draw.charts import (
-    ANGLE_SERIES,
-    ARM_SERIES,
-    PHASE_COLORS,
-    SELECTED_COLOR,
-    SERIES_COLORS,
-    angle_chart,
-    bar_chart,
-    comparison_chart,
-    has_bar,
-    moment_arm_chart,
-)
+from squat.draw.charts import PHASE_COLORS, SELECTED_COLOR, comparison_chart, has_panel, panel_chart
 from squat.draw.overlay import bar_trail
 from squat.measure.reps import FAULT_CUES
+from squat.measures import PANELS, REP, on_panel
 from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
 from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from squat.settings import PoseSettings, Settings
@@ -38,6 +28,7 @@ from squat.skeleton import HEATMAP_PARTS, JOINTS
 SIDES: tuple[str, ...] = ("auto", "left", "right")
 HEATMAP_PART_NAMES: tuple[str, ...] = tuple(HEATMAP_PARTS)  # neck, hip, knee, ankle
 
+CHART_HEIGHTS: dict[str, int] = {"angles": 250, "arms": 190, "bar": 140}  # px per time chart
 STAGE_LABELS: dict[str, str] = {
     "pose": "Finding the lifter",
     "render": "Drawing the annotated video",
@@ -198,9 +189,9 @@ def frame_caption(frames: pd.DataFrame, index: int) -> str:
     parts = [f"frame {index}", f"{float(row['time_s']):.2f} s"]
     rep = int(row["rep"]) if "rep" in row and _finite(row["rep"]) else 0
     parts.append(f"rep {rep}" if rep > 0 else "between reps")
-    for column, name in (("knee_angle", "knee"), ("hip_angle", "hip"), ("trunk_lean", "lean")):
-        if column in row and _finite(row[column]):
-            parts.append(f"{name} {float(row[column]):.0f}°")
+    for m in on_panel("angles"):
+        if m.column in row and _finite(row[m.column]):
+            parts.append(f"{m.short} {m.text(row[m.column])}")
     if "detected" in row and not bool(row["detected"]):
         parts.append("lifter not found in this frame (interpolated or missing)")
     return " · ".join(parts)
@@ -215,22 +206,24 @@ def heatmap_joint(side: str, part: str) -> dict[str, int]:
 
 
 def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_time: Optional[float],
-                axis_width: int = 44, heights: tuple[int, int, int] = (250, 190, 140)) -> list[alt.LayerChart]:
-    """Angles, then moment arms, then (with a barbell) the bar against the midfoot, over time with
-    a rule at the selected time, drawn to line up when
-    shown one above the other at the same width: identical time data (so identical x scales), a
-    fixed y-axis width and no legends (`chart_legend_html` is their shared legend), so both plot
-    areas span the same pixels.
+                axis_width: int = 44, heights: Mapping[str, int] = CHART_HEIGHTS) -> list[alt.LayerChart]:
+    """One chart per panel of squat.measures.PANELS that has data in this clip (angles, moment arms,
+    and with a barbell the bar against the midfoot), over time with a rule at the selected time,
+    drawn to line up when shown one above the other at the same width: identical time data (so
+    identical x scales), a fixed y-axis width and no legends (`chart_legend_html` is their shared
+    legend), so all plot areas span the same pixels.
 
-    Two charts rather than one vconcat: Streamlit cannot stretch a vconcat of layered charts to
+    Separate charts rather than one vconcat: Streamlit cannot stretch a vconcat of layered charts to
     its column, and legends of different widths would shift the plot areas apart.
     """
-    charts = [angle_chart(frames, reps, selected_time, height=heights[0]),
-              moment_arm_chart(frames, reps, selected_time, height=heights[1])]
-    if has_bar(frames):
-        charts.append(bar_chart(frames, reps, selected_time, height=heights[2]))
-    return [chart.configure_axisY(minExtent=axis_width, maxExtent=axis_width).configure_legend(disable=True)
-            for chart in charts]
+    return [panel_chart(frames, panel, reps, selected_time, height=heights.get(panel, 160))
+            .configure_axisY(minExtent=axis_width, maxExtent=axis_width).configure_legend(disable=True)
+            for panel in chart_panels(frames)]
+
+
+def chart_panels(frames: pd.DataFrame) -> list[str]:
+    """The panels with data in this clip, in their declared order."""
+    return [panel for panel in PANELS if has_panel(frames, panel)]
 
 
 def picked_frame(selection: Mapping[str, Any] | None, frames: pd.DataFrame) -> Optional[int]:
@@ -242,21 +235,21 @@ def picked_frame(selection: Mapping[str, Any] | None, frames: pd.DataFrame) -> O
     return int(np.argmin(np.abs(frames["time_s"].to_numpy(float) - float(times[0]))))
 
 
-def chart_legend_html(bar: bool = False) -> str:
-    """One line of coloured names for the time charts: series, rep phases, the selected-frame rule
-    (and the bar's line when its chart is shown)."""
+def chart_legend_html(bar: bool = False, panels: Optional[list[str]] = None) -> str:
+    """One line of coloured names for the time charts: every plotted measure, rep phases and the
+    selected-frame rule. `panels`: those shown (default: angles and moment arms, plus the bar's
+    panel when `bar`)."""
     def swatch(colour: str, name: str, shape: str = "line") -> str:
         style = (f"display:inline-block;width:14px;height:3px;background:{colour};vertical-align:middle"
                  if shape == "line" else
                  f"display:inline-block;width:12px;height:12px;background:{colour};opacity:0.45;vertical-align:middle")
         return f'<span style="white-space:nowrap;margin-right:12px"><span style="{style}"></span> {name}</span>'
 
-    series = [swatch(SERIES_COLORS[name], name) for name in ANGLE_SERIES.values()]
-    arms = [swatch(SERIES_COLORS[name], f"{name} moment arm") for name in ARM_SERIES.values()]
-    arms += [swatch(SERIES_COLORS["bar"], "bar vs midfoot")] if bar else []
+    shown = panels if panels is not None else [p for p in PANELS if p != "bar" or bar]
+    lines = [swatch(m.colour, m.label) for p in shown for m in on_panel(p)]
     phases = [swatch(PHASE_COLORS[p], p, "box") for p in ("descent", "ascent")]
     return ('<div style="font-size:0.85rem;line-height:1.8">'
-            + "".join(series + arms + phases + [swatch(SELECTED_COLOR, "this frame")]) + "</div>")
+            + "".join(lines + phases + [swatch(SELECTED_COLOR, "this frame")]) + "</div>")
 
 
 # --------------------------------------------------------------------------- results
@@ -344,48 +337,35 @@ def headline_metrics(summary: Mapping[str, Any], reps: pd.DataFrame) -> list[Met
     ]
 
 
-REP_TABLE_COLUMNS: dict[str, str] = {
-    "rep": "rep",
-    "depth_knee_angle": "depth (knee °)",
-    "hip_below_knee": "below parallel",
-    "descent_s": "down (s)",
-    "pause_s": "pause (s)",
-    "ascent_s": "up (s)",
-    "max_trunk_lean": "max lean (°)",
-    "max_hip_moment_arm_femur": "max hip arm (× femur)",
-    "max_knee_moment_arm_femur": "max knee arm (× femur)",
-    "bar_off_midfoot_cm": "bar off midfoot (cm)",
-    "faults": "faults",
-}
+# reps.csv columns the results table shows, in order; headers and formats come from squat.measures.
+REP_TABLE_COLUMNS: tuple[str, ...] = (
+    "rep", "depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s", "max_trunk_lean",
+    "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm", "faults",
+)
 
 
 def rep_table_formats() -> dict[str, str]:
-    """Display format per rep_table column (degrees whole, seconds to 0.1, moment arms to 0.01)."""
-    formats = {}
-    for column, title in REP_TABLE_COLUMNS.items():
-        if column in ("rep", "hip_below_knee", "faults"):
-            continue
-        formats[title] = "{:.2f}" if "arm" in column else "{:.1f}" if column.endswith("_s") else "{:.0f}"
-    return formats
+    """Display format per rep_table header, from each measure's declared format."""
+    return {REP[c].short_title: f"{{:{REP[c].fmt}}}" for c in REP_TABLE_COLUMNS if REP[c].kind == "float"}
 
 
 def rep_table(reps: pd.DataFrame) -> pd.DataFrame:
     """reps.csv as the results view shows it: coach-readable column names, faults spelled out, rounded."""
     out = pd.DataFrame(index=range(len(reps)))
-    for column, title in REP_TABLE_COLUMNS.items():
+    for column in REP_TABLE_COLUMNS:
+        m = REP[column]
         if column not in reps or (column == "bar_off_midfoot_cm" and reps[column].isna().all()):
             continue  # no barbell seen: no bar column
         values = reps[column].reset_index(drop=True)
         if column == "faults":
             values = values.map(lambda f: ", ".join(fault_label(x) for x in fault_names(f)))
-        elif column == "hip_below_knee":
+        elif m.kind == "bool":
             values = values.map(lambda v: "yes" if v is True or str(v).lower() == "true" else "no")
-        elif column == "rep":
+        elif m.kind == "int":
             values = values.astype(int)
         else:
-            decimals = 2 if "arm" in column else 1 if column.endswith("_s") else 0
-            values = pd.to_numeric(values, errors="coerce").round(decimals)
-        out[title] = values
+            values = pd.to_numeric(values, errors="coerce").round(m.decimals)
+        out[m.short_title] = values
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from squat.measure.kinematics import POINT_SOURCES, P, body_points
+from squat.measures import REP
 from squat.settings import CompareSettings
 from squat.skeleton import JOINTS, MIRROR, J
 
@@ -30,18 +31,12 @@ ALIGN_COLUMNS: tuple[str, ...] = (
     "knee_angle", "hip_angle", "trunk_lean", "shin_angle", "hip_moment_arm_femur", "knee_moment_arm_femur",
 )
 
-# Per-rep column → (what a coach calls it, unit). Pixel moment arms are left out: two clips'
-# pixels are not comparable, × femur is.
+# Per-rep column → (what a coach calls it, unit), from squat.measures. Pixel moment arms are left
+# out: two clips' pixels are not comparable, × femur is. Below parallel is compared as a share of reps.
 REP_METRICS: dict[str, tuple[str, str]] = {
-    "depth_knee_angle": ("depth (knee angle at the bottom)", "°"),
-    "hip_below_knee": ("reps below parallel", "%"),
-    "descent_s": ("descent", "s"),
-    "pause_s": ("pause at the bottom", "s"),
-    "ascent_s": ("ascent", "s"),
-    "max_trunk_lean": ("max trunk lean", "°"),
-    "max_hip_moment_arm_femur": ("max hip moment arm", "× femur"),
-    "max_knee_moment_arm_femur": ("max knee moment arm", "× femur"),
-    "bar_off_midfoot_cm": ("bar's furthest off the midfoot (+ ahead)", "cm"),
+    c: ("reps below parallel", "%") if c == "hip_below_knee" else (REP[c].label, REP[c].unit)
+    for c in ("depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s", "max_trunk_lean",
+              "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm")
 }
 
 _EPS_S = 1e-6  # frame times and rep times come from the same rounded CSV values

@@ -32,6 +32,7 @@ from squat.measure.plate import (
     search_scale,
 )
 from squat.measure.reps import segment_reps
+from squat.measures import FRAME_MEASURES
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
 from squat.pose.weights import load_registry
@@ -44,9 +45,6 @@ from squat.track.smoothing import smooth_track
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 
-ANGLE_COLUMNS = ("knee_angle", "hip_angle", "shin_angle", "trunk_lean", "hip_moment_arm", "knee_moment_arm")
-EXTRA_COLUMNS = ("hip_moment_arm_femur", "knee_moment_arm_femur", "midfoot_x", "bar_x", "bar_y", "bar_midfoot",
-                 "bar_midfoot_cm")
 PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
@@ -229,21 +227,20 @@ def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray,
                 rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None,
                 feet: Optional[np.ndarray] = None) -> pd.DataFrame:
     """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18 (then the foot points
-    for models with feet), the angles, rep, the extra columns, and plate_x/_y/_radius where a
-    plate was seen in the clip."""
+    for models with feet), then the per-frame measures of squat.measures in their declared order,
+    each where this clip has it (plate_x/_y/_radius only where a plate was seen)."""
     cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
     points = np.concatenate([keypoints, feet], axis=1) if feet is not None else keypoints
     for j, name in enumerate((JOINTS + FOOT_POINTS)[: points.shape[1]]):
         for k, suffix in enumerate(("x", "y", "conf")):
             cols[f"{name}_{suffix}"] = points[:, j, k]
-    for name in ANGLE_COLUMNS:
-        cols[name] = kin_frames[name].to_numpy()
-    cols["rep"] = rep_per_frame
-    for name in EXTRA_COLUMNS:
-        if name in kin_frames:
-            cols[name] = kin_frames[name].to_numpy()
+    sources = dict(kin_frames.items())
+    sources["rep"] = rep_per_frame
     if plate is not None and np.isfinite(plate).any():
-        cols.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
+        sources.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
+    for m in FRAME_MEASURES:  # in the declared order; a measure this clip has no data for is left out
+        if m.column in sources:
+            cols[m.column] = np.asarray(sources[m.column])
     return pd.DataFrame(cols)
 
 

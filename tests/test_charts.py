@@ -146,18 +146,18 @@ def test_moment_arm_chart_plots_hip_and_knee_as_fraction_of_femur_with_a_midfoot
     spec = moment_arm_chart(frames, reps_table(), selected_time=2.5).to_dict()
     assert marks(spec) == ["rect", "line", "point", "rule", "rule"]
     line = layer_with(spec, "line")
-    assert next(t["fold"] for t in line["transform"] if "fold" in t) == ["hip", "knee"]
+    assert next(t["fold"] for t in line["transform"] if "fold" in t) == ["hip moment arm", "knee moment arm"]
     assert "femur" in line["encoding"]["y"]["title"]
     assert len(rows(spec, line)) == len(frames)
     zero = layers(spec)[-1]
     assert zero["encoding"]["y"]["field"] == line["encoding"]["y"]["field"]
-    assert rows(spec, zero) == [{"moment_arm": 0.0}]
+    assert rows(spec, zero) == [{"arms": 0.0}]
 
 
 def test_moment_arm_chart_without_arm_columns_still_builds():
     frames = frames_table().drop(columns=["hip_moment_arm_femur", "knee_moment_arm_femur"])
     spec = moment_arm_chart(frames).to_dict()
-    assert all(r["hip"] is None for r in rows(spec, layer_with(spec, "line")))
+    assert all(r["hip moment arm"] is None for r in rows(spec, layer_with(spec, "line")))
 
 
 def test_bar_chart_draws_the_bar_against_the_midfoot_and_only_with_a_bar():
@@ -167,9 +167,9 @@ def test_bar_chart_draws_the_bar_against_the_midfoot_and_only_with_a_bar():
     assert has_bar(with_bar)
     spec = bar_chart(with_bar, selected_time=3.0).to_dict()
     line = rows(spec, layer_with(spec, "line"))
-    assert [r["bar"] for r in line] == pytest.approx(with_bar["bar_midfoot_cm"].tolist(), abs=1e-5)  # rounded for the page
+    assert [r["bar ahead of the midfoot"] for r in line] == pytest.approx(with_bar["bar_midfoot_cm"].tolist(), abs=1e-5)  # rounded for the page
     rules = [rows(spec, layer)[0] for layer in layers(spec) if layer["mark"]["type"] == "rule"]
-    assert {"bar_cm": 0.0} in rules  # the midfoot line
+    assert {"bar": 0.0} in rules  # the midfoot line
     assert layer_with(spec, "line")["encoding"]["y"]["scale"]["domain"] == [-5.0, 5.0]  # ±5 cm at least
     far = bar_chart(with_bar.assign(bar_midfoot_cm=with_bar["bar_midfoot_cm"] * 3)).to_dict()
     assert layer_with(far, "line")["encoding"]["y"]["scale"]["domain"] == [-9.0, 9.0]

@@ -13,32 +13,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from squat.draw.overlay import PALETTE, Color, OverlayStyle, Palette, chart_size, put_text, text_size
+from squat.draw.overlay import Color, OverlayStyle, Palette, bgr, chart_size, put_text, text_size
+from squat.measures import PANELS, Measure, Panel, on_panel
 
 _SHIFT = 4  # sub-pixel bits: smooth anti-aliased polylines
 _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
-
-
-@dataclass(frozen=True)
-class Series:
-    """One line on the strip: a per-frame column, its short name and colour."""
-
-    column: str
-    label: str
-    color: Color
-    degrees: bool  # degrees (readout gets a degree sign) or a fraction of femur length
-
-
-ANGLE_SERIES: tuple[Series, ...] = (
-    Series("knee_angle", "knee", PALETTE.knee, True),
-    Series("hip_angle", "hip", PALETTE.hip, True),
-    Series("trunk_lean", "lean", PALETTE.trunk, True),
-)
-ARM_SERIES: tuple[Series, ...] = (
-    Series("hip_moment_arm_femur", "hip", PALETTE.hip, False),
-    Series("knee_moment_arm_femur", "knee", PALETTE.knee, False),
-)
 
 
 @dataclass(frozen=True)
@@ -52,16 +32,30 @@ class ChartStyle:
     min_font_scale: float = 0.33  # Hershey text below this is unreadable
     line_thickness: float = 2.0
     pad: float = 10.0
-    angle_share: float = 0.58  # share of the plot height given to the degrees panel
+    angle_share: float = 0.58  # share of the plot height given to the degrees panel (the rest share the other panels)
     degree_range: tuple[float, float] = (0.0, 180.0)
     min_time_tick_spacing: float = 100.0
-    arm_steps: tuple[float, ...] = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0)
+    value_steps: tuple[float, ...] = tuple(sorted(m * 10.0**e for e in range(-2, 4) for m in (1.0, 2.0, 2.5, 5.0)))
     time_steps: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)
     band: Color = (70, 52, 38)  # rep bands: dim blue-grey
     grid: Color = (62, 62, 62)
-    zero: Color = (55, 115, 45)  # zero moment arm = on the midfoot line: dim midfoot green
+    zero: Color = (55, 115, 45)  # zero on a panel with a zero line = on the midfoot line: dim midfoot green
     axis: Color = (170, 170, 170)
     cursor: Color = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class _Lane:
+    """One panel of the strip: its measures, where it sits and what range it shows."""
+
+    panel: Panel
+    measures: tuple[Measure, ...]
+    span: tuple[int, int]  # top and bottom pixel rows
+    range: tuple[float, float, float]  # low, high, tick step
+
+    @property
+    def degrees(self) -> bool:
+        return all(m.unit == "°" for m in self.measures)
 
 
 @dataclass(frozen=True)
@@ -74,8 +68,6 @@ class _Layout:
     pad: int
     plot_x: tuple[int, int]
     rep_row: tuple[int, int]
-    angle_panel: tuple[int, int]
-    arm_panel: tuple[int, int]
     readout_x: tuple[int, int]
 
 
@@ -86,12 +78,12 @@ def _nice_time_step(span_s: float, width_px: float, min_spacing_px: float, steps
     return steps[-1]
 
 
-def _arm_scale(values: np.ndarray, max_ticks: int, steps: tuple[float, ...]) -> tuple[float, float, float]:
+def _value_scale(values: np.ndarray, max_ticks: int, steps: tuple[float, ...]) -> tuple[float, float, float]:
     """(low, high, tick step): the data and zero plus a little headroom, ticks at a round step."""
     finite = values[np.isfinite(values)]
     lo = min(0.0, float(finite.min())) if finite.size else 0.0
     hi = max(0.0, float(finite.max())) if finite.size else 0.5
-    if hi - lo < 0.1:
+    if hi - lo < 0.1:  # a flat line still gets an axis
         hi = lo + 0.1
     margin = 0.08 * (hi - lo)
     lo, hi = lo - margin, hi + margin
@@ -124,7 +116,8 @@ def _column(frames: pd.DataFrame, name: str) -> np.ndarray:
 
 
 class ChartStrip:
-    """Angles (degrees) and moment arms (× femur) over the clip, with rep bands, ticks and a readout.
+    """The time panels of squat.measures (angles in degrees, moment arms × femur, and the bar against
+    the midfoot in cm where a bar was seen) over the clip, with rep bands, ticks and a readout.
 
     Build once from the per-frame table and the strip size (width, height) in pixels; `at(t)`
     returns the strip with a cursor at time t seconds and the values there.
@@ -143,11 +136,15 @@ class ChartStrip:
         self._t0 = float(np.nanmin(self._times))
         span = float(np.nanmax(self._times)) - self._t0
         self._span = span if span > 0 else 1.0
-        self._values = {s.column: _column(table, s.column) for s in ANGLE_SERIES + ARM_SERIES}
+        # the first panel (angles) always shows; the others where this clip has data for them
+        shown = [name for i, name in enumerate(PANELS)
+                 if i == 0 or any(np.isfinite(_column(table, m.column)).any() for m in on_panel(name))]
+        self._measures = tuple(m for name in shown for m in on_panel(name))
+        self._values = {m.column: _column(table, m.column) for m in self._measures}
         reps = np.nan_to_num(_column(table, "rep"), nan=0.0).astype(int)
         self._reps = reps
         self._spans = _rep_spans(self._times, reps)
-        self._layout, self._arm_range = self._plan(width, height)
+        self._layout, self._lanes = self._plan(width, height, shown)
         self._background = self._draw_background()
 
     @classmethod
@@ -156,9 +153,14 @@ class ChartStrip:
         """A strip sized for the top band `annotate_frame` uses on frames of this size."""
         return cls(frames, chart_size(frame_width, frame_height, overlay), style)
 
+    @property
+    def panels(self) -> tuple[str, ...]:
+        """The panels drawn, top to bottom."""
+        return tuple(lane.panel.name for lane in self._lanes)
+
     # ------------------------------------------------------------ layout and mapping
 
-    def _plan(self, width: int, height: int) -> tuple[_Layout, tuple[float, float, float]]:
+    def _plan(self, width: int, height: int, shown: list[str]) -> tuple[_Layout, tuple[_Lane, ...]]:
         st = self.style
         scale = min(height / st.reference_height, width / st.reference_width)
         fs = max(st.min_font_scale, st.font_scale * scale)
@@ -169,23 +171,28 @@ class ChartStrip:
         rep_row = (pad, pad + step)
         bottom = height - pad - step  # tick labels live below the plot
         plot_h = bottom - rep_row[1] - pad
-        angle_h = int(round(plot_h * st.angle_share))
-        angle_panel = (rep_row[1], rep_row[1] + angle_h)
-        arm_panel = (angle_panel[1] + pad, bottom)
-        arm_range = _arm_scale(
-            np.concatenate([self._values[s.column] for s in ARM_SERIES]),
-            int((arm_panel[1] - arm_panel[0]) // (cap * 2.4)) + 1, st.arm_steps)
-        ticks = [f"{v:g}" for v in _arm_ticks(arm_range)] + ["180"]
+        first_h = int(round(plot_h * st.angle_share)) if len(shown) > 1 else plot_h
+        rest_h = (plot_h - first_h - pad * (len(shown) - 2)) / max(1, len(shown) - 1) if len(shown) > 1 else 0
+        lanes, top = [], rep_row[1]
+        for i, name in enumerate(shown):
+            measures = on_panel(name)
+            lane_bottom = top + first_h if i == 0 else (bottom if i == len(shown) - 1 else int(round(top + rest_h)))
+            if all(m.unit == "°" for m in measures):
+                value_range = (*st.degree_range, 45.0)
+            else:
+                values = np.concatenate([self._values[m.column] for m in measures])
+                value_range = _value_scale(values, int((lane_bottom - top) // (cap * 2.4)) + 1, st.value_steps)
+            lanes.append(_Lane(PANELS[name], measures, (top, lane_bottom), value_range))
+            top = lane_bottom + pad
+        ticks = [f"{v:g}" for lane in lanes for v in _ticks(lane.range)] + ["180"]
         axis_w = max(text_size(t, fs, th)[0] for t in ticks)
-        swatch = cap
-        label_w = max(text_size(s.label, fs, th)[0] for s in ANGLE_SERIES + ARM_SERIES)
+        label_w = max(text_size(m.short, fs, th)[0] for m in self._measures)
         value_w = max(text_size("-0.00", fs, th)[0], text_size("180", fs, th, degree=True)[0],
                       text_size("00.0 s", fs, th)[0])
-        readout_w = max(swatch + pad + label_w + pad + value_w, text_size("00.0 s  rep 00", fs, th)[0])
+        readout_w = max(cap + pad + label_w + pad + value_w, text_size("00.0 s  rep 00", fs, th)[0])
         readout = (width - pad - readout_w, width - pad)
         plot_x = (pad + axis_w + pad, readout[0] - 2 * pad)
-        layout = _Layout(scale, fs, th, cap, step, pad, plot_x, rep_row, angle_panel, arm_panel, readout)
-        return layout, arm_range
+        return _Layout(scale, fs, th, cap, step, pad, plot_x, rep_row, readout), tuple(lanes)
 
     def x_at(self, time_s: float) -> float:
         """Horizontal pixel of a time on the strip (clamped to the plot)."""
@@ -197,9 +204,9 @@ class ChartStrip:
         x0, x1 = self._layout.plot_x
         return x0 + np.clip((times - self._t0) / self._span, 0.0, 1.0) * (x1 - x0)
 
-    def _ys(self, values: np.ndarray, degrees: bool) -> np.ndarray:
-        y0, y1 = self._layout.angle_panel if degrees else self._layout.arm_panel
-        lo, hi = self.style.degree_range if degrees else self._arm_range[:2]
+    @staticmethod
+    def _ys(values: np.ndarray, lane: _Lane) -> np.ndarray:
+        (y0, y1), (lo, hi, _) = lane.span, lane.range
         return y1 - np.clip((values - lo) / (hi - lo), 0.0, 1.0) * (y1 - y0)
 
     # ------------------------------------------------------------ static background
@@ -213,33 +220,33 @@ class ChartStrip:
 
         for rep, a, b in self._spans:
             xa, xb = int(round(self.x_at(a))), int(round(self.x_at(b)))
-            for y0, y1 in (lay.angle_panel, lay.arm_panel):
-                cv2.rectangle(img, (xa, y0), (xb, y1), st.band, -1)
+            for lane in self._lanes:
+                cv2.rectangle(img, (xa, lane.span[0]), (xb, lane.span[1]), st.band, -1)
             label = f"rep {rep}"
             tw = text_size(label, lay.font_scale, lay.thickness)[0]
             if tw <= xb - xa + lay.pad:
                 put_text(img, label, ((xa + xb - tw) // 2, lay.rep_row[1] - (lay.line_step - lay.cap) // 2),
                          st.axis, lay.font_scale, lay.thickness)
 
-        lo, hi = st.degree_range
-        panel_h = lay.angle_panel[1] - lay.angle_panel[0]
-        step = 45.0 if panel_h / 4 >= lay.cap * 1.8 else 90.0
-        self._y_axis(img, np.arange(lo, hi + 1e-9, step), True, st.grid)
-        arm_ticks = _arm_ticks(self._arm_range)
-        self._y_axis(img, arm_ticks, False, st.grid)
-        if self._arm_range[0] <= 0 <= self._arm_range[1]:
-            y0 = int(round(self._ys(np.array([0.0]), False)[0]))
-            cv2.line(img, (x0, y0), (x1, y0), st.zero, thin, _AA)
+        for lane in self._lanes:
+            if lane.degrees:  # every 45° where the panel is tall enough to label them, else every 90°
+                lo, hi, _ = lane.range
+                tick = 45.0 if (lane.span[1] - lane.span[0]) / 4 >= lay.cap * 1.8 else 90.0
+                self._y_axis(img, np.arange(lo, hi + 1e-9, tick), lane, st.grid)
+            else:
+                self._y_axis(img, _ticks(lane.range), lane, st.grid)
+            if lane.panel.zero_line and lane.range[0] <= 0 <= lane.range[1]:
+                y0 = int(round(self._ys(np.array([0.0]), lane)[0]))
+                cv2.line(img, (x0, y0), (x1, y0), st.zero, thin, _AA)
+            cv2.line(img, (x0, lane.span[0]), (x0, lane.span[1]), st.axis, thin, _AA)  # left and bottom axes
+            cv2.line(img, (x0, lane.span[1]), (x1, lane.span[1]), st.axis, thin, _AA)
 
-        for y0, y1 in (lay.angle_panel, lay.arm_panel):  # panel frames: left and bottom axes
-            cv2.line(img, (x0, y0), (x0, y1), st.axis, thin, _AA)
-            cv2.line(img, (x0, y1), (x1, y1), st.axis, thin, _AA)
-
+        last = self._lanes[-1].span[1]
         t_step = _nice_time_step(self._span, x1 - x0, st.min_time_tick_spacing * lay.scale, st.time_steps)
         first = math.ceil(self._t0 / t_step - 1e-9) * t_step
         for t in np.arange(first, self._t0 + self._span + 1e-9, t_step):
             x = int(round(self.x_at(t)))
-            cv2.line(img, (x, lay.arm_panel[1]), (x, lay.arm_panel[1] + lay.pad // 2), st.axis, thin, _AA)
+            cv2.line(img, (x, last), (x, last + lay.pad // 2), st.axis, thin, _AA)
             label = f"{t:.{_decimals(t_step)}f}s"
             tw = text_size(label, lay.font_scale, lay.thickness)[0]
             put_text(img, label, (min(max(x - tw // 2, 0), width - tw), height - lay.pad),
@@ -247,18 +254,19 @@ class ChartStrip:
 
         line_w = max(1, int(round(st.line_thickness * lay.scale)))
         xs = self._xs(self._times)
-        for series in ANGLE_SERIES + ARM_SERIES:
-            values = self._values[series.column]
-            valid = np.isfinite(values) & np.isfinite(self._times)
-            self._polyline(img, xs, self._ys(values, series.degrees), valid, series.color, line_w)
+        for lane in self._lanes:
+            for m in lane.measures:
+                values = self._values[m.column]
+                valid = np.isfinite(values) & np.isfinite(self._times)
+                self._polyline(img, xs, self._ys(values, lane), valid, bgr(m.colour), line_w)
 
         self._readout_labels(img)
         return img
 
-    def _y_axis(self, img: np.ndarray, ticks: np.ndarray, degrees: bool, grid: Color) -> None:
+    def _y_axis(self, img: np.ndarray, ticks: np.ndarray, lane: _Lane, grid: Color) -> None:
         lay = self._layout
         x0, x1 = lay.plot_x
-        for v, y in zip(ticks, self._ys(np.asarray(ticks, float), degrees)):
+        for v, y in zip(ticks, self._ys(np.asarray(ticks, float), lane)):
             y = int(round(y))
             cv2.line(img, (x0, y), (x1, y), grid, 1, _AA)
             label = f"{v:g}"
@@ -278,29 +286,33 @@ class ChartStrip:
             if r.stop - r.start == 1:
                 cv2.circle(img, tuple(int(v) for v in pts[r.start]), thickness * _ONE, color, -1, _AA, _SHIFT)
 
-    def _readout_rows(self) -> list[tuple[Series, int]]:
-        """(series, baseline y) of each readout line, vertically centred in its panel."""
+    def _readout_rows(self) -> list[tuple[Measure, _Lane, int]]:
+        """(measure, its lane, baseline y) of each readout line, vertically centred in its panel."""
         lay = self._layout
         rows = []
-        for group, (y0, y1) in ((ANGLE_SERIES, lay.angle_panel), (ARM_SERIES, lay.arm_panel)):
-            top = (y0 + y1) // 2 - len(group) * lay.line_step // 2
-            for i, series in enumerate(group):
-                rows.append((series, top + i * lay.line_step + (lay.line_step + lay.cap) // 2))
+        for lane in self._lanes:
+            y0, y1 = lane.span
+            top = (y0 + y1) // 2 - len(lane.measures) * lay.line_step // 2
+            for i, m in enumerate(lane.measures):
+                rows.append((m, lane, top + i * lay.line_step + (lay.line_step + lay.cap) // 2))
         return rows
 
     def _readout_labels(self, img: np.ndarray) -> None:
         lay = self._layout
         rx0 = lay.readout_x[0]
-        for series, base in self._readout_rows():
-            cv2.rectangle(img, (rx0, base - lay.cap), (rx0 + lay.cap, base), series.color, -1)
-            put_text(img, series.label, (rx0 + lay.cap + lay.pad, base), self.style.axis,
-                     lay.font_scale, lay.thickness)
-        unit = "x femur"
-        tw = text_size(unit, lay.font_scale * 0.85, lay.thickness)[0]
-        arm_top = self._readout_rows()[len(ANGLE_SERIES)][1] - lay.line_step
-        if arm_top - lay.cap > lay.arm_panel[0] - lay.pad:
-            put_text(img, unit, (lay.readout_x[1] - tw, arm_top), self.style.axis, lay.font_scale * 0.85,
-                     lay.thickness)
+        rows = self._readout_rows()
+        for m, _, base in rows:
+            cv2.rectangle(img, (rx0, base - lay.cap), (rx0 + lay.cap, base), bgr(m.colour), -1)
+            put_text(img, m.short, (rx0 + lay.cap + lay.pad, base), self.style.axis, lay.font_scale, lay.thickness)
+        for lane in self._lanes:  # the unit above a panel's readout, where it fits (Hershey has no "×")
+            if lane.degrees:
+                continue
+            unit = lane.measures[0].unit.replace("×", "x")
+            tw = text_size(unit, lay.font_scale * 0.85, lay.thickness)[0]
+            lane_top = min(base for _, row_lane, base in rows if row_lane is lane) - lay.line_step
+            if lane_top - lay.cap > lane.span[0] - lay.pad:
+                put_text(img, unit, (lay.readout_x[1] - tw, lane_top), self.style.axis, lay.font_scale * 0.85,
+                         lay.thickness)
 
     # ------------------------------------------------------------ per frame
 
@@ -322,21 +334,21 @@ class ChartStrip:
         lay, st = self._layout, self.style
         img = self._background.copy()
         x = self.x_at(time_s)
-        top, bottom = lay.angle_panel[0], lay.arm_panel[1]
+        top, bottom = self._lanes[0].span[0], self._lanes[-1].span[1]
         column = int(round(x))  # whole pixel: a crisp cursor, not an anti-aliased smear
         cv2.line(img, (column, top), (column, bottom), st.cursor, max(1, lay.thickness))
         i = self._index_at(float(time_s))
         dot = max(2, lay.cap // 2)
-        for series, base in self._readout_rows():
-            value = self._values[series.column][i]
+        for m, lane, base in self._readout_rows():
+            value = self._values[m.column][i]
             if math.isfinite(value):
-                y = float(self._ys(np.array([value]), series.degrees)[0])
+                y = float(self._ys(np.array([value]), lane)[0])
                 cv2.circle(img, _fp(x, y), (dot + 1) * _ONE, (0, 0, 0), -1, _AA, _SHIFT)
-                cv2.circle(img, _fp(x, y), dot * _ONE, series.color, -1, _AA, _SHIFT)
-                text = f"{value:.0f}" if series.degrees else f"{value:.2f}"
+                cv2.circle(img, _fp(x, y), dot * _ONE, bgr(m.colour), -1, _AA, _SHIFT)
+                text = f"{value:{m.fmt}}"
             else:
                 text = "--"
-            degree = series.degrees and math.isfinite(value)
+            degree = m.unit == "°" and math.isfinite(value)
             tw = text_size(text, lay.font_scale, lay.thickness, degree)[0]
             put_text(img, text, (lay.readout_x[1] - tw, base), st.palette.text, lay.font_scale,
                      lay.thickness, degree)
@@ -348,8 +360,8 @@ class ChartStrip:
         return img
 
 
-def _arm_ticks(arm_range: tuple[float, float, float]) -> np.ndarray:
-    lo, hi, step = arm_range
+def _ticks(value_range: tuple[float, float, float]) -> np.ndarray:
+    lo, hi, step = value_range
     return np.round(np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step, 6)
 
 

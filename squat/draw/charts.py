@@ -14,27 +14,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from squat.draw.overlay import PALETTE, Color
+from squat.measures import COLOURS, FRAME, PANELS, on_panel
 
 TIME_FIELD = "time_s"
 TIME_TITLE = "time (s)"
-
-# Per-frame column → legend name. Order is legend order.
-ANGLE_SERIES: dict[str, str] = {"knee_angle": "knee angle", "hip_angle": "hip angle", "trunk_lean": "trunk lean"}
-ARM_SERIES: dict[str, str] = {"hip_moment_arm_femur": "hip", "knee_moment_arm_femur": "knee"}
-BAR_SERIES: dict[str, str] = {"bar_midfoot_cm": "bar"}
-
-COLUMN_TITLES: dict[str, str] = {
-    "knee_angle": "knee angle (°)",
-    "hip_angle": "hip angle (°)",
-    "shin_angle": "shin angle (°)",
-    "trunk_lean": "trunk lean (°)",
-    "hip_moment_arm": "hip moment arm (px)",
-    "knee_moment_arm": "knee moment arm (px)",
-    "hip_moment_arm_femur": "hip moment arm (× femur)",
-    "knee_moment_arm_femur": "knee moment arm (× femur)",
-    "bar_midfoot_cm": "bar ahead of the midfoot (cm)",
-}
 
 PHASE_COLORS: dict[str, str] = {"descent": "#7f9cc4", "ascent": "#c4ad7f", "rep": "#9a9a9a"}
 BAND_OPACITY = 0.18
@@ -43,19 +26,13 @@ YOU_COLOR = "#ff8c00"
 REFERENCE_COLOR = "#7a7a7a"
 
 
-def _hex(bgr: Color) -> str:
-    b, g, r = bgr
-    return f"#{r:02x}{g:02x}{b:02x}"
+def series(panel: str) -> dict[str, str]:
+    """Per-frame column → legend name (the measure's label) of a panel's lines, in legend order."""
+    return {m.column: m.label for m in on_panel(panel)}
 
 
-SERIES_COLORS: dict[str, str] = {
-    "knee angle": _hex(PALETTE.knee),
-    "hip angle": _hex(PALETTE.hip),
-    "trunk lean": _hex(PALETTE.trunk),
-    "hip": _hex(PALETTE.hip),
-    "knee": _hex(PALETTE.knee),
-    "bar": _hex(PALETTE.bar_path),
-}
+# Legend name → colour, for the lines of every panel (squat.measures: one joint, one colour).
+SERIES_COLORS: dict[str, str] = {m.label: m.colour for p in PANELS for m in on_panel(p)}
 
 
 def _inline(table: pd.DataFrame) -> dict:
@@ -180,45 +157,62 @@ def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field
     return alt.layer(*layers).properties(height=height)
 
 
+def panel_chart(frames: pd.DataFrame, panel: str, reps: pd.DataFrame | None = None,
+                selected_time: float | None = None, height: int = 200) -> alt.LayerChart:
+    """One panel of squat.measures.PANELS over time: its measures' lines, rep phases shaded, a rule
+    at the selected time, a dashed rule at 0 (on the midfoot line) where the panel has one, and a
+    symmetric axis of at least ±min_reach where it has one (a centimetre of noise must not look
+    like a drifting bar)."""
+    spec = PANELS[panel]
+    lines = series(panel)
+    domain = None
+    if spec.min_reach:
+        values = np.concatenate([pd.to_numeric(frames[c], errors="coerce").to_numpy(float)
+                                 for c in lines if c in frames] or [np.array([])])
+        reach = (max(spec.min_reach, float(np.ceil(np.nanmax(np.abs(values)))))
+                 if np.isfinite(values).any() else spec.min_reach)
+        domain = (-reach, reach)
+    chart = _time_series_chart(frames, lines, panel, spec.axis, spec.fmt, reps, selected_time, height, domain)
+    return _with_midfoot_line(chart, panel, height) if spec.zero_line else chart
+
+
+def has_panel(frames: pd.DataFrame, panel: str) -> bool:
+    """Whether any of a panel's measures has a value in this clip (no barbell: no bar panel)."""
+    return any(c in frames and bool(pd.to_numeric(frames[c], errors="coerce").notna().any()) for c in series(panel))
+
+
 def angle_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
                 height: int = 220) -> alt.LayerChart:
-    """Knee angle, hip angle and trunk lean (degrees) over time, rep phases shaded, a rule at the selected time."""
-    return _time_series_chart(frames, ANGLE_SERIES, "degrees", "angle (°)", ".0f", reps, selected_time, height)
+    """Knee angle, hip angle and trunk lean (degrees) over time."""
+    return panel_chart(frames, "angles", reps, selected_time, height)
+
+
+def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
+                     height: int = 160) -> alt.LayerChart:
+    """Hip and knee moment arms (fraction of femur length; 0 = on the midfoot line) over time."""
+    return panel_chart(frames, "arms", reps, selected_time, height)
+
+
+def has_bar(frames: pd.DataFrame) -> bool:
+    """Whether a barbell was seen: frames.csv has the bar's distance from the midfoot somewhere."""
+    return has_panel(frames, "bar")
+
+
+def bar_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
+              height: int = 140) -> alt.LayerChart:
+    """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0."""
+    return panel_chart(frames, "bar", reps, selected_time, height)
 
 
 def _with_midfoot_line(chart: alt.LayerChart, value_field: str, height: int) -> alt.LayerChart:
     """The chart with a dashed rule at 0 of value_field: on the midfoot line."""
     midfoot = (
         alt.Chart(_inline(pd.DataFrame({value_field: [0.0]})))
-        .mark_rule(color=_hex(PALETTE.midfoot), strokeDash=[4, 4])
+        .mark_rule(color=COLOURS["midfoot"], strokeDash=[4, 4])
         .encode(y=f"{value_field}:Q")
     )
     # Altair keeps a layer's selections on the layer chart itself: carry them over.
     return alt.layer(*chart.layer, midfoot, params=chart.params).properties(height=height)
-
-
-def moment_arm_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
-                     height: int = 160) -> alt.LayerChart:
-    """Hip and knee moment arms (fraction of femur length; 0 = on the midfoot line) over time."""
-    chart = _time_series_chart(frames, ARM_SERIES, "moment_arm", "moment arm (× femur)", ".2f", reps,
-                               selected_time, height)
-    return _with_midfoot_line(chart, "moment_arm", height)
-
-
-def has_bar(frames: pd.DataFrame) -> bool:
-    """Whether a barbell was seen: frames.csv has the bar's distance from the midfoot somewhere."""
-    return "bar_midfoot_cm" in frames and bool(frames["bar_midfoot_cm"].notna().any())
-
-
-def bar_chart(frames: pd.DataFrame, reps: pd.DataFrame | None = None, selected_time: float | None = None,
-              height: int = 140) -> alt.LayerChart:
-    """The bar ahead (+) of or behind (−) the midfoot, cm, over time: a good squat keeps it near 0.
-    The axis spans at least ±5 cm, so a centimetre of noise does not look like a drifting bar."""
-    values = frames["bar_midfoot_cm"].to_numpy(float) if "bar_midfoot_cm" in frames else np.array([])
-    reach = max(5.0, float(np.ceil(np.nanmax(np.abs(values))))) if np.isfinite(values).any() else 5.0
-    chart = _time_series_chart(frames, BAR_SERIES, "bar_cm", "bar (cm)", ".1f", reps,
-                               selected_time, height, y_domain=(-reach, reach))
-    return _with_midfoot_line(chart, "bar_cm", height)
 
 
 def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, height: int = 200) -> alt.LayerChart:
@@ -248,7 +242,7 @@ def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, heigh
             x=alt.X("rep:O", title="rep"),
             y=alt.Y("knee_flexion:Q", title="depth: knee flexion at bottom (°)", scale=alt.Scale(domain=[0, 180])),
             color=alt.Color("depth:N", title=None,
-                            scale=alt.Scale(domain=domain, range=[_hex(PALETTE.midfoot), "#e45756", "#9a9a9a"])),
+                            scale=alt.Scale(domain=domain, range=[COLOURS["midfoot"], "#e45756", "#9a9a9a"])),
             tooltip=[alt.Tooltip("rep:O"), alt.Tooltip("depth_knee_angle:Q", title="knee angle (°)", format=".0f"),
                      alt.Tooltip("knee_flexion:Q", title="knee flexion (°)", format=".0f"),
                      alt.Tooltip("depth:N"), alt.Tooltip("faults:N")],
@@ -294,7 +288,7 @@ def comparison_chart(you: pd.DataFrame, reference: pd.DataFrame, column: str, he
         }))
     table = pd.concat(parts, ignore_index=True)
     table = table[table["phase"].notna()]
-    title = COLUMN_TITLES.get(column, column)
+    title = FRAME[column].title if column in FRAME else column
     return (
         alt.Chart(_inline(table))
         .mark_line(strokeWidth=2, invalid="break-paths-show-domains")

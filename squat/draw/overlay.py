@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import cv2
 import numpy as np
 
+from squat.measures import COLOURS
 from squat.skeleton import LIMB_JOINTS, SIDE_CHAIN, J
 
 Color = tuple[int, int, int]  # BGR
@@ -27,6 +28,12 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _AA = cv2.LINE_AA
 
 
+def bgr(hex_colour: str) -> Color:
+    """"#ffa500" → (0, 165, 255): OpenCV draws in BGR."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return b, g, r
+
+
 @dataclass(frozen=True)
 class Palette:
     """BGR colours shared by the video overlay and the charts: one joint, one colour."""
@@ -34,11 +41,11 @@ class Palette:
     chain: Color = (250, 250, 250)  # camera-side leg and trunk
     limb: Color = (210, 210, 210)  # every other limb, drawn faint
     halo: Color = (25, 25, 25)  # dark outline that keeps bright lines readable on any background
-    knee: Color = (0, 165, 255)  # orange
-    hip: Color = (255, 195, 40)  # sky blue
-    trunk: Color = (170, 100, 255)  # pink
-    midfoot: Color = (110, 225, 90)  # green: the ideal bar path / centre-of-gravity line
-    bar_path: Color = (70, 70, 255)  # red: the bar's actual path this rep
+    knee: Color = bgr(COLOURS["knee"])  # the joints' colours are declared once, in squat.measures
+    hip: Color = bgr(COLOURS["hip"])
+    trunk: Color = bgr(COLOURS["trunk"])
+    midfoot: Color = bgr(COLOURS["midfoot"])  # the ideal bar path / centre-of-gravity line
+    bar_path: Color = bgr(COLOURS["bar"])  # the bar's actual path this rep
     text: Color = (245, 245, 245)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.signal import find_peaks
 
 from squat.measure.kinematics import Kinematics
+from squat.measures import REP, REP_MEASURES
 from squat.settings import FaultSettings, RepSettings
 
 # Fault name → what it means and what to do about it (one line each, shown to the lifter).
@@ -34,14 +35,8 @@ FAULT_CUES: dict[str, str] = {
     "knees_forward": "Knees far ahead of the midfoot: sit the hips back a little so the knees stay nearer the midfoot.",
 }
 
-REP_COLUMNS: tuple[str, ...] = (
-    "rep", "start_time", "bottom_time", "end_time", "start_frame", "bottom_frame", "end_frame",
-    "depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s",
-    "max_trunk_lean", "max_hip_moment_arm", "max_hip_moment_arm_femur",
-    "max_knee_moment_arm", "max_knee_moment_arm_femur", "bar_off_midfoot_cm", "faults",
-    # why a fault was (not) called, see fault_measures
-    "max_thigh_angle", "lean_over_shin", "hip_rise_ratio", "ascent_lean_gain", "ascent_hip_back",
-)
+# reps.csv, in order (declared in squat.measures); the columns after `faults` are why a fault was (not) called.
+REP_COLUMNS: tuple[str, ...] = tuple(m.column for m in REP_MEASURES)
 MEASURE_COLUMNS = REP_COLUMNS[REP_COLUMNS.index("faults") + 1 :]
 
 
@@ -388,6 +383,4 @@ def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:
 
 
 def _dtype(column: str) -> str:
-    if column in ("rep", "start_frame", "bottom_frame", "end_frame"):
-        return "int64"
-    return {"hip_below_knee": "bool", "faults": "object"}.get(column, "float64")
+    return {"int": "int64", "bool": "bool", "text": "object"}.get(REP[column].kind, "float64")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
@@ -22,7 +22,7 @@ from squat.measure.reps import FAULT_CUES
 from squat.measures import PANELS, REP, on_panel
 from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
 from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
-from squat.settings import PoseSettings, Settings
+from squat.settings import PoseSettings, Settings, settings_from_dict
 from squat.skeleton import HEATMAP_PARTS, JOINTS
 
 SIDES: tuple[str, ...] = ("auto", "left", "right")
@@ -50,7 +50,7 @@ def analysis_settings(model: str, side: str, base: Settings = Settings()) -> Set
 
 def settings_from_summary(summary: Mapping[str, Any]) -> Settings:
     """The Settings a stored run was analysed with (summary.json's "settings"); unknown keys are ignored."""
-    return _build(Settings, summary.get("settings") or {})
+    return settings_from_dict(summary.get("settings") or {})
 
 
 def network_pose(summary: Mapping[str, Any]) -> PoseSettings:
@@ -62,21 +62,6 @@ def network_pose(summary: Mapping[str, Any]) -> PoseSettings:
     if not scale or not video.get("width") or not video.get("height"):
         return pose
     return replace(pose, long_side=int(round(scale * max(video["width"], video["height"]))), framing="full")
-
-
-def _build(cls: type, values: Mapping[str, Any]) -> Any:
-    kwargs = {}
-    for f in fields(cls):
-        if f.name not in values:
-            continue
-        value = values[f.name]
-        default = getattr(cls(), f.name)
-        if is_dataclass(default) and isinstance(value, Mapping):
-            value = _build(type(default), value)
-        elif isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        kwargs[f.name] = value
-    return cls(**kwargs)
 
 
 @dataclass(frozen=True)

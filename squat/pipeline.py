@@ -5,10 +5,9 @@
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from squat import __version__
+from squat import results
 from squat.draw.band import ChartStrip
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
@@ -27,15 +26,15 @@ from squat.measure.plate import (
     bar_centre,
     choose_plate,
     find_circles,
-    pixels_per_metre,
     pixels_per_metre_at_bar,
     search_scale,
 )
 from squat.measure.reps import segment_reps
 from squat.measures import FRAME_MEASURES
 from squat.pose.detections import Detections
-from squat.pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
+from squat.pose.estimator import Letterbox, PoseEstimator, load_estimator
 from squat.pose.weights import load_registry
+from squat.results import Analysis
 from squat.settings import Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from squat.track.framing import scout
@@ -48,69 +47,6 @@ Progress = Callable[[str, int, int], None]
 PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything the CLI writes and the app shows for one clip."""
-
-    video: VideoInfo
-    settings: Settings
-    model_name: str
-    model_sha256: str
-    device: str
-    time_s: np.ndarray  # (F,) seconds since the first frame, from container timestamps
-    detected: np.ndarray  # (F,) bool: the lifter was found by the network in this frame
-    keypoints: np.ndarray  # (F, 18, 3) tracked and smoothed lifter
-    kinematics: Kinematics
-    frames: pd.DataFrame  # one row per frame
-    reps: pd.DataFrame  # one row per rep
-    framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
-    plate: Optional[np.ndarray] = None  # (F, 3) the barbell plate's centre and radius, px; NaN where not seen
-    bar_px_per_m: float = float("nan")  # the scale at the lifter's midline, from the plate (NaN: no plate)
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def side(self) -> str:
-        return self.kinematics.side
-
-    @property
-    def deepest_frame(self) -> int:
-        knee = self.frames["knee_angle"].to_numpy()
-        return int(np.nanargmin(knee)) if np.isfinite(knee).any() else 0
-
-    def plate_summary(self) -> dict:
-        """How often the plate was seen, its radius and the scale it gives (px per metre)."""
-        plate = self.plate if self.plate is not None else np.full((len(self.time_s), 3), np.nan)
-        scale = pixels_per_metre(plate, self.settings.plate)  # the median diameter over the real one
-        return {
-            "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
-            "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
-            "px_per_m": _jsonable(scale),  # on the plate's face
-            "px_per_m_at_bar": _jsonable(self.bar_px_per_m),  # at the lifter's midline
-        }
-
-    def summary(self) -> dict:
-        v = self.video
-        return {
-            "version": __version__,
-            "video": {
-                "file": Path(v.path).name, "codec": v.codec, "fps": v.fps, "frame_count": len(self.time_s),
-                "duration_s": v.duration_s, "width": v.width, "height": v.height, "rotation": v.rotation,
-            },
-            "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device,
-                      "input": _framing(self.framing, self.settings, v)},
-            "side": self.side,
-            "facing": self.kinematics.facing,
-            "view": _jsonable(asdict(self.kinematics.view)),
-            "proportions": _jsonable(asdict(self.kinematics.proportions)),
-            "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
-            "plate": self.plate_summary(),
-            "rep_count": int(len(self.reps)),
-            "reps": _jsonable(self.reps.to_dict(orient="records")),
-            "warnings": list(self.warnings),
-            "settings": asdict(self.settings),
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,11 +194,7 @@ def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, he
                   progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None,
                   annotated: bool = True) -> Path:
     """frames.csv, reps.csv, summary.json, annotated.mp4 (unless not annotated) and heatmap PNGs into out_dir."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    analysis.frames.to_csv(out / "frames.csv", index=False, float_format="%.3f")
-    analysis.reps.to_csv(out / "reps.csv", index=False, float_format="%.3f")
-    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
+    out = results.write(analysis, out_dir)
     if annotated:
         render_video(analysis, video, out / "annotated.mp4", progress)
     if heatmaps:
@@ -337,23 +269,3 @@ def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(),
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> dict:
-    """The network input for summary.json: its size and the frame's scale in it."""
-    box = box or fit((video.height, video.width), settings.pose.long_side)
-    return {"width": box.width, "height": box.height, "scale": round(box.scale, 4)}
-
-
-def _jsonable(value):
-    """NaN → None and numpy scalars → Python, so summary.json is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-

@@ -4,7 +4,8 @@ Frozen dataclasses: a run's settings are a value, hashable and printable.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -242,3 +243,20 @@ class Settings:
     reps: RepSettings = field(default_factory=RepSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
     # CompareSettings stays apart: comparing two analyses never changes either of them.
+
+
+def settings_from_dict(values: Mapping[str, Any], cls: type = Settings) -> Any:
+    """Settings from their asdict() form (summary.json's "settings"): keys it lacks keep their
+    defaults (an older run), keys it does not know are ignored (a newer one), lists become tuples."""
+    kwargs = {}
+    defaults = cls()
+    for f in fields(cls):
+        if f.name not in values:
+            continue
+        value, default = values[f.name], getattr(defaults, f.name)
+        if is_dataclass(default) and isinstance(value, Mapping):
+            value = settings_from_dict(value, type(default))
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)

@@ -29,7 +29,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from squat import __version__, pipeline
+from squat import __version__, pipeline, results
 from squat.errors import SquatError
 from squat.pose.weights import sha256_of
 from squat.settings import Settings
@@ -112,6 +112,7 @@ class StoredRun:
     reps_csv: Path
     summary_json: Path
     heatmaps: tuple[Path, ...]  # heatmaps.png and heatmap_<part>.png when written
+    result: Optional[results.Result] = None  # the same run read through squat.results (typed summary)
 
     @property
     def downloads(self) -> dict[str, Path]:
@@ -154,27 +155,26 @@ class ResultsStore:
         if entry is None:
             raise SquatError(f"no stored analysis {key!r}: it was deleted; analyse the clip again")
         run_dir = entry.run_dir
-        paths = {name: run_dir / name for name in ("frames.csv", "reps.csv", "summary.json", "annotated.mp4")}
-        missing = [name for name, p in paths.items() if not p.is_file()]
+        annotated = run_dir / "annotated.mp4"
+        missing = [name for name in (*results.FILES, annotated.name) if not (run_dir / name).is_file()]
         if missing or not entry.clip_path.is_file():
             raise SquatError(
                 f"the stored analysis of {entry.clip_name} is incomplete ({', '.join(missing) or 'clip'} missing "
                 f"under {self.root}): delete it and analyse the clip again"
             )
-        reps = pd.read_csv(paths["reps.csv"], dtype={"faults": object})
-        if "faults" in reps:
-            reps["faults"] = reps["faults"].fillna("").astype(str)
+        result = results.read(run_dir)
         return StoredRun(
             entry=entry,
-            frames=pd.read_csv(paths["frames.csv"]),
-            reps=reps,
-            summary=json.loads(paths["summary.json"].read_text()),
+            frames=result.frames,
+            reps=result.reps,
+            summary=dict(result.summary.raw),
             clip=entry.clip_path,
-            annotated=paths["annotated.mp4"],
-            frames_csv=paths["frames.csv"],
-            reps_csv=paths["reps.csv"],
-            summary_json=paths["summary.json"],
+            annotated=annotated,
+            frames_csv=result.path("frames.csv"),
+            reps_csv=result.path("reps.csv"),
+            summary_json=result.path("summary.json"),
             heatmaps=tuple(sorted(run_dir.glob("heatmap*.png"))),
+            result=result,
         )
 
     # ----------------------------------------------------------------- changes
@@ -204,7 +204,7 @@ class ResultsStore:
             if run_dir.exists():  # complete (run() is atomic) but never indexed: a crash before the index
                 shutil.rmtree(run_dir)
             pipeline.run(clip, run_dir, settings, heatmaps=True, progress=progress)
-            summary = json.loads((run_dir / "summary.json").read_text())
+            summary = dict(results.read(run_dir).summary.raw)
             entry = Entry(
                 key=key, clip_name=name, clip_sha256=sha, settings_sha256=settings_hash(settings),
                 created=datetime.now(UTC), rep_count=int(summary["rep_count"]),

@@ -31,6 +31,7 @@ from typing import Optional, TextIO
 import numpy as np
 import pandas as pd
 
+from squat import results
 from squat.errors import SquatError
 
 # Truth knee_angle_2d below this (degrees) is "at depth".
@@ -68,21 +69,19 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "femur/torso error": ("femur_to_torso_error_pct", 8.0, "%"),
     "hip moment arm at bottom, worst": ("hip_moment_arm_max_abs_error_femur", 0.10, " ×femur"),
 }
-RUN_FILES = ("frames.csv", "reps.csv", "summary.json")
 TRUTH_FILES = ("truth.csv", "truth.json")
 
 
 # ----------------------------------------------------------------------------- reading
 
 def load_run(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """frames.csv, reps.csv and summary.json of an analysis folder."""
-    run = Path(run_dir)
-    _require(run, RUN_FILES, "give the folder `python -m squat analyze` wrote")
-    frames = _read_csv(run / "frames.csv", ("frame", "time_s", "detected", *ANGLE_PAIRS, "hip_moment_arm",
-                                            "knee_moment_arm"))
-    reps = _read_csv(run / "reps.csv", ("rep", "start_time", "bottom_time", "end_time", "bottom_frame",
-                                        "depth_knee_angle", "hip_below_knee"))
-    return frames, reps, _read_json(run / "summary.json")
+    """frames.csv, reps.csv and summary.json of an analysis folder (read through squat.results)."""
+    run = results.read(run_dir)
+    _require_columns(run.path("frames.csv"), run.frames, ("frame", "time_s", "detected", *ANGLE_PAIRS,
+                                                          "hip_moment_arm", "knee_moment_arm"))
+    _require_columns(run.path("reps.csv"), run.reps, ("rep", "start_time", "bottom_time", "end_time",
+                                                      "bottom_frame", "depth_knee_angle", "hip_below_knee"))
+    return run.frames, run.reps, dict(run.summary.raw)
 
 
 def load_truth(truth_dir: str | Path) -> tuple[pd.DataFrame, dict]:
@@ -111,6 +110,10 @@ def _read_csv(path: Path, needed: tuple[str, ...]) -> pd.DataFrame:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SquatError(f"{path} is not a readable CSV ({exc.__class__.__name__})") from None
+    return _require_columns(path, table, needed)
+
+
+def _require_columns(path: Path, table: pd.DataFrame, needed: tuple[str, ...]) -> pd.DataFrame:
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise SquatError(f"{path} lacks the column(s) {', '.join(missing)}")

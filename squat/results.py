@@ -1,0 +1,209 @@
+"""One schema for an analysis on disk, one writer and one reader.
+
+An analysis folder holds frames.csv (frame, time_s, detected, the keypoints, then the per-frame
+measures of squat.measures), reps.csv (the per-rep measures) and summary.json (clip, model, side,
+view, proportions, plate, reps, warnings and the settings). `write` makes the three from an
+Analysis; `read` gives them back as a Result with a typed Summary. The store, the app, the
+comparison and evaluation all read through `read`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import pandas as pd
+
+from squat import __version__
+from squat.errors import SquatError
+from squat.io.video import VideoInfo
+from squat.measure.kinematics import Kinematics
+from squat.measure.plate import pixels_per_metre
+from squat.pose.estimator import Letterbox, fit
+from squat.settings import Settings, settings_from_dict
+
+FILES = ("frames.csv", "reps.csv", "summary.json")
+FLOAT_FORMAT = "%.3f"  # CSV precision: 0.001 px and 0.001° are far below what a video resolves
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays and tables have no single truth value
+class Analysis:
+    """Everything the CLI writes and the app shows for one clip."""
+
+    video: VideoInfo
+    settings: Settings
+    model_name: str
+    model_sha256: str
+    device: str
+    time_s: np.ndarray  # (F,) seconds since the first frame, from container timestamps
+    detected: np.ndarray  # (F,) bool: the lifter was found by the network in this frame
+    keypoints: np.ndarray  # (F, 18, 3) tracked and smoothed lifter
+    kinematics: Kinematics
+    frames: pd.DataFrame  # one row per frame
+    reps: pd.DataFrame  # one row per rep
+    framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
+    plate: Optional[np.ndarray] = None  # (F, 3) the barbell plate's centre and radius, px; NaN where not seen
+    bar_px_per_m: float = float("nan")  # the scale at the lifter's midline, from the plate (NaN: no plate)
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def side(self) -> str:
+        return self.kinematics.side
+
+    @property
+    def deepest_frame(self) -> int:
+        knee = self.frames["knee_angle"].to_numpy()
+        return int(np.nanargmin(knee)) if np.isfinite(knee).any() else 0
+
+    def plate_summary(self) -> dict:
+        """How often the plate was seen, its radius and the scale it gives (px per metre)."""
+        plate = self.plate if self.plate is not None else np.full((len(self.time_s), 3), np.nan)
+        scale = pixels_per_metre(plate, self.settings.plate)  # the median diameter over the real one
+        return {
+            "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
+            "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
+            "px_per_m": _jsonable(scale),  # on the plate's face
+            "px_per_m_at_bar": _jsonable(self.bar_px_per_m),  # at the lifter's midline
+        }
+
+    def summary(self) -> dict:
+        v = self.video
+        return {
+            "version": __version__,
+            "video": {
+                "file": Path(v.path).name, "codec": v.codec, "fps": v.fps, "frame_count": len(self.time_s),
+                "duration_s": v.duration_s, "width": v.width, "height": v.height, "rotation": v.rotation,
+            },
+            "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device,
+                      "input": _framing(self.framing, self.settings, v)},
+            "side": self.side,
+            "facing": self.kinematics.facing,
+            "view": _jsonable(asdict(self.kinematics.view)),
+            "proportions": _jsonable(asdict(self.kinematics.proportions)),
+            "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
+            "plate": self.plate_summary(),
+            "rep_count": int(len(self.reps)),
+            "reps": _jsonable(self.reps.to_dict(orient="records")),
+            "warnings": list(self.warnings),
+            "settings": asdict(self.settings),
+        }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json, typed: what readers need without spelling its keys. `raw` is the whole file."""
+
+    clip: str
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    model: str
+    side: str
+    facing: int
+    view: str  # "side" | "oblique" | "front"
+    view_warning: str
+    femur_to_torso: float  # NaN where unknown
+    shin_to_femur: float
+    detected_share: float
+    rep_count: int
+    warnings: tuple[str, ...]
+    settings: Settings
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Summary":
+        video, model = data.get("video") or {}, data.get("model") or {}
+        view, props = data.get("view") or {}, data.get("proportions") or {}
+        return cls(
+            clip=str(video.get("file", "")), fps=_number(video.get("fps")),
+            frame_count=int(video.get("frame_count") or 0), width=int(video.get("width") or 0),
+            height=int(video.get("height") or 0), model=str(model.get("name", "")),
+            side=str(data.get("side", "right")), facing=int(data.get("facing") or 1),
+            view=str(view.get("view", "side")), view_warning=str(view.get("warning") or ""),
+            femur_to_torso=_number(props.get("femur_to_torso")), shin_to_femur=_number(props.get("shin_to_femur")),
+            detected_share=_number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),
+            warnings=tuple(data.get("warnings") or ()), settings=settings_from_dict(data.get("settings") or {}),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: tables have no single truth value
+class Result:
+    """One analysis folder as read back: the two tables and the typed summary."""
+
+    folder: Path
+    frames: pd.DataFrame  # frames.csv
+    reps: pd.DataFrame  # reps.csv; faults "" where none
+    summary: Summary
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+
+def write(analysis: Analysis, folder: str | Path) -> Path:
+    """frames.csv, reps.csv and summary.json of an analysis into folder (made if needed)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    analysis.frames.to_csv(out / "frames.csv", index=False, float_format=FLOAT_FORMAT)
+    analysis.reps.to_csv(out / "reps.csv", index=False, float_format=FLOAT_FORMAT)
+    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
+    return out
+
+
+def read(folder: str | Path) -> Result:
+    """An analysis folder back as tables and a typed summary; SquatError naming what is wrong."""
+    folder = Path(folder)
+    hint = "give the folder `python -m squat analyze` wrote"
+    if not folder.is_dir():
+        raise SquatError(f"{folder} is not a folder: {hint}")
+    missing = [n for n in FILES if not (folder / n).is_file()]
+    if missing:
+        raise SquatError(f"{folder} has no {', '.join(missing)}: {hint}")
+    frames = _read_csv(folder / "frames.csv")
+    reps = _read_csv(folder / "reps.csv", dtype={"faults": object})
+    if "faults" in reps:
+        reps["faults"] = reps["faults"].fillna("").astype(str)
+    try:
+        data = json.loads((folder / "summary.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SquatError(f"{folder / 'summary.json'} is not readable JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise SquatError(f"{folder / 'summary.json'} is not an analysis summary")
+    return Result(folder=folder, frames=frames, reps=reps, summary=Summary.from_json(data))
+
+
+def _read_csv(path: Path, dtype: Optional[dict] = None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=dtype)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SquatError(f"{path} is not a readable CSV ({exc.__class__.__name__})") from None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> dict:
+    """The network input for summary.json: its size and the frame's scale in it."""
+    box = box or fit((video.height, video.width), settings.pose.long_side)
+    return {"width": box.width, "height": box.height, "scale": round(box.scale, 4)}
+
+
+def _jsonable(value):
+    """NaN → None and numpy scalars → Python, so summary.json is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+

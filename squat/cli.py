@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--heatmaps", action="store_true", help="also save heatmaps blended over the deepest frame")
     a.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--no-cache", action="store_true",
+                   help="run the network even where this clip's network pass is kept (under $SQUAT_DATA_DIR/passes: "
+                        "analysing a clip again with another --side re-measures it in about a second)")
     a.set_defaults(func=cmd_analyze)
 
     e = sub.add_parser("evaluate", help="compare analyses with rendered truth or eye labels (one clip or a set)")
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from squat.pipeline import run
     from squat.settings import Settings
+    from squat.store import data_dir
 
     settings = Settings()
     pose = replace(settings.pose, device=args.device)
@@ -91,7 +95,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir(args.video)
     with ProgressBar(disabled=args.quiet) as bar:
         folder = run(args.video, out, settings, heatmaps=args.heatmaps, progress=bar.update,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, passes_dir=None if args.no_cache else data_dir() / "passes")
     print(folder)
     return 0
 

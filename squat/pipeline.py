@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from squat import results
+from squat import passes, results
 from squat.draw.band import ChartStrip
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
-from squat.io.video import VideoInfo, VideoWriter, iter_frames, probe
+from squat.io.video import VideoWriter, iter_frames, probe
 from squat.measure.bones import hips_from_bones
 from squat.measure.kinematics import Kinematics, compute_kinematics, with_side
 from squat.measure.plate import (
@@ -31,9 +31,10 @@ from squat.measure.plate import (
 )
 from squat.measure.reps import segment_reps
 from squat.measures import FRAME_MEASURES
+from squat.passes import PoseTrack, pass_key
 from squat.pose.detections import Detections
-from squat.pose.estimator import Letterbox, PoseEstimator, load_estimator
-from squat.pose.weights import load_registry
+from squat.pose.estimator import PoseEstimator, load_estimator
+from squat.pose.weights import load_registry, sha256_of
 from squat.results import Analysis
 from squat.settings import Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
@@ -47,27 +48,6 @@ Progress = Callable[[str, int, int], None]
 PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
-
-
-@dataclass(frozen=True, eq=False)
-class PoseTrack:
-    """What the network pass saw in a clip, before any measuring: every frame's detections and
-    plate-sized circles. `measure` turns it into an Analysis; keeping it apart lets settings that
-    act after the network (tracking, plate, kinematics, reps) be tried again in a blink."""
-
-    video: VideoInfo
-    time_s: np.ndarray  # (F,) seconds since the first frame
-    detections: tuple[Detections, ...]  # per frame, everyone the network found
-    circles: Optional[tuple[np.ndarray, ...]]  # per frame, plate candidates; None: not searched
-    framing: Optional[Letterbox]
-    model_name: str
-    model_sha256: str
-    device: str
-    reader_warnings: tuple[str, ...] = ()
-    hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
-    hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
-    torso_from_bar: bool = True  # the registry's: whether this model's shoulder behind a plate is lost
-    far_hip_guessed: bool = True  # the registry's: whether this model guesses the hidden far hip
 
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
@@ -137,10 +117,29 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     )
 
 
+def network_pass(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
+                 estimator: Optional[PoseEstimator] = None, passes_dir: str | Path | None = None,
+                 clip_sha256: Optional[str] = None) -> PoseTrack:
+    """The network pass of a clip, kept in passes_dir when one is given (squat.passes): the same
+    clip analysed again with settings that act after the network (the side, thresholds, reps)
+    reads it back instead of running the network."""
+    if passes_dir is None:
+        return detect_poses(video, settings, progress, estimator)
+    sha = clip_sha256 or sha256_of(Path(video))
+    path = Path(passes_dir) / f"{sha[:16]}-{pass_key(sha, settings)}.npz"  # the clip first: cleaned up with it
+    track = passes.load(path, video)
+    if track is None:
+        track = detect_poses(video, settings, progress, estimator)
+        passes.save(track, path)
+    return track
+
+
 def analyze(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
-            estimator: Optional[PoseEstimator] = None) -> Analysis:
-    """Find the lifter in every frame and compute the per-frame and per-rep numbers."""
-    return measure(detect_poses(video, settings, progress, estimator), settings)
+            estimator: Optional[PoseEstimator] = None, passes_dir: str | Path | None = None,
+            clip_sha256: Optional[str] = None) -> Analysis:
+    """Find the lifter in every frame and compute the per-frame and per-rep numbers (the network
+    pass read back from passes_dir where it was kept)."""
+    return measure(network_pass(video, settings, progress, estimator, passes_dir, clip_sha256), settings)
 
 
 def trunk_measured_to_bar(model_name: str, torso_from_bar: bool = True) -> bool:
@@ -252,12 +251,15 @@ def read_frame(video: str | Path, index: int) -> np.ndarray:
 
 
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,
-        progress: Optional[Progress] = None, overwrite: bool = False, annotated: bool = True) -> Path:
-    """Analyse and write every output into out_dir, which appears only once complete."""
+        progress: Optional[Progress] = None, overwrite: bool = False, annotated: bool = True,
+        passes_dir: str | Path | None = None, clip_sha256: Optional[str] = None) -> Path:
+    """Analyse and write every output into out_dir, which appears only once complete. passes_dir:
+    where network passes are kept (see network_pass); None runs the network every time."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise SquatError(f"{out} already exists and is not empty: choose another --out or pass --overwrite")
-    analysis = analyze(video, settings, progress)  # probes the file before loading the model
+    # probes the file before loading the model
+    analysis = analyze(video, settings, progress, passes_dir=passes_dir, clip_sha256=clip_sha256)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:

@@ -6,6 +6,8 @@ Layout under the data folder (env var SQUAT_DATA_DIR, default ~/.squat-form-chec
     clips/<clip sha256>/<name>    the clip itself, once per content (the frame viewer reads it)
     runs/<key>/                   what `squat.pipeline.run` writes: frames.csv, reps.csv,
                                   summary.json, annotated.mp4, heatmap PNGs
+    passes/<clip>-<key>.npz       the network pass of a clip (squat.passes): another camera side
+                                  or threshold re-measures from it without running the network
 
 A run's key is the clip's content hash (sha256 of its bytes, so the file name does not matter)
 plus a hash of the settings and the engine version. `pipeline.run` makes the run folder appear
@@ -129,6 +131,7 @@ class ResultsStore:
         self.root = Path(root).expanduser() if root is not None else data_dir()
         self.runs_dir = self.root / "runs"
         self.clips_dir = self.root / "clips"
+        self.passes_dir = self.root / "passes"  # kept network passes (squat.passes), <clip sha[:16]>-<key>.npz
         self.index_path = self.root / INDEX_FILE
         for folder in (self.runs_dir, self.clips_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -203,7 +206,8 @@ class ResultsStore:
         try:
             if run_dir.exists():  # complete (run() is atomic) but never indexed: a crash before the index
                 shutil.rmtree(run_dir)
-            pipeline.run(clip, run_dir, settings, heatmaps=True, progress=progress)
+            pipeline.run(clip, run_dir, settings, heatmaps=True, progress=progress, passes_dir=self.passes_dir,
+                         clip_sha256=sha)
             summary = dict(results.read(run_dir).summary.raw)
             entry = Entry(
                 key=key, clip_name=name, clip_sha256=sha, settings_sha256=settings_hash(settings),
@@ -263,6 +267,8 @@ class ResultsStore:
             used = db.execute("SELECT 1 FROM runs WHERE clip_sha256 = ? LIMIT 1", (sha,)).fetchone()
         if not used:
             shutil.rmtree(self.clips_dir / sha, ignore_errors=True)
+            for kept in self.passes_dir.glob(f"{sha[:16]}-*.npz"):  # its network passes go with the clip
+                kept.unlink(missing_ok=True)
 
     def _connect(self) -> _Transaction:
         return _Transaction(sqlite3.connect(self.index_path, timeout=30))

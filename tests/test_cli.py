@@ -1,5 +1,6 @@
 """The CLI end to end on real clips, with the shipped weights: what a lifter gets from `python -m squat analyze`."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ REPO = Path(__file__).parents[1]
 
 def run_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "squat", *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **env}, timeout=600)
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                               "SQUAT_DATA_DIR": os.environ["SQUAT_DATA_DIR"], **env}, timeout=600)
 
 
 def container_frame_times(path: Path) -> np.ndarray:
@@ -140,6 +142,26 @@ def test_bad_input_gets_a_one_line_error_and_leaves_nothing_behind(name, tmp_pat
     assert "Traceback" not in result.stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_another_side_re_measures_from_the_kept_network_pass(tmp_path):
+    data = tmp_path / "data"
+    first = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "a"), "--quiet",
+                    SQUAT_DATA_DIR=str(data))
+    assert first.returncode == 0, first.stderr
+    (kept,) = (data / "passes").glob("*.npz")
+    written = kept.stat().st_mtime_ns
+    again = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "b"), "--quiet",
+                    "--side", "left", SQUAT_DATA_DIR=str(data))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["side"] == "left"
+    assert list((data / "passes").glob("*.npz")) == [kept] and kept.stat().st_mtime_ns == written  # not run again
+    a, b = (pd.read_csv(tmp_path / d / "frames.csv") for d in "ab")
+    assert a["r_knee_x"].equals(b["r_knee_x"])  # the same network pass underneath
+    fresh = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "c"), "--quiet",
+                    "--side", "left", "--no-cache", SQUAT_DATA_DIR=str(data))
+    assert fresh.returncode == 0 and kept.stat().st_mtime_ns == written
+    assert pd.read_csv(tmp_path / "c" / "frames.csv").equals(b)  # kept or not, the same numbers
 
 
 def test_existing_results_are_never_overwritten(tmp_path):

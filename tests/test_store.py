@@ -13,6 +13,7 @@ import pytest
 
 import squat.pipeline
 from squat.errors import SquatError, VideoError
+from squat.passes import pass_key
 from squat.settings import PoseSettings, Settings
 from squat.store import (
     DATA_DIR_ENV,
@@ -120,6 +121,41 @@ def test_other_settings_are_another_analysis(saved):
     assert store.find(entry.clip_sha256, Settings()) is None  # the default network size differs too
 
 
+@pytest.fixture
+def network_passes(monkeypatch):
+    """Count network passes (the slow part of an analysis), still running them."""
+    calls = []
+    real = squat.pipeline.detect_poses
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(squat.pipeline, "detect_poses", spy)
+    return calls
+
+
+def test_the_network_pass_is_kept_and_another_side_re_measures_without_the_network(store_copy, network_passes):
+    store, entry = store_copy
+    kept = list(store.passes_dir.glob(f"{entry.clip_sha256[:16]}-*.npz"))
+    assert len(kept) == 1
+    left = replace(FAST, kinematics=replace(FAST.kinematics, side="left"))
+    other = store.save(entry.clip_path, left)
+    assert other.key != entry.key and other.side == "left"
+    assert network_passes == []  # read back from the kept pass
+    assert list(store.passes_dir.glob("*.npz")) == kept
+    # the same numbers as a fresh network pass with these settings
+    fresh = squat.pipeline.analyze(SAMPLE, left)
+    stored = store.load(other.key)
+    assert len(network_passes) == 1
+    assert stored.frames["knee_angle"].to_numpy() == pytest.approx(fresh.frames["knee_angle"].to_numpy(), abs=1e-3,
+                                                                      nan_ok=True)
+    # settings after the network share a pass; one that shapes it (the input size) does not
+    sha = entry.clip_sha256
+    assert pass_key(sha, left) == pass_key(sha, FAST) != pass_key(sha, replace(FAST, pose=PoseSettings(long_side=224)))
+    assert pass_key(sha, FAST) != pass_key(sha[::-1], FAST)
+
+
 def test_delete_removes_the_index_row_the_run_folder_and_the_unused_clip(store_copy):
     store, entry = store_copy
     run_dir, clip_dir = store.runs_dir / entry.key, store.clips_dir / entry.clip_sha256
@@ -127,6 +163,7 @@ def test_delete_removes_the_index_row_the_run_folder_and_the_unused_clip(store_c
     assert store.delete(entry.key)
     assert store.list() == [] and store.find(entry.clip_sha256, FAST) is None
     assert not run_dir.exists() and not clip_dir.exists()
+    assert not list(store.passes_dir.glob(f"{entry.clip_sha256[:16]}-*.npz"))  # its network pass went too
     with pytest.raises(SquatError, match="deleted"):
         store.load(entry.key)
     assert not store.delete(entry.key)  # twice is harmless

@@ -3,7 +3,8 @@
     python tools/retune.py SET_DIR RUNS_DIR [--cache CACHE_DIR]
 
 For every clip folder in SET_DIR (clip.mp4 with truth.json or label.json) the network pass
-(`pipeline.detect_poses`) is computed once and pickled in CACHE_DIR (default RUNS_DIR/.tracks);
+(`pipeline.detect_poses`) is computed once and kept in CACHE_DIR as NAME.npz (squat.passes;
+default RUNS_DIR/.tracks);
 then `pipeline.measure` runs with the current code and settings and frames.csv, reps.csv and
 summary.json are written to RUNS_DIR/NAME (no annotated video). `python -m squat evaluate --set
 SET_DIR --runs RUNS_DIR` then scores them. This is how settings after the network are tuned: a
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import pickle
 import sys
 import time
 from dataclasses import replace
@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from squat import passes  # noqa: E402
 from squat.errors import SquatError  # noqa: E402
 from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
@@ -30,13 +31,12 @@ from squat.settings import Settings  # noqa: E402
 
 
 def track_of(clip: Path, cache: Path, settings: Settings):
-    path = cache / f"{clip.name}.pkl"
-    if path.is_file():
-        return pickle.loads(path.read_bytes())
+    track = passes.load(cache / f"{clip.name}.npz", clip / "clip.mp4")
+    if track is not None:
+        return track
     start = time.time()
     track = detect_poses(clip / "clip.mp4", settings)
-    cache.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(track))
+    passes.save(track, cache / f"{clip.name}.npz")
     print(f"  network pass {clip.name}: {time.time() - start:.0f} s", file=sys.stderr)
     return track
 

@@ -1,4 +1,4 @@
-"""The Streamlit dashboard's presenters: pure helpers that turn results into what the pages show.
+"""The Streamlit dashboard: its pages, sidebar, session state, cached resources and presenters (app.py runs dashboard.app).
 
 Beside the engine: imports squat, never imported by it.
 """

@@ -1,0 +1,143 @@
+"""What the pages share across reruns and sessions: the results store, the pose network and decoded
+frames (Streamlit caches), and analysing a clip into the store with a progress bar."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import streamlit as st
+
+from dashboard import state
+from dashboard.presenters import ProgressMeter, heatmap_joint
+from squat.draw.overlay import blend_heatmap
+from squat.errors import SquatError
+from squat.pipeline import read_frame
+from squat.pose.estimator import PoseEstimator, load_estimator
+from squat.settings import PoseSettings, Settings
+from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
+
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "m4v"]
+PROGRESS_EVERY_S = 0.2  # redraw the progress bar at most this often
+
+
+# --------------------------------------------------------------------------- cached resources
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(root: str) -> ResultsStore:
+    return ResultsStore(root)
+
+
+@st.cache_resource(show_spinner="Loading the pose model…")
+def get_estimator(pose: PoseSettings) -> PoseEstimator:
+    """One network per model and settings for the whole process (load_estimator is what run() uses)."""
+    return load_estimator(pose)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_run(root: str, key: str) -> StoredRun:
+    return get_store(root).load(key)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def load_summary(root: str, key: str) -> dict:
+    """summary.json of one stored analysis (the reference list needs only the proportions)."""
+    entry = get_store(root).get(key)
+    return json.loads((entry.run_dir / "summary.json").read_text()) if entry else {}
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def frame_image(clip: str, index: int) -> np.ndarray:
+    """One upright BGR frame of a stored clip (decoded up to it, so cached)."""
+    return read_frame(clip, index)
+
+
+@st.cache_data(max_entries=16, show_spinner="Running the network on this frame…")
+def heatmap_image(clip: str, index: int, pose: PoseSettings, side: str, part: str) -> np.ndarray:
+    """The frame with one part's heatmap blended over it, as in the article."""
+    image = frame_image(clip, index)
+    maps = get_estimator(pose).part_heatmaps(image, heatmap_joint(side, part))
+    return blend_heatmap(image, maps[part])
+
+
+def store() -> ResultsStore:
+    """The store under $SQUAT_DATA_DIR, read each time: tests point it elsewhere between runs."""
+    return get_store(str(data_dir()))
+
+
+# --------------------------------------------------------------------------- analysing
+
+
+def analyse(video: Path, name: str, settings: Settings, move: bool = False,
+            clip_sha256: Optional[str] = None, open_it: bool = True) -> Optional[Entry]:
+    """Analyse one clip into the store and open it (unless not `open_it`); an unusable clip shows
+    st.error and returns None.
+
+    Instant when the store already has this content with these settings. With `move`, `video` is a
+    temporary copy the store may take over.
+    """
+    results = store()
+    try:
+        sha = clip_sha256 or content_hash(video)
+        entry = results.find(sha, settings)
+        if entry is None:
+            get_estimator(settings.pose)  # loaded once per process; missing weights fail here
+            entry = _save_with_progress(results, video, name, settings, move, sha)
+            st.toast(f"Analysed {entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
+        else:
+            st.toast(f"Opened the stored analysis of {entry.clip_name}")
+    except SquatError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
+    except OSError as e:  # the file vanished or cannot be read: still the user's file, not a bug
+        st.error(f"cannot read {name}: {e.strerror or e}", icon=":material/error:")
+        return None
+    if open_it:
+        state.open_run(entry.key)
+    return entry
+
+
+def _save_with_progress(results: ResultsStore, video: Path, name: str, settings: Settings, move: bool,
+                        sha: str) -> Entry:
+    meter = ProgressMeter()
+    bar = st.progress(0.0, text=f"Analysing {name}…")
+    last = {"t": 0.0, "stage": None}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        fraction, text = meter.update(stage, done, total)
+        now = meter.clock()
+        if stage != last["stage"] or done >= total or now - last["t"] >= PROGRESS_EVERY_S:
+            bar.progress(min(fraction, 1.0), text=text)
+            last.update(t=now, stage=stage)
+
+    try:
+        return results.save(video, settings, name=name, progress=progress, move=move, clip_sha256=sha)
+    finally:
+        bar.empty()
+
+
+def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional[Entry]:
+    """Hash the upload in memory; only a clip not yet stored is written to a temporary file and analysed."""
+    data = upload.getbuffer()
+    sha = content_hash(data)
+    if store().find(sha, settings) is not None:
+        return analyse(Path(upload.name), upload.name, settings, clip_sha256=sha, open_it=open_it)
+    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store().root))
+    try:
+        path = incoming / Path(upload.name).name
+        path.write_bytes(data)
+        return analyse(path, upload.name, settings, move=True, clip_sha256=sha, open_it=open_it)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def delete_run(key: str) -> None:
+    """Delete a stored analysis, forget its cached copy, and close it if it is shown."""
+    store().delete(key)
+    load_run.clear()
+    if state.open_key() == key:
+        state.open_run(None)

@@ -1,0 +1,75 @@
+"""The sidebar: the intake (upload or the sample, model and camera-side leg) and the past analyses."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.presenters import SIDES, analysis_settings, entry_label, model_choices
+from dashboard.resources import VIDEO_TYPES, analyse, analyse_upload, delete_run, store
+from dashboard.state import SIDEBAR
+from squat.settings import Settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat_side.mp4"
+SIDE_LABELS = {"auto": "detect automatically", "left": "left leg", "right": "right leg"}
+OPEN_LICENCES = ("Apache-2.0", "MIT", "BSD-3-Clause")  # any other model licence gets a caption
+
+
+def intake() -> Settings:
+    """Upload, sample, model and side; starts an analysis when asked. Returns the chosen settings."""
+    st.sidebar.title("Squat form check")
+    st.sidebar.caption("Film from the side at hip height, whole body in view. Everything runs on this machine.")
+    upload = st.sidebar.file_uploader("Video of your set", type=VIDEO_TYPES, key=SIDEBAR.upload,
+                                      help="MP4, MOV, AVI, MKV or M4V straight from the phone")
+    sample = st.sidebar.button("Try a sample clip", key=SIDEBAR.sample, icon=":material/play_circle:",
+                               width="stretch", help="One rendered barbell squat, side-on (samples/squat_side.mp4)")
+    settings = _settings()
+    again = upload is not None and st.sidebar.button("Analyse again with these settings", key=SIDEBAR.reanalyse,
+                                                     width="stretch")
+
+    path = state.take_analyse_path()
+    if path:
+        analyse(path, path.name, settings)
+    elif sample:
+        analyse(SAMPLE, SAMPLE.name, settings)
+    elif upload is not None and (again or state.upload_is_new(upload.file_id)):
+        state.mark_upload_handled(upload.file_id)
+        analyse_upload(upload, settings)
+    return settings
+
+
+def _settings() -> Settings:
+    """The Settings expander: the installed models (with how to fetch the others) and the leg."""
+    with st.sidebar.expander("Settings", expanded=False):
+        choices = model_choices()
+        by_name = {c.name: c for c in choices if c.installed}
+        model = st.selectbox("Pose model", list(by_name), key=SIDEBAR.model,
+                             format_func=lambda n: f"{n} ({by_name[n].size_mb:g} MB, {by_name[n].licence})")
+        if by_name[model].licence not in OPEN_LICENCES:
+            st.caption(f"⚠️ {by_name[model].licence_note}")
+        for c in choices:
+            if not c.installed:
+                st.caption(f"{c.name} ({c.size_mb:g} MB, {c.licence}) is not downloaded: `{c.fetch_command}`")
+        side = st.selectbox("Leg facing the camera", SIDES, key=SIDEBAR.side, format_func=SIDE_LABELS.get)
+    return analysis_settings(model, side)
+
+
+def past_analyses() -> None:
+    """Every stored analysis, newest first: open it (the open one is highlighted) or delete it."""
+    entries = store().list()
+    st.sidebar.subheader("Past analyses")
+    if not entries:
+        st.sidebar.caption(f"None yet. They are kept in {store().root}.")
+        return
+    current = state.open_key()
+    for entry in entries:
+        when = entry.created.astimezone().strftime("%d %b %H:%M")
+        details = entry_label(entry.clip_name, when, entry.rep_count, entry.mean_depth)
+        left, right = st.sidebar.columns([5, 1], vertical_alignment="top")
+        left.button(entry.clip_name, key=SIDEBAR.open(entry.key), on_click=state.open_run, args=(entry.key,),
+                    width="stretch", type="primary" if entry.key == current else "secondary",
+                    help=f"{details}; model {entry.model}, {entry.side} leg")
+        left.caption(details.removeprefix(f"{entry.clip_name} · "))
+        right.button(":material/delete:", key=SIDEBAR.delete(entry.key), on_click=delete_run, args=(entry.key,),
+                     help=f"Delete this analysis of {entry.clip_name}", type="tertiary")

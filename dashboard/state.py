@@ -1,0 +1,189 @@
+"""The dashboard's session state: every st.session_state key is named once, here.
+
+Pages read and write state through these names, never through strings of their own. The string
+values are part of the app's interface: tests (and future pages) set them by name.
+
+Session state the app reads (tests and future pages may set these):
+- "open_key" (`open_key`, `open_run`): store key of the analysis shown, mirrored in the URL as ?open=KEY.
+- "analyse_path" (`take_analyse_path`): path of a video to analyse on the next run as if it had been
+  uploaded; read once, then removed. A test uses it to drive the analysis entry without a browser.
+- "<slot>:<key>:frame" (`ViewerKeys.frame`): the frame viewer's frame for that analysis (slot "you").
+- "you:<key>:compare" (`ViewerKeys.compare`): the "Compare with a reference lifter" toggle; the
+  comparison's widgets (`CompareKeys`) are "compare:<key>:ref" (reference store key), ":you_rep" /
+  ":ref_rep" (rep rows), ":method" (phase or dtw), ":ghost" (toggle), ":phase" (the synced slider,
+  0..1) and ":upload" (a reference clip).
+Sidebar widgets (`SIDEBAR`): "upload", "sample", "model", "side", "reanalyse", and per past analysis
+"open:<key>" and "delete:<key>".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import streamlit as st
+
+OPEN_KEY = "open_key"
+OPEN_PARAM = "open"  # the URL's ?open=KEY
+ANALYSE_PATH = "analyse_path"
+HANDLED_UPLOAD = "_handled_upload"  # file_id of the sidebar upload last analysed
+
+
+@dataclass(frozen=True)
+class SidebarKeys:
+    """Widget keys of the sidebar (intake and past analyses)."""
+
+    upload: str = "upload"
+    sample: str = "sample"
+    model: str = "model"
+    side: str = "side"
+    reanalyse: str = "reanalyse"
+
+    def open(self, run: str) -> str:
+        return f"open:{run}"
+
+    def delete(self, run: str) -> str:
+        return f"delete:{run}"
+
+
+SIDEBAR = SidebarKeys()
+
+
+@dataclass(frozen=True)
+class ViewerKeys:
+    """Keys of one analysis's results; `slot` keeps them apart when two analyses share a page."""
+
+    slot: str
+    run: str
+
+    def _key(self, name: str) -> str:
+        return f"{self.slot}:{self.run}:{name}"
+
+    @property
+    def frame(self) -> str:
+        return self._key("frame")
+
+    @property
+    def applied_rep(self) -> str:
+        """The rep table row last applied to the frame (so a kept selection does not pin the slider)."""
+        return self._key("applied_rep")
+
+    @property
+    def reps(self) -> str:
+        return self._key("reps")
+
+    @property
+    def prev(self) -> str:
+        return self._key("prev")
+
+    @property
+    def next(self) -> str:
+        return self._key("next")
+
+    @property
+    def heat(self) -> str:
+        return self._key("heat")
+
+    @property
+    def part(self) -> str:
+        return self._key("part")
+
+    @property
+    def compare(self) -> str:
+        return self._key("compare")
+
+    def chart(self, index: int) -> str:
+        return self._key(f"chart{index}")
+
+    def download(self, name: str) -> str:
+        return self._key(f"download:{name}")
+
+
+@dataclass(frozen=True)
+class CompareKeys:
+    """Keys of the comparison of analysis `run` with a reference lifter."""
+
+    run: str
+
+    def _key(self, name: str) -> str:
+        return f"compare:{self.run}:{name}"
+
+    @property
+    def upload(self) -> str:
+        return self._key("upload")
+
+    @property
+    def handled_upload(self) -> str:
+        return self._key("handled_upload")
+
+    @property
+    def ref(self) -> str:
+        return self._key("ref")
+
+    @property
+    def you_rep(self) -> str:
+        return self._key("you_rep")
+
+    @property
+    def ref_rep(self) -> str:
+        return self._key("ref_rep")
+
+    @property
+    def method(self) -> str:
+        return self._key("method")
+
+    @property
+    def phase(self) -> str:
+        return self._key("phase")
+
+    @property
+    def ghost(self) -> str:
+        return self._key("ghost")
+
+    @property
+    def proportions(self) -> str:
+        return self._key("proportions")
+
+    @property
+    def summary(self) -> str:
+        return self._key("summary")
+
+
+# --------------------------------------------------------------------------- the open analysis
+
+
+def open_key() -> Optional[str]:
+    return st.session_state.get(OPEN_KEY)
+
+
+def open_run(key: Optional[str]) -> None:
+    """Show analysis `key` (None: none), keeping the URL in step so the page can be linked."""
+    st.session_state[OPEN_KEY] = key
+    if key:
+        st.query_params[OPEN_PARAM] = key
+    else:
+        st.query_params.pop(OPEN_PARAM, None)
+
+
+def open_from_url() -> None:
+    """A new session opens the analysis its URL names; after that the session state leads."""
+    if OPEN_KEY not in st.session_state and st.query_params.get(OPEN_PARAM):
+        st.session_state[OPEN_KEY] = st.query_params[OPEN_PARAM]
+
+
+# --------------------------------------------------------------------------- clips to analyse
+
+
+def take_analyse_path() -> Optional[Path]:
+    """The path a test asked to analyse, once (it is removed as it is read)."""
+    path = st.session_state.pop(ANALYSE_PATH, None)
+    return Path(path) if path else None
+
+
+def upload_is_new(file_id: str, key: str = HANDLED_UPLOAD) -> bool:
+    return file_id != st.session_state.get(key)
+
+
+def mark_upload_handled(file_id: str, key: str = HANDLED_UPLOAD) -> None:
+    """Remember the upload, so that a failing clip is not retried on every rerun."""
+    st.session_state[key] = file_id

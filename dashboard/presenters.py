@@ -1,4 +1,4 @@
-"""Small pure helpers behind the dashboard (app.py): settings from the sidebar's choices, progress
+"""Small pure helpers behind the dashboard's pages: settings from the sidebar's choices, progress
 text, the frame viewer's inputs, and the tables and texts the results view shows.
 
 No Streamlit here: everything takes tables and dicts and returns values, so it is tested directly.

@@ -176,6 +176,21 @@ def test_reopening_the_sample_uses_the_store_without_analysing_again(first_analy
     assert [t.value for t in at.toast] == ["Opened the stored analysis of squat_side.mp4"]
 
 
+def test_switching_the_side_re_measures_without_running_the_network(first_analysis, monkeypatch):
+    passes = []
+    real = squat.pipeline.detect_poses
+    monkeypatch.setattr(squat.pipeline, "detect_poses", lambda *a, **k: passes.append(a) or real(*a, **k))
+    at = fresh_app()
+    at.selectbox(key="side").set_value("left")
+    at.button(key="sample").click().run()
+    assert not at.exception and not at.error
+    assert passes == []  # the sample's network pass was kept: only the measuring ran again
+    store = ResultsStore(os.environ[DATA_DIR_ENV])
+    key = at.session_state["open_key"]
+    assert store.get(key).side == "left"
+    store.delete(key)  # the module's other tests expect the one stored analysis
+
+
 def test_viewer_opens_at_the_bottom_of_the_first_rep(sample_app, stored):
     bottom = int(stored.reps["bottom_frame"].iloc[0])
     assert sample_app.slider(key=frame_key(sample_app)).value == bottom

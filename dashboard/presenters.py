@@ -158,6 +158,8 @@ def bar_path_at(frames: pd.DataFrame, index: int) -> np.ndarray:
 
 def bar_trunk(summary: Mapping[str, Any]) -> bool:
     """Whether a stored analysis measured the trunk to the bar (so the overlay draws it there)."""
+    if "trunk_line" in summary:
+        return summary["trunk_line"] == "bar"
     model = (summary.get("model") or {}).get("name", "")
     kinematics = (summary.get("settings") or {}).get("kinematics") or {}
     return trunk_measured_to_bar(model, bool(kinematics.get("torso_from_bar", True)))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from squat.measure.kinematics import POINT_SOURCES, P, body_points
+from squat.measure.points import POINT_SOURCES, P, body_points
 from squat.measures import REP
 from squat.settings import CompareSettings
 from squat.skeleton import JOINTS, MIRROR, J

@@ -20,8 +20,9 @@ from squat.draw.band import ChartStrip
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
 from squat.io.video import VideoWriter, iter_frames, probe
+from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
-from squat.measure.kinematics import Kinematics, compute_kinematics, with_side
+from squat.measure.kinematics import Kinematics, compute_kinematics
 from squat.measure.plate import (
     bar_centre,
     choose_plate,
@@ -36,7 +37,7 @@ from squat.pose.detections import Detections
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
 from squat.results import Analysis
-from squat.settings import Settings
+from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from squat.track.framing import scout
 from squat.track.lifter import mean_hip, select_lifter
@@ -96,17 +97,13 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
              if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
-    # the summary keeps the user's "auto"; with foot points the toes say which leg is near
-    kin_settings = with_side(keypoints, settings.kinematics, feet)
-    # the registry's model flags can only switch a measure off, never back on
-    kin_settings = replace(kin_settings, hip_from_bones=kin_settings.hip_from_bones and track.hip_from_bones,
-                           torso_from_bar=kin_settings.torso_from_bar and track.torso_from_bar,
-                           far_hip_guessed=kin_settings.far_hip_guessed and track.far_hip_guessed)
-    keypoints = hips_from_bones(keypoints, bar, kin_settings)
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
-    heel, toe = camera_side_foot(feet, kin_settings.side)
+    body = measure_body(keypoints, model_settings(settings.kinematics, track), feet, bar, track.hip_high_femur)
+    keypoints = hips_from_bones(keypoints, bar, settings.kinematics, body)
+    heel, toe = camera_side_foot(feet, body.side)
+    kin_settings = model_settings(replace(settings.kinematics, side=body.side), track)
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
-                             bar_px_per_m=bar_px_per_m, hip_high_femur=track.hip_high_femur)
+                             bar_px_per_m=bar_px_per_m, body=body)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet)
     return Analysis(
@@ -142,9 +139,18 @@ def analyze(video: str | Path, settings: Settings = Settings(), progress: Option
     return measure(network_pass(video, settings, progress, estimator, passes_dir, clip_sha256), settings)
 
 
+def model_settings(settings: KinematicsSettings, track: PoseTrack) -> KinematicsSettings:
+    """The kinematics settings with the model's registry flags applied: a flag can only switch a
+    measure off, never back on."""
+    return replace(settings, hip_from_bones=settings.hip_from_bones and track.hip_from_bones,
+                   torso_from_bar=settings.torso_from_bar and track.torso_from_bar,
+                   far_hip_guessed=settings.far_hip_guessed and track.far_hip_guessed)
+
+
 def trunk_measured_to_bar(model_name: str, torso_from_bar: bool = True) -> bool:
-    """Whether the trunk line (lean, hip angle) was measured to the bar where it is seen: the
-    setting and the model's registry flag both allow it (as in measure)."""
+    """Whether the trunk line (lean, hip angle) was measured to the bar where it is seen, for a
+    summary written before summary.json said so ("trunk_line"): the setting and the model's
+    registry flag both allow it (as model_settings does)."""
     spec = load_registry().get(model_name)
     return torso_from_bar and (spec is None or spec.torso_from_bar)
 
@@ -210,7 +216,7 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     rows = analysis.frames.to_dict(orient="records")
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()
-    bar_trunk = trunk_measured_to_bar(analysis.model_name, analysis.settings.kinematics.torso_from_bar)
+    bar_trunk = analysis.kinematics.body.trunk_line == "bar"
     with VideoWriter(path, info.width, info.height + band[1], info.fps) as writer, iter_frames(video) as reader:
         for frame in reader:
             f = frame.index

@@ -80,6 +80,7 @@ class Analysis:
                       "input": _framing(self.framing, self.settings, v)},
             "side": self.side,
             "facing": self.kinematics.facing,
+            "trunk_line": self.kinematics.body.trunk_line,  # "bar": lean and hip angle measured toward the bar
             "view": _jsonable(asdict(self.kinematics.view)),
             "proportions": _jsonable(asdict(self.kinematics.proportions)),
             "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
@@ -103,6 +104,7 @@ class Summary:
     model: str
     side: str
     facing: int
+    trunk_line: str  # "bar" | "model": where the lean and hip angle were measured (squat.measure.body.Body)
     view: str  # "side" | "oblique" | "front"
     view_warning: str
     femur_to_torso: float  # NaN where unknown
@@ -122,6 +124,7 @@ class Summary:
             frame_count=int(video.get("frame_count") or 0), width=int(video.get("width") or 0),
             height=int(video.get("height") or 0), model=str(model.get("name", "")),
             side=str(data.get("side", "right")), facing=int(data.get("facing") or 1),
+            trunk_line=str(data.get("trunk_line", "")),
             view=str(view.get("view", "side")), view_warning=str(view.get("warning") or ""),
             femur_to_torso=_number(props.get("femur_to_torso")), shin_to_femur=_number(props.get("shin_to_femur")),
             detected_share=_number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),

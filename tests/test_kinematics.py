@@ -7,17 +7,9 @@ import numpy as np
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.measure.kinematics import (
-    ANGLES,
-    body_points,
-    check_view,
-    compute_kinematics,
-    detect_side,
-    facing_direction,
-    joint_angles,
-    midfoot_x,
-    with_side,
-)
+from squat.measure.body import detect_side, facing_direction, with_side
+from squat.measure.kinematics import check_view, compute_kinematics, midfoot_x
+from squat.measure.points import ANGLES, body_points, joint_angles
 from squat.pose.weights import load_registry
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
@@ -367,7 +359,7 @@ def test_a_model_that_sees_the_far_hip_calls_hips_wider_than_15_degrees_oblique_
 
 
 def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
-    from squat.measure.kinematics import side_from_feet
+    from squat.measure.body import side_from_feet
 
     feet = np.full((10, 4, 3), np.nan)
     feet[:, 0, :2], feet[:, 1, :2] = (100, 300), (130, 305)  # r heel → toe: image-right
@@ -378,3 +370,19 @@ def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
     feet[:, 1, :2], feet[:, 3, :2] = feet[:, 0, :2] + (3, 20), feet[:, 2, :2] + (3, 20)  # toes at the camera
     assert side_from_feet(feet) is None
     assert side_from_feet(np.full((10, 4, 3), np.nan)) is None  # no feet seen
+
+
+def test_the_body_is_decided_once_and_kinematics_measure_with_it():
+    """measure_body: the leg, facing, proportions and the trunk line, which the kinematics then use."""
+    from squat.measure.body import measure_body
+
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean, facing=-1)
+    body = measure_body(kp, KinematicsSettings(side="left"))
+    assert (body.side, body.facing, body.trunk_line) == ("left", -1, "model")  # no bar: the model's neck
+    assert body.proportions.femur_px == pytest.approx(170.0, abs=0.01)
+    kin = compute_kinematics(kp, np.arange(len(flex)) / 30, KinematicsSettings(side="left"), body=body)
+    assert kin.body is body and kin.side == "left" and kin.proportions is body.proportions
+    bar = kp[:, J["neck"], :2].astype(float)
+    assert measure_body(kp, KinematicsSettings(), bar=bar).trunk_line == "bar"
+    assert measure_body(kp, KinematicsSettings(torso_from_bar=False), bar=bar).trunk_line == "model"

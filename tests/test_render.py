@@ -428,7 +428,10 @@ def test_the_trunk_is_drawn_to_the_bar_only_where_it_was_measured_there():
     no_bar = annotate_frame(image, squat_pose(960, 540), "right", squat_row())
     assert changed(to_bar, own_neck).any()
     np.testing.assert_array_equal(own_neck, no_bar)
-    # A stored analysis says which: the squat-trained model's trunk runs to its own neck.
+    # A stored analysis says which (summary.json's trunk_line); one written before it said so is
+    # judged by its model: the squat-trained model's trunk runs to its own neck.
+    assert bar_trunk({"trunk_line": "bar", "model": {"name": "mobilenet_thin_squat"}})
+    assert not bar_trunk({"trunk_line": "model", "model": {"name": "mobilenet_thin"}})
     for model, expected in (("mobilenet_thin", True), ("mobilenet_thin_squat", False)):
         assert bar_trunk({"model": {"name": model}, "settings": {"kinematics": {"torso_from_bar": True}}}) is expected
     assert not bar_trunk({"model": {"name": "mobilenet_thin"}, "settings": {"kinematics": {"torso_from_bar": False}}})

@@ -689,7 +689,7 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     moment arms). `chart` is a BGR image drawn on black (e.g. `ChartStrip.at(t)`), sized by `chart_size`.
     `bar_path` (K, 2) pixels, e.g. `bar_trail(...)`: where the bar went this rep, against the midfoot line.
     `bar_trunk`: draw the trunk to the bar where it is seen, as it was measured (see
-    squat.pipeline.trunk_measured_to_bar); else to the network's own neck.
+    summary.json's trunk_line); else to the network's own neck.
     """
     _check(image, keypoints, side)
     kp = np.asarray(keypoints, np.float32)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from squat.measure.kinematics import body_points, facing_direction, joint_angles, segment_proportions, with_side
+from squat.measure.body import Body, measure_body
+from squat.measure.points import body_points, joint_angles
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
 
@@ -39,27 +40,28 @@ def circle_meet(c1: np.ndarray, r1: np.ndarray, c2: np.ndarray, r2: np.ndarray, 
     return np.where((behind * a[:, 0] < behind * b[:, 0])[:, None], a, b)
 
 
-def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: KinematicsSettings = KinematicsSettings()
-                    ) -> np.ndarray:
+def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: KinematicsSettings = KinematicsSettings(),
+                    body: Body | None = None) -> np.ndarray:
     """The keypoints with both hips moved to the bone-length hip at depth (see the module doc).
 
     bar: (F, 2) the bar's middle in pixels (squat.measure.plate.bar_centre), NaN where not seen. The
     model's hip is kept standing, the bone-length hip is used below the second of
     bone_hip_knee_angles, blended in between; frames without a bar or where the circles do not
-    meet keep the model's hip. Unchanged without a bar or a standing frame.
+    meet keep the model's hip. Unchanged without a bar or a standing frame. body: the clip's Body
+    (measured from these keypoints when not given).
     """
     kp = np.array(keypoints, dtype=np.float32, copy=True)
     bar = np.asarray(bar, dtype=np.float64)
-    if not settings.hip_from_bones or not np.isfinite(bar).all(axis=1).any():
+    if not (body.hip_from_bones if body else settings.hip_from_bones) or not np.isfinite(bar).all(axis=1).any():
         return kp
-    side = with_side(kp, settings).side
-    facing = facing_direction(kp, side)
+    body = body or measure_body(kp, settings)
+    side, facing = body.side, body.facing
     s = "r" if side == "right" else "l"
     hip = kp[:, J[f"{s}_hip"], :2].astype(np.float64)
     knee = kp[:, J[f"{s}_knee"], :2].astype(np.float64)
     knee_angle = joint_angles(body_points(kp, side))["knee_angle"]
     standing = knee_angle > settings.standing_knee_angle
-    femur = segment_proportions(kp, side, knee_angle, settings).femur_px  # the standing median
+    femur = body.proportions.femur_px  # the standing median
     trunk = np.hypot(*(hip - bar)[standing].T)
     trunk = trunk[np.isfinite(trunk)]
     if not standing.any() or not np.isfinite(femur) or not len(trunk):

@@ -172,3 +172,10 @@ def pixels_per_metre_at_bar(plate: np.ndarray, frame_size: tuple[int, int],
     per_frame = 2 * plate[:, 2] / settings.diameter_m * _parallax_shrink(plate, frame_size, settings)[:, 0]
     seen = per_frame[np.isfinite(per_frame)]
     return float(np.median(seen)) if len(seen) else float("nan")
+
+
+def bar_columns(bar: np.ndarray, midfoot_x: np.ndarray, facing: int, px_per_m: float) -> dict[str, np.ndarray]:
+    """The bar's per-frame measures: bar_x, bar_y (px), bar_midfoot (px, + ahead of the midfoot
+    line the lifter balances over) and bar_midfoot_cm (by the plate's scale at the bar)."""
+    ahead = facing * (bar[:, 0] - midfoot_x)
+    return {"bar_x": bar[:, 0], "bar_y": bar[:, 1], "bar_midfoot": ahead, "bar_midfoot_cm": 100.0 * ahead / px_per_m}

@@ -96,3 +96,13 @@ def test_every_layer_folder_says_what_lives_there_and_what_it_may_import():
     for folder in folders:
         doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))
         assert doc and "import" in doc.lower(), f"{folder.name}/__init__.py needs its two-line docstring"
+
+
+def test_the_readme_layout_table_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Layout"):readme.index("\n## ", readme.index("## Layout") + 1)]
+    files = [p for p in [*ROOT.glob("squat/**/*.py"), *ROOT.glob("dashboard/**/*.py")]
+             if p.name not in ("__init__.py", "__main__.py")]
+    unnamed = [str(p.relative_to(ROOT)) for p in files if f"`{p.name}`" not in table
+               and f"`{p.relative_to(ROOT).as_posix()}`" not in table and f"{p.name}`" not in table]
+    assert not unnamed, f"README's Layout table does not name: {', '.join(unnamed)}"

@@ -72,6 +72,8 @@ def nan_segments(valid: np.ndarray) -> list[tuple[int, int]]:
 def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
     """Zero-phase low-pass of a 1-D series, run on each NaN-free segment separately.
 
+    filtfilt runs the filter_order Butterworth forward then backward: the gain is squared, so the
+    effective order is twice filter_order (8 for 4) and cutoff_hz is where the gain is -6 dB, not -3 dB.
     Variable frame rate is treated at its median rate: phones jitter by a few ms, which
     shifts a 6 Hz cut-off by a few percent at most.
     """

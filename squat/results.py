@@ -63,9 +63,9 @@ class Analysis:
         scale = pixels_per_metre(plate, self.settings.plate)  # the median diameter over the real one
         return {
             "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
-            "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
-            "px_per_m": _jsonable(scale),  # on the plate's face
-            "px_per_m_at_bar": _jsonable(self.bar_px_per_m),  # at the lifter's midline
+            "radius_px": jsonable(scale * self.settings.plate.diameter_m / 2),
+            "px_per_m": jsonable(scale),  # on the plate's face
+            "px_per_m_at_bar": jsonable(self.bar_px_per_m),  # at the lifter's midline
         }
 
     def summary(self) -> dict:
@@ -80,12 +80,12 @@ class Analysis:
                       "input": _framing(self.framing, self.settings, v)},
             "side": self.side,
             "facing": self.kinematics.facing,
-            "view": _jsonable(asdict(self.kinematics.view)),
-            "proportions": _jsonable(asdict(self.kinematics.proportions)),
+            "view": jsonable(asdict(self.kinematics.view)),
+            "proportions": jsonable(asdict(self.kinematics.proportions)),
             "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
             "plate": self.plate_summary(),
             "rep_count": int(len(self.reps)),
-            "reps": _jsonable(self.reps.to_dict(orient="records")),
+            "reps": jsonable(self.reps.to_dict(orient="records")),
             "warnings": list(self.warnings),
             "settings": asdict(self.settings),
         }
@@ -195,12 +195,13 @@ def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> 
     return {"width": box.width, "height": box.height, "scale": round(box.scale, 4)}
 
 
-def _jsonable(value):
-    """NaN → None and numpy scalars → Python, so summary.json is strict JSON."""
+def jsonable(value):
+    """NaN → None and numpy scalars → Python, through dicts, lists and tuples: strict JSON
+    (summary.json and the evaluation reports)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.generic,)):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from squat.errors import SquatError
-from squat.eval.rendered import _bool, _dist, _jsonable, _num, _xy, one_to_one
+from squat.eval.rendered import _bool, _dist, _num, _xy, one_to_one
+from squat.results import jsonable
 
 # A labelled bottom is good to about ±0.15 s; ours may be this far from it.
 BOTTOM_TOLERANCE_S = 0.3
@@ -170,7 +171,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         else:
             status = "PASS" if meets(value, op, limit) else "FAIL"
         targets.append({"name": name, "measure": key, "value": value, "op": op, "limit": limit, "status": status})
-    return _jsonable({
+    return jsonable({
         "kind": "label", "view": label["view"], "side_view": side_view, "camera_side": side,
         "measures": measures, "per_rep": per_rep, "invented_reps": invented,
         "partial_reps_found": [int(reps.iloc[j]["rep"]) for j in partial_found],

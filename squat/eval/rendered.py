@@ -420,7 +420,7 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
         "femur_to_torso_error_pct": props["femur_to_torso"]["error_pct"], **rep["summary"],
     }
     detected = frames["detected"].map(_bool).to_numpy(bool)
-    return _jsonable({
+    return results.jsonable({
         "clip": {
             "frames": len(truth), "duration_s": float(truth["time_s"].iloc[-1]) if len(truth) else 0.0,
             "width": meta.get("width"), "height": meta.get("height"),
@@ -594,19 +594,6 @@ def _bool(x) -> bool:
 
 def _side_word(letter: str) -> str:
     return {"r": "right", "l": "left"}.get(letter, letter)
-
-
-def _jsonable(value):
-    """NaN → None and numpy scalars → Python, so the JSON is strict."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _g(x, fmt: str = ".1f") -> str:

@@ -21,6 +21,7 @@ from squat.errors import SquatError
 from squat.io.video import VideoInfo
 from squat.measure.kinematics import Kinematics
 from squat.measure.plate import pixels_per_metre
+from squat.numbers import number
 from squat.pose.estimator import Letterbox, fit
 from squat.settings import Settings, settings_from_dict
 
@@ -118,13 +119,13 @@ class Summary:
         video, model = data.get("video") or {}, data.get("model") or {}
         view, props = data.get("view") or {}, data.get("proportions") or {}
         return cls(
-            clip=str(video.get("file", "")), fps=_number(video.get("fps")),
+            clip=str(video.get("file", "")), fps=number(video.get("fps")),
             frame_count=int(video.get("frame_count") or 0), width=int(video.get("width") or 0),
             height=int(video.get("height") or 0), model=str(model.get("name", "")),
             side=str(data.get("side", "right")), facing=int(data.get("facing") or 1),
             view=str(view.get("view", "side")), view_warning=str(view.get("warning") or ""),
-            femur_to_torso=_number(props.get("femur_to_torso")), shin_to_femur=_number(props.get("shin_to_femur")),
-            detected_share=_number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),
+            femur_to_torso=number(props.get("femur_to_torso")), shin_to_femur=number(props.get("shin_to_femur")),
+            detected_share=number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),
             warnings=tuple(data.get("warnings") or ()), settings=settings_from_dict(data.get("settings") or {}),
             raw=data,
         )
@@ -180,13 +181,6 @@ def _read_csv(path: Path, dtype: Optional[dict] = None) -> pd.DataFrame:
         return pd.read_csv(path, dtype=dtype)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SquatError(f"{path} is not a readable CSV ({exc.__class__.__name__})") from None
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> dict:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from squat import results
 from squat.errors import SquatError
+from squat.numbers import number
 
 # Truth knee_angle_2d below this (degrees) is "at depth".
 DEPTH_KNEE_ANGLE = 110.0
@@ -358,7 +359,7 @@ def proportion_errors(summary: dict, meta: dict) -> dict:
     truth = meta["body"].get("segment_lengths_detail", {}).get("keypoints", {})
     out = {}
     for name in ("femur_to_torso", "shin_to_femur"):
-        o, t = _num(ours.get(name)), _num(truth.get(name))
+        o, t = number(ours.get(name)), number(truth.get(name))
         out[name] = {"ours": o, "truth": t, "error_pct": 100 * (o - t) / t if t else math.nan}
     return out
 
@@ -577,13 +578,6 @@ def _p90(x: np.ndarray) -> float:
 def _max(x: np.ndarray) -> float:
     x = _finite(x)
     return float(np.max(x)) if len(x) else math.nan
-
-
-def _num(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def _bool(x) -> bool:

@@ -23,7 +23,8 @@ import numpy as np
 
 from squat.errors import SquatError
 from squat.eval.labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
-from squat.eval.rendered import _g, _num, _pct, evaluate, is_side_view, load_run, load_truth
+from squat.eval.rendered import _g, _pct, evaluate, is_side_view, load_run, load_truth
+from squat.numbers import number
 from squat.results import jsonable
 from squat.settings import Settings
 
@@ -147,7 +148,7 @@ def set_targets(rows: list[dict]) -> list[dict]:
     out = []
     for name, (key, how, op, limit, which) in SET_TARGETS.items():
         group = _group(rows, which)
-        values = np.array([_num(r.get(key)) for r in group], float)
+        values = np.array([number(r.get(key)) for r in group], float)
         if not group:
             out.append({"name": name, "value": None, "op": op, "limit": limit, "status": "no clip", "clips": 0})
             continue
@@ -193,7 +194,7 @@ def summary_rows(rows: list[dict]) -> list[dict]:
     for key, _, fmt in COLUMNS:
         if fmt == "s":
             continue
-        values = np.array([_num(r.get(key)) for r in rows], float)
+        values = np.array([number(r.get(key)) for r in rows], float)
         values = values[np.isfinite(values)]
         if key == "femur_to_torso_error_pct":
             values = np.abs(values)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from squat.measures import COLOURS, FRAME, PANELS, on_panel
 from squat.numbers import is_finite_number
+from squat.series import rep_spans
 
 TIME_FIELD = "time_s"
 TIME_TITLE = "time (s)"
@@ -81,12 +82,8 @@ def rep_bands(frames: pd.DataFrame, reps: pd.DataFrame | None = None) -> pd.Data
                 rows.append({TIME_FIELD: start, "time_end": end, "rep": int(rec["rep"]), "phase": "rep"})
     elif "rep" in frames and len(frames):
         table = frames.sort_values(TIME_FIELD)
-        rep = table["rep"].fillna(0).astype(int).to_numpy()
-        times = table[TIME_FIELD].to_numpy(dtype=float)
-        change = np.flatnonzero(np.diff(rep)) + 1
-        for a, b in zip(np.concatenate(([0], change)), np.concatenate((change, [len(rep)]))):
-            if rep[a] > 0:
-                rows.append({TIME_FIELD: times[a], "time_end": times[b - 1], "rep": int(rep[a]), "phase": "rep"})
+        spans = rep_spans(table[TIME_FIELD].to_numpy(dtype=float), table["rep"].fillna(0).astype(int).to_numpy())
+        rows = [{TIME_FIELD: a, "time_end": b, "rep": rep, "phase": "rep"} for rep, a, b in spans]
     return pd.DataFrame(rows, columns=columns)
 
 

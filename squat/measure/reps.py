@@ -25,6 +25,7 @@ from scipy.signal import find_peaks
 
 from squat.measure.kinematics import Kinematics
 from squat.measures import REP, REP_MEASURES
+from squat.series import true_runs
 from squat.settings import FaultSettings, RepSettings
 
 # Fault name → what it means and what to do about it (one line each, shown to the lifter).
@@ -158,9 +159,8 @@ def _rep_bounds(t: np.ndarray, hip: np.ndarray, knee: np.ndarray | None, bottoms
 def _hole(t: np.ndarray, hip: np.ndarray, start: int, end: int, band_px: float, gap_s: float) -> tuple[int, int]:
     """First and last frame of the hole in start..end: the longest stretch (in time) with the hip
     within band_px of its lowest there, stretches less than gap_s apart taken as one."""
-    deep = np.concatenate(([False], hip[start : end + 1] >= hip[start : end + 1].max() - band_px, [False]))
-    edges = np.flatnonzero(np.diff(deep.astype(np.int8)))
-    firsts, lasts = start + edges[0::2], start + edges[1::2] - 1
+    firsts, stops = true_runs(hip[start : end + 1] >= hip[start : end + 1].max() - band_px)
+    firsts, lasts = start + firsts, start + stops - 1
     joined = np.concatenate(([True], t[firsts[1:]] - t[lasts[:-1]] >= gap_s))  # a new stretch starts
     firsts, lasts = firsts[joined], lasts[np.r_[joined[1:], True]]
     k = int(np.argmax(t[lasts] - t[firsts] + 1e-9 * (lasts - firsts)))

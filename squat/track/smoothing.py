@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, filtfilt
 
+from squat.series import true_runs
 from squat.settings import TrackingSettings
 from squat.skeleton import FOOT, N_JOINTS, J, mirror_index
 
@@ -63,12 +64,6 @@ def fill_short_gaps(values: np.ndarray, time_s: np.ndarray, max_gap_s: float) ->
     return out
 
 
-def nan_segments(valid: np.ndarray) -> list[tuple[int, int]]:
-    """Start/stop index pairs of runs where `valid` is True."""
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-
-
 def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
     """Zero-phase low-pass of a 1-D series, run on each NaN-free segment separately.
 
@@ -85,7 +80,7 @@ def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettin
         return out
     b, a = butter(settings.filter_order, settings.cutoff_hz / (fs / 2))
     padlen = 3 * max(len(a), len(b))
-    for start, stop in nan_segments(~np.isnan(values)):
+    for start, stop in zip(*true_runs(~np.isnan(values))):
         if stop - start > padlen:
             out[start:stop] = filtfilt(b, a, values[start:stop], padlen=padlen)
     return out

@@ -21,6 +21,7 @@ import pandas as pd
 from squat.measure.kinematics import POINT_SOURCES, P, body_points
 from squat.measures import REP
 from squat.numbers import number
+from squat.series import fill_gaps
 from squat.settings import CompareSettings
 from squat.skeleton import JOINTS, MIRROR, J
 
@@ -279,13 +280,6 @@ def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _filled(values: np.ndarray) -> np.ndarray:
-    """NaN filled by linear interpolation along the index (edges hold): for DTW costs only."""
-    ok = np.isfinite(values)
-    idx = np.arange(len(values))
-    return np.interp(idx, idx[ok], values[ok])
-
-
 def dtw_path(a: np.ndarray, b: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
     """Dynamic time warping of two sequences, cost |a_i − b_j|, within |i − j| ≤ band (Sakoe–Chiba):
     the matched index pairs (i, j) from (0, 0) to the last of both, in order."""
@@ -336,7 +330,8 @@ def align_reps(
         knees = [_resample(p, t, _column(rows, "knee_angle"), grid, np.inf)
                  for p, t, rows in ((you_p, you_t, you_rows), (ref_p, ref_t, ref_rows))]
         if all(np.isfinite(k).any() for k in knees):
-            i, j = dtw_path(_filled(knees[0]), _filled(knees[1]), round(settings.dtw_band * n))
+            you_knee, ref_knee = (fill_gaps(k, np.arange(n), hold_edges=True) for k in knees)  # costs need no gaps
+            i, j = dtw_path(you_knee, ref_knee, round(settings.dtw_band * n))
             # Each reference sample shows the mean of the phases of yours matched to it (non-decreasing).
             you_grid = np.bincount(j, weights=grid[i], minlength=n) / np.bincount(j, minlength=n)
 

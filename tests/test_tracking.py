@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 
 from squat.pose.detections import Detections
+from squat.series import fill_gaps
 from squat.settings import TrackingSettings
 from squat.skeleton import N_JOINTS, J
 from squat.track.lifter import merge_fragments, select_lifter
-from squat.track.smoothing import butterworth, fill_short_gaps, fix_left_right_swaps, plant_feet, smooth_track
+from squat.track.smoothing import butterworth, fix_left_right_swaps, plant_feet, smooth_track
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -67,7 +68,7 @@ def test_only_short_gaps_are_filled():
     values = np.linspace(0, 39, 40)
     values[5:8] = np.nan  # 0.13 s gap: filled
     values[20:35] = np.nan  # 0.5 s gap: left alone
-    filled = fill_short_gaps(values, time_s, max_gap_s=0.25)
+    filled = fill_gaps(values, time_s, max_gap=0.25)
     np.testing.assert_allclose(filled[5:8], [5, 6, 7])
     assert np.isnan(filled[20:35]).all()
 

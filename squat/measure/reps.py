@@ -25,7 +25,7 @@ from scipy.signal import find_peaks
 
 from squat.measure.kinematics import Kinematics
 from squat.measures import REP, REP_MEASURES
-from squat.series import true_runs
+from squat.series import fill_gaps, true_runs
 from squat.settings import FaultSettings, RepSettings
 
 # Fault name → what it means and what to do about it (one line each, shown to the lifter).
@@ -39,15 +39,6 @@ FAULT_CUES: dict[str, str] = {
 # reps.csv, in order (declared in squat.measures); the columns after `faults` are why a fault was (not) called.
 REP_COLUMNS: tuple[str, ...] = tuple(m.column for m in REP_MEASURES)
 MEASURE_COLUMNS = REP_COLUMNS[REP_COLUMNS.index("faults") + 1 :]
-
-
-def fill_gaps(time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN in time (edges hold the nearest value); all NaN stays NaN."""
-    values = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(values)
-    if ok.all() or not ok.any():
-        return values.copy()
-    return np.interp(time_s, time_s[ok], values[ok])
 
 
 def smooth(time_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
@@ -293,7 +284,7 @@ def segment_reps(
     empty = pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in REP_COLUMNS})
     if femur is None or not np.isfinite(femur) or femur <= 0 or n < 3:
         return empty, rep_per_frame
-    hip = smooth(t, fill_gaps(t, frames["hip_y"].to_numpy()), settings.smoothing_s)
+    hip = smooth(t, fill_gaps(frames["hip_y"].to_numpy(), t, hold_edges=True), settings.smoothing_s)
     if not np.isfinite(hip).all():
         return empty, rep_per_frame
 
@@ -366,7 +357,7 @@ def _furthest(values: np.ndarray | None) -> float:
 
 def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) -> np.ndarray | None:
     """Knee angle (deg) with gaps interpolated and smoothed like the hip; None if never seen."""
-    knee = smooth(time_s, fill_gaps(time_s, knee_angle), window_s)
+    knee = smooth(time_s, fill_gaps(knee_angle, time_s, hold_edges=True), window_s)
     return knee if np.isfinite(knee).all() else None
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, filtfilt
 
-from squat.series import true_runs
+from squat.series import fill_gaps, true_runs
 from squat.settings import TrackingSettings
 from squat.skeleton import FOOT, N_JOINTS, J, mirror_index
 
@@ -45,23 +45,6 @@ def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
     d = np.linalg.norm(a - b, axis=1)
     d = d[~np.isnan(d)]
     return float(d.mean()) if len(d) else np.inf
-
-
-def fill_short_gaps(values: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np.ndarray:
-    """Linearly interpolate NaN runs of a 1-D series that last at most max_gap_s; longer gaps stay NaN."""
-    out = values.copy()
-    valid = ~np.isnan(values)
-    if valid.sum() < 2:
-        return out
-    idx = np.flatnonzero(valid)
-    # Each NaN lies between two valid samples; fill it only when that gap is short.
-    nxt = np.searchsorted(idx, np.arange(len(values)))
-    inside = (~valid) & (nxt > 0) & (nxt < len(idx))
-    before = idx[np.clip(nxt - 1, 0, len(idx) - 1)]
-    after = idx[np.clip(nxt, 0, len(idx) - 1)]
-    short = inside & (time_s[after] - time_s[before] <= max_gap_s + 1e-9)
-    out[short] = np.interp(time_s[short], time_s[valid], values[valid])
-    return out
 
 
 def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
@@ -131,7 +114,7 @@ def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSe
     kp = plant_feet(kp, time_s, settings)
     flat = kp.reshape(len(kp), -1)
     for c in range(flat.shape[1]):
-        filled = fill_short_gaps(flat[:, c].astype(np.float64), time_s, settings.max_gap_s)
+        filled = fill_gaps(flat[:, c], time_s, settings.max_gap_s)
         if c % 3 != 2:  # positions are filtered; confidences only gap-filled
             filled = butterworth(filled, time_s, settings)
         flat[:, c] = filled

@@ -14,7 +14,6 @@ import pytest
 from squat.cli import main as cli_main
 from squat.eval.labels import bone_cv, evaluate_labels, identity_jumps, match_bottoms
 from squat.eval.rendered import is_side_view, load_truth
-from squat.eval.sets import main as evaluate_set
 from squat.eval.sets import set_targets
 from tests.test_evaluate import SHORT, perfect_run, write_run
 

@@ -20,6 +20,7 @@ from squat.draw.charts import PHASE_COLORS, SELECTED_COLOR, comparison_chart, ha
 from squat.draw.overlay import bar_trail
 from squat.measure.reps import FAULT_CUES
 from squat.measures import PANELS, REP, on_panel
+from squat.numbers import is_finite_number
 from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
 from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from squat.settings import PoseSettings, Settings, settings_from_dict
@@ -174,10 +175,10 @@ def frame_caption(frames: pd.DataFrame, index: int) -> str:
     """"frame 77 · 2.57 s · rep 1 · knee 68° · hip 71° · lean 35°" (missing angles are left out)."""
     row = frames.iloc[index]
     parts = [f"frame {index}", f"{float(row['time_s']):.2f} s"]
-    rep = int(row["rep"]) if "rep" in row and _finite(row["rep"]) else 0
+    rep = int(row["rep"]) if "rep" in row and is_finite_number(row["rep"]) else 0
     parts.append(f"rep {rep}" if rep > 0 else "between reps")
     for m in on_panel("angles"):
-        if m.column in row and _finite(row[m.column]):
+        if m.column in row and is_finite_number(row[m.column]):
             parts.append(f"{m.short} {m.text(row[m.column])}")
     if "detected" in row and not bool(row["detected"]):
         parts.append("lifter not found in this frame (interpolated or missing)")
@@ -279,25 +280,18 @@ class Metric:
     help: str = ""
 
 
-def _finite(value: object) -> bool:
-    try:
-        return math.isfinite(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-
-
 def _mean(values: pd.Series) -> float:
     v = pd.to_numeric(values, errors="coerce")
     return float(v.mean()) if v.notna().any() else math.nan
 
 
 def _fmt(value: float, fmt: str, unit: str = "") -> str:
-    return f"{value:{fmt}}{unit}" if _finite(value) else "—"
+    return f"{value:{fmt}}{unit}" if is_finite_number(value) else "—"
 
 
 def tempo_text(descent_s: float, pause_s: float, ascent_s: float) -> str:
     """"1.6 / 0.3 / 1.2": seconds down / at the bottom / up."""
-    if not any(_finite(v) for v in (descent_s, pause_s, ascent_s)):
+    if not any(is_finite_number(v) for v in (descent_s, pause_s, ascent_s)):
         return "—"
     return f"{_fmt(descent_s, '.1f')} / {_fmt(pause_s, '.1f')} / {_fmt(ascent_s, '.1f')}"
 
@@ -314,7 +308,7 @@ def headline_metrics(summary: Mapping[str, Any], reps: pd.DataFrame) -> list[Met
         Metric("reps", str(n), "squats counted from the hip's path (down, bottom, up)"),
         Metric("depth (mean)", _fmt(depth, ".0f", "°"),
                "knee angle at the bottom, mean over reps (180° = straight leg; smaller is deeper)"
-               + (f"; deepest rep {deepest:.0f}°" if _finite(deepest) else "")),
+               + (f"; deepest rep {deepest:.0f}°" if is_finite_number(deepest) else "")),
         Metric("below parallel", f"{below} of {n}" if n else "—", "reps whose hip crease went below the knee"),
         Metric("tempo (s)", tempo, "mean seconds down / paused at the bottom / up"),
         Metric("femur / torso", _fmt(proportions.get("femur_to_torso", math.nan), ".2f"),
@@ -364,7 +358,7 @@ def rep_bottom_frame(reps: pd.DataFrame, row: int) -> int:
 def entry_label(clip_name: str, created_local: str, rep_count: int, mean_depth: Optional[float]) -> str:
     """"squat_side.mp4 · 25 Nov 14:03 · 1 rep · 67°" for the list of past analyses."""
     reps = f"{rep_count} rep" + ("" if rep_count == 1 else "s")
-    depth = f" · {mean_depth:.0f}°" if mean_depth is not None and _finite(mean_depth) else ""
+    depth = f" · {mean_depth:.0f}°" if mean_depth is not None and is_finite_number(mean_depth) else ""
     return f"{clip_name} · {created_local} · {reps}{depth}"
 
 
@@ -391,7 +385,7 @@ def reference_candidates(you_key: str, you_proportions: Mapping[str, Any],
 
 def reference_label(clip_name: str, created_local: str, distance: float) -> str:
     """"squat_side.mp4 · 25 Nov 14:03 · build distance 0.05" (unknown build: "build unknown")."""
-    build = f"build distance {distance:.2f}" if _finite(distance) else "build unknown"
+    build = f"build distance {distance:.2f}" if is_finite_number(distance) else "build unknown"
     return f"{clip_name} · {created_local} · {build}"
 
 
@@ -399,7 +393,7 @@ def rep_label(reps: pd.DataFrame, row: int) -> str:
     """"rep 2 · 1.6 s down" style label of row `row` of a reps table."""
     rep = int(reps["rep"].iloc[row]) if "rep" in reps else row + 1
     depth = reps["depth_knee_angle"].iloc[row] if "depth_knee_angle" in reps else math.nan
-    return f"rep {rep}" + (f" · depth {float(depth):.0f}°" if _finite(depth) else "")
+    return f"rep {rep}" + (f" · depth {float(depth):.0f}°" if is_finite_number(depth) else "")
 
 
 def rep_record(reps: pd.DataFrame, row: int) -> dict[str, Any]:
@@ -489,7 +483,7 @@ def summary_display(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.DataFr
     table = comparison_summary(you_reps, ref_reps)
     decimals = table["unit"].map({"°": 0, "%": 0, "s": 1}).fillna(2).astype(int).to_numpy()
     def rounded(column: str) -> list[float]:
-        return [round(float(v), int(d)) if _finite(v) else math.nan for v, d in zip(table[column], decimals)]
+        return [round(float(v), int(d)) if is_finite_number(v) else math.nan for v, d in zip(table[column], decimals)]
     return pd.DataFrame({"metric": [f"{m} ({u})" for m, u in zip(table["metric"], table["unit"])],
                          "you": rounded("you"), "reference": rounded("reference"),
                          "difference": rounded("difference")})

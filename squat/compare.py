@@ -14,13 +14,14 @@ Units: degrees, seconds, pixels, or × femur. A frame index is a row position of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from squat.measure.points import POINT_SOURCES, P, body_points
 from squat.measures import REP
+from squat.numbers import number
+from squat.series import fill_gaps
 from squat.settings import CompareSettings
 from squat.skeleton import JOINTS, MIRROR, J
 
@@ -45,20 +46,12 @@ _EPS_S = 1e-6  # frame times and rep times come from the same rounded CSV values
 # ---------------------------------------------------------------- builds
 
 
-def _number(value: Any) -> float:
-    """float, NaN for None / non-numbers (summary.json writes NaN as null)."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return np.nan
-
-
 def _ratio(props: Mapping, key: str) -> float:
     """femur_to_torso or shin_to_femur, from the ratio itself or else the segment pixels; NaN if unknown."""
-    value = _number(props.get(key))
+    value = number(props.get(key))
     if not np.isfinite(value):
         top, bottom = {"femur_to_torso": ("femur_px", "torso_px"), "shin_to_femur": ("shin_px", "femur_px")}[key]
-        value = _number(props.get(top)) / _number(props.get(bottom))
+        value = number(props.get(top)) / number(props.get(bottom))
     return value if np.isfinite(value) and value > 0 else np.nan
 
 
@@ -287,13 +280,6 @@ def _column(rows: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _filled(values: np.ndarray) -> np.ndarray:
-    """NaN filled by linear interpolation along the index (edges hold): for DTW costs only."""
-    ok = np.isfinite(values)
-    idx = np.arange(len(values))
-    return np.interp(idx, idx[ok], values[ok])
-
-
 def dtw_path(a: np.ndarray, b: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
     """Dynamic time warping of two sequences, cost |a_i − b_j|, within |i − j| ≤ band (Sakoe–Chiba):
     the matched index pairs (i, j) from (0, 0) to the last of both, in order."""
@@ -344,7 +330,8 @@ def align_reps(
         knees = [_resample(p, t, _column(rows, "knee_angle"), grid, np.inf)
                  for p, t, rows in ((you_p, you_t, you_rows), (ref_p, ref_t, ref_rows))]
         if all(np.isfinite(k).any() for k in knees):
-            i, j = dtw_path(_filled(knees[0]), _filled(knees[1]), round(settings.dtw_band * n))
+            you_knee, ref_knee = (fill_gaps(k, np.arange(n), hold_edges=True) for k in knees)  # costs need no gaps
+            i, j = dtw_path(you_knee, ref_knee, round(settings.dtw_band * n))
             # Each reference sample shows the mean of the phases of yours matched to it (non-decreasing).
             you_grid = np.bincount(j, weights=grid[i], minlength=n) / np.bincount(j, minlength=n)
 
@@ -363,7 +350,7 @@ def align_reps(
 def _segment_lengths(segments: Mapping) -> tuple[float, float, float]:
     """shin, femur, torso pixels from a proportions dict (…_px keys) or plain shin/femur/torso keys."""
     def get(name: str) -> float:
-        value = _number(segments.get(f"{name}_px", segments.get(name)))
+        value = number(segments.get(f"{name}_px", segments.get(name)))
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"the user's {name} length is unknown ({segments.get(f'{name}_px', segments.get(name))!r})")
         return value
@@ -417,14 +404,14 @@ def ghost_skeleton(
     you_ankle = you[J[f"{ys}_ankle"], :2]
     if not np.isfinite(you_ankle).all():
         you_ankle = you[J[f"{yo}_ankle"], :2]  # the far ankle stands in the same place side-on
-    lean = np.radians(_number(ref_trunk_lean))
+    lean = np.radians(number(ref_trunk_lean))
     # Up, turned forward by the lean: the lean is unsigned and a squatter leans forward.
     trunk_r = np.array([facing_ref * np.sin(lean), -np.cos(lean)]) if np.isfinite(lean) else top_r - hip_r
     if not (np.isfinite(you_ankle).all() and np.isfinite([ankle_r, knee_r, hip_r, trunk_r]).all()):
         return out
 
     flip = np.array([facing_you * facing_ref, 1.0])  # x sign: the reference's forward becomes yours
-    ref_shin = _number((ref_segments or {}).get("shin_px", (ref_segments or {}).get("shin")))
+    ref_shin = number((ref_segments or {}).get("shin_px", (ref_segments or {}).get("shin")))
     if not (np.isfinite(ref_shin) and ref_shin > 0):
         ref_shin = np.hypot(*(knee_r - ankle_r))
     ref_offset = facing_ref * (ref_midfoot_x - ankle_r[0]) / ref_shin
@@ -476,7 +463,7 @@ def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.Dat
         column_values = reps[column]
         if column == "hip_below_knee":  # bools, or "True"/"False" from a CSV read as text
             column_values = column_values.map(lambda v: {"true": 100.0, "false": 0.0}.get(str(v).strip().lower(), np.nan))
-        values = column_values.map(_number).to_numpy(dtype=np.float64)
+        values = column_values.map(number).to_numpy(dtype=np.float64)
         return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
 
     table = pd.DataFrame(

@@ -8,8 +8,9 @@ computes it; putting it on a chart panel is its `panel`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from squat.numbers import is_finite_number
 
 # One joint, one colour, everywhere: the video overlay, the chart band, the app's charts.
 COLOURS: dict[str, str] = {
@@ -51,14 +52,10 @@ class Measure:
 
     def text(self, value: object) -> str:
         """One value as shown to a lifter: "68°", "0.31 × femur", "—" where missing."""
-        try:
-            number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return "—"
-        if not math.isfinite(number):
+        if not is_finite_number(value):
             return "—"
         unit = self.unit if self.unit in ("°", "%") else f" {self.unit}" if self.unit else ""
-        return f"{number:{self.fmt}}{unit}"
+        return f"{float(value):{self.fmt}}{unit}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from squat.errors import SquatError
 from squat.io.video import VideoInfo
 from squat.measure.kinematics import Kinematics
 from squat.measure.plate import pixels_per_metre
+from squat.numbers import number
 from squat.pose.estimator import Letterbox, fit
 from squat.settings import Settings, settings_from_dict
 
@@ -63,9 +64,9 @@ class Analysis:
         scale = pixels_per_metre(plate, self.settings.plate)  # the median diameter over the real one
         return {
             "seen_share": float(np.isfinite(plate[:, 2]).mean()) if len(plate) else 0.0,
-            "radius_px": _jsonable(scale * self.settings.plate.diameter_m / 2),
-            "px_per_m": _jsonable(scale),  # on the plate's face
-            "px_per_m_at_bar": _jsonable(self.bar_px_per_m),  # at the lifter's midline
+            "radius_px": jsonable(scale * self.settings.plate.diameter_m / 2),
+            "px_per_m": jsonable(scale),  # on the plate's face
+            "px_per_m_at_bar": jsonable(self.bar_px_per_m),  # at the lifter's midline
         }
 
     def summary(self) -> dict:
@@ -81,12 +82,12 @@ class Analysis:
             "side": self.side,
             "facing": self.kinematics.facing,
             "trunk_line": self.kinematics.body.trunk_line,  # "bar": lean and hip angle measured toward the bar
-            "view": _jsonable(asdict(self.kinematics.view)),
-            "proportions": _jsonable(asdict(self.kinematics.proportions)),
+            "view": jsonable(asdict(self.kinematics.view)),
+            "proportions": jsonable(asdict(self.kinematics.proportions)),
             "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
             "plate": self.plate_summary(),
             "rep_count": int(len(self.reps)),
-            "reps": _jsonable(self.reps.to_dict(orient="records")),
+            "reps": jsonable(self.reps.to_dict(orient="records")),
             "warnings": list(self.warnings),
             "settings": asdict(self.settings),
         }
@@ -120,14 +121,14 @@ class Summary:
         video, model = data.get("video") or {}, data.get("model") or {}
         view, props = data.get("view") or {}, data.get("proportions") or {}
         return cls(
-            clip=str(video.get("file", "")), fps=_number(video.get("fps")),
+            clip=str(video.get("file", "")), fps=number(video.get("fps")),
             frame_count=int(video.get("frame_count") or 0), width=int(video.get("width") or 0),
             height=int(video.get("height") or 0), model=str(model.get("name", "")),
             side=str(data.get("side", "right")), facing=int(data.get("facing") or 1),
             trunk_line=str(data.get("trunk_line", "")),
             view=str(view.get("view", "side")), view_warning=str(view.get("warning") or ""),
-            femur_to_torso=_number(props.get("femur_to_torso")), shin_to_femur=_number(props.get("shin_to_femur")),
-            detected_share=_number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),
+            femur_to_torso=number(props.get("femur_to_torso")), shin_to_femur=number(props.get("shin_to_femur")),
+            detected_share=number(data.get("detected_share")), rep_count=int(data.get("rep_count") or 0),
             warnings=tuple(data.get("warnings") or ()), settings=settings_from_dict(data.get("settings") or {}),
             raw=data,
         )
@@ -185,25 +186,19 @@ def _read_csv(path: Path, dtype: Optional[dict] = None) -> pd.DataFrame:
         raise SquatError(f"{path} is not a readable CSV ({exc.__class__.__name__})") from None
 
 
-def _number(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def _framing(box: Optional[Letterbox], settings: Settings, video: VideoInfo) -> dict:
     """The network input for summary.json: its size and the frame's scale in it."""
     box = box or fit((video.height, video.width), settings.pose.long_side)
     return {"width": box.width, "height": box.height, "scale": round(box.scale, 4)}
 
 
-def _jsonable(value):
-    """NaN → None and numpy scalars → Python, so summary.json is strict JSON."""
+def jsonable(value):
+    """NaN → None and numpy scalars → Python, through dicts, lists and tuples: strict JSON
+    (summary.json and the evaluation reports)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.generic,)):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):

@@ -76,6 +76,9 @@ class PlateSettings:
 class TrackingSettings:
     max_gap_s: float = 0.25  # fill gaps up to this long by interpolation, never longer
     cutoff_hz: float = 6.0  # Butterworth low-pass cut-off for joint paths
+    # Order of the Butterworth designed; it runs forward and backward (scipy's filtfilt), so what
+    # runs is zero phase with twice this order's roll-off (4 → 8: 48 dB/octave) and cutoff_hz sits
+    # at -6 dB (half amplitude), not -3 dB. Named as designed: summary.json carries the settings.
     filter_order: int = 4
     min_joint_conf: float = 0.05  # below this a joint counts as missing
     max_jump: float = 0.6  # shared joints further apart than this × body size: a different person

@@ -1,9 +1,13 @@
-"""Shared test set-up: no test writes into the user's data folder."""
+"""Shared test set-up: no test writes into the user's data folder; a synthetic squatting skeleton
+(`from conftest import squat_skeleton`)."""
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+
+from squat.skeleton import J
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -17,3 +21,36 @@ def _private_data_dir(tmp_path_factory):
         os.environ.pop("SQUAT_DATA_DIR", None)
     else:
         os.environ["SQUAT_DATA_DIR"] = old
+
+
+def squat_skeleton(
+    shin_deg: np.ndarray,
+    flex_deg: np.ndarray,
+    lean_deg: np.ndarray,
+    femur: float = 170.0,
+    shin: float = 180.0,
+    torso: float = 225.0,
+    facing: int = 1,
+    ankle: tuple[float, float] | np.ndarray = (900.0, 900.0),
+) -> np.ndarray:
+    """A side-on (F, 18, 3) skeleton from segment lengths (px) and angles (deg), both legs overlapping.
+
+    Shin tilts forward by shin_deg, the knee flexes by flex_deg (interior = 180 − flex), the
+    trunk leans forward by lean_deg; so hip angle = 180 − (flex − shin) − lean. `ankle` is one
+    (x, y) or one per frame (F, 2) for a lifter who moves.
+    """
+    s, f, lean = (np.radians(np.broadcast_to(np.asarray(a, float), np.shape(flex_deg))) for a in (shin_deg, flex_deg, lean_deg))
+    n = len(f)
+    ankle_xy = np.broadcast_to(np.asarray(ankle, float), (n, 2))
+    knee = ankle_xy + shin * np.stack([facing * np.sin(s), -np.cos(s)], axis=1)
+    hip = knee + femur * np.stack([facing * np.sin(s - f), -np.cos(s - f)], axis=1)
+    shoulder = hip + torso * np.stack([facing * np.sin(lean), -np.cos(lean)], axis=1)
+    kp = np.full((n, 18, 3), np.nan, np.float32)
+    for side in "rl":
+        for name, xy in (("hip", hip), ("knee", knee), ("ankle", ankle_xy), ("shoulder", shoulder)):
+            kp[:, J[f"{side}_{name}"], :2] = xy
+        kp[:, J[f"{side}_ear"], :2] = shoulder + [facing * 15.0, -70.0]
+    kp[:, J["neck"], :2] = shoulder
+    kp[:, J["nose"], :2] = shoulder + [facing * 45.0, -60.0]
+    kp[..., 2] = np.where(np.isnan(kp[..., 0]), np.nan, 0.9)
+    return kp

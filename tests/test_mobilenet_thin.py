@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from squat.pose.mobilenet_thin import PREPROCESS, STRIDE, MobileNetThin, TFSamePad
+from squat.pose.maps import STRIDE
+from squat.pose.mobilenet_thin import PREPROCESS, MobileNetThin, TFSamePad
 from squat.skeleton import N_HEATMAPS, N_PAFS, J
 
 ROOT = Path(__file__).resolve().parents[1]

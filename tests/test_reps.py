@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import squat_skeleton
 from synth_truth import truth_keypoints
 
 from squat.measure.kinematics import compute_kinematics
@@ -30,20 +31,9 @@ def flexion(t: np.ndarray, reps: list[tuple[float, float, float, float, float]])
 
 
 def skeleton(flex: np.ndarray, shin_gain: float = 0.25, lean_gain: float = 0.3, x_shift: np.ndarray | float = 0.0) -> np.ndarray:
-    """Side-on skeleton facing +x: shin tilts shin_gain × flexion, trunk leans lean_gain × flexion."""
-    s, f, lean = np.radians(shin_gain * flex), np.radians(flex), np.radians(lean_gain * flex)
+    """Side-on squat facing +x: shin tilts shin_gain × flexion, trunk leans lean_gain × flexion."""
     ankle = np.stack([900.0 + np.broadcast_to(x_shift, flex.shape), np.full_like(flex, 900.0)], axis=1)
-    knee = ankle + SHIN * np.stack([np.sin(s), -np.cos(s)], axis=1)
-    hip = knee + FEMUR * np.stack([np.sin(s - f), -np.cos(s - f)], axis=1)
-    shoulder = hip + TORSO * np.stack([np.sin(lean), -np.cos(lean)], axis=1)
-    kp = np.full((len(flex), 18, 3), np.nan, np.float32)
-    for side in "rl":
-        for name, xy in (("hip", hip), ("knee", knee), ("ankle", ankle), ("shoulder", shoulder)):
-            kp[:, J[f"{side}_{name}"], :2] = xy
-    kp[:, J["neck"], :2] = shoulder
-    kp[:, J["nose"], :2] = shoulder + [45.0, -60.0]
-    kp[..., 2] = 0.9
-    return kp
+    return squat_skeleton(shin_gain * flex, flex, lean_gain * flex, femur=FEMUR, shin=SHIN, torso=TORSO, ankle=ankle)
 
 
 def irregular_times(duration_s: float, rng: np.random.Generator) -> np.ndarray:

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 
 from squat.pose.detections import Detections
+from squat.series import fill_gaps
 from squat.settings import TrackingSettings
 from squat.skeleton import N_JOINTS, J
 from squat.track.lifter import merge_fragments, select_lifter
-from squat.track.smoothing import fill_short_gaps, fix_left_right_swaps, plant_feet, smooth_track
+from squat.track.smoothing import butterworth, fix_left_right_swaps, plant_feet, smooth_track
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -67,7 +68,7 @@ def test_only_short_gaps_are_filled():
     values = np.linspace(0, 39, 40)
     values[5:8] = np.nan  # 0.13 s gap: filled
     values[20:35] = np.nan  # 0.5 s gap: left alone
-    filled = fill_short_gaps(values, time_s, max_gap_s=0.25)
+    filled = fill_gaps(values, time_s, max_gap=0.25)
     np.testing.assert_allclose(filled[5:8], [5, 6, 7])
     assert np.isnan(filled[20:35]).all()
 
@@ -88,6 +89,16 @@ def test_smoothing_removes_jitter_but_keeps_the_motion_and_the_gaps():
     err_after = np.abs(smooth[..., :2] - kp[..., :2])[valid].mean()
     assert err_after < 0.7 * err_before  # white noise above 6 Hz of a 15 Hz band is gone
     assert np.abs(smooth[:, J["r_hip"], 1] - kp[:, J["r_hip"], 1]).max() < 8  # the squat itself is not flattened
+
+
+def test_the_butterworth_runs_twice_so_its_cutoff_halves_the_amplitude():
+    # filtfilt squares the gain: filter_order 4 runs as order 8, the cut-off at -6 dB, not -3 dB.
+    settings = TrackingSettings()
+    time_s = np.arange(600) / 30
+    wave = np.cos(2 * np.pi * settings.cutoff_hz * time_s)  # samples hit the peaks at 30 fps
+    middle = slice(200, 400)  # clear of the edges
+    amplitude = np.abs(butterworth(wave, time_s, settings)[middle]).max()
+    assert amplitude == pytest.approx(0.5, abs=0.02)
 
 
 def squatting_legs(time_s: np.ndarray, shin: float = 170.0) -> np.ndarray:

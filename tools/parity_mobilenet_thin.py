@@ -22,7 +22,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from squat.pose.mobilenet_thin import STRIDE, MobileNetThin  # noqa: E402
+from squat.pose.maps import STRIDE  # noqa: E402
+from squat.pose.mobilenet_thin import MobileNetThin  # noqa: E402
 from tools.convert_mobilenet_thin import read_graph_bytes  # noqa: E402
 
 GOLDEN_SIZE = (192, 120)  # messi5 (548x342) scaled to multiples of 8, aspect within 0.2%

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from squat.pose.decode import to_input_pixels, upsample  # noqa: E402
-from squat.pose.mobilenet_thin import STRIDE, MobileNetThin, MobileNetThinFeet  # noqa: E402
+from squat.pose.maps import STRIDE  # noqa: E402
+from squat.pose.mobilenet_thin import MobileNetThin, MobileNetThinFeet  # noqa: E402
 from squat.skeleton import (  # noqa: E402
     FOOT_ANKLE,
     FOOT_POINTS,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from squat.draw.overlay import Color, OverlayStyle, Palette, bgr, chart_size, put_text, text_size
 from squat.measures import PANELS, Measure, Panel, on_panel
+from squat.series import rep_spans, true_runs
 
 _SHIFT = 4  # sub-pixel bits: smooth anti-aliased polylines
 _ONE = 1 << _SHIFT
@@ -93,22 +94,6 @@ def _value_scale(values: np.ndarray, max_ticks: int, steps: tuple[float, ...]) -
     return lo, hi, steps[-1]
 
 
-def _finite_runs(mask: np.ndarray) -> list[slice]:
-    """Slices of consecutive True values: NaN gaps split a line into separate runs."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    return [slice(a, b) for a, b in zip(edges[::2], edges[1::2])]
-
-
-def _rep_spans(times: np.ndarray, reps: np.ndarray) -> list[tuple[int, float, float]]:
-    """(rep, start s, end s) for each run of frames with the same rep number > 0."""
-    spans = []
-    change = np.flatnonzero(np.diff(reps)) + 1
-    for a, b in zip(np.concatenate(([0], change)), np.concatenate((change, [len(reps)]))):
-        if reps[a] > 0:
-            spans.append((int(reps[a]), float(times[a]), float(times[b - 1])))
-    return spans
-
-
 def _column(frames: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frames:
         return np.full(len(frames), np.nan)
@@ -143,7 +128,7 @@ class ChartStrip:
         self._values = {m.column: _column(table, m.column) for m in self._measures}
         reps = np.nan_to_num(_column(table, "rep"), nan=0.0).astype(int)
         self._reps = reps
-        self._spans = _rep_spans(self._times, reps)
+        self._spans = rep_spans(self._times, reps)
         self._layout, self._lanes = self._plan(width, height, shown)
         self._background = self._draw_background()
 
@@ -278,7 +263,7 @@ class ChartStrip:
     def _polyline(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, valid: np.ndarray, color: Color,
                   thickness: int) -> None:
         pts = np.round(np.nan_to_num(np.stack([xs, ys], axis=1)) * _ONE).astype(np.int32)
-        runs = _finite_runs(valid)
+        runs = [slice(a, b) for a, b in zip(*true_runs(valid))]  # NaN gaps split the line
         lines = [pts[r] for r in runs if r.stop - r.start > 1]
         if lines:
             cv2.polylines(img, lines, False, color, thickness, _AA, _SHIFT)

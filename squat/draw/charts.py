@@ -8,13 +8,14 @@ long clips clear of Altair's 5000-row limit.
 from __future__ import annotations
 
 import json
-import math
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
 from squat.measures import COLOURS, FRAME, PANELS, on_panel
+from squat.numbers import is_finite_number
+from squat.series import rep_spans
 
 TIME_FIELD = "time_s"
 TIME_TITLE = "time (s)"
@@ -73,28 +74,17 @@ def rep_bands(frames: pd.DataFrame, reps: pd.DataFrame | None = None) -> pd.Data
     if reps is not None and len(reps):
         for rec in reps.to_dict(orient="records"):
             start, bottom, end = (rec.get(k) for k in ("start_time", "bottom_time", "end_time"))
-            if _finite(start) and _finite(bottom):
+            if is_finite_number(start) and is_finite_number(bottom):
                 rows.append({TIME_FIELD: start, "time_end": bottom, "rep": int(rec["rep"]), "phase": "descent"})
-            if _finite(bottom) and _finite(end):
+            if is_finite_number(bottom) and is_finite_number(end):
                 rows.append({TIME_FIELD: bottom, "time_end": end, "rep": int(rec["rep"]), "phase": "ascent"})
-            if not _finite(bottom) and _finite(start) and _finite(end):
+            if not is_finite_number(bottom) and is_finite_number(start) and is_finite_number(end):
                 rows.append({TIME_FIELD: start, "time_end": end, "rep": int(rec["rep"]), "phase": "rep"})
     elif "rep" in frames and len(frames):
         table = frames.sort_values(TIME_FIELD)
-        rep = table["rep"].fillna(0).astype(int).to_numpy()
-        times = table[TIME_FIELD].to_numpy(dtype=float)
-        change = np.flatnonzero(np.diff(rep)) + 1
-        for a, b in zip(np.concatenate(([0], change)), np.concatenate((change, [len(rep)]))):
-            if rep[a] > 0:
-                rows.append({TIME_FIELD: times[a], "time_end": times[b - 1], "rep": int(rep[a]), "phase": "rep"})
+        spans = rep_spans(table[TIME_FIELD].to_numpy(dtype=float), table["rep"].fillna(0).astype(int).to_numpy())
+        rows = [{TIME_FIELD: a, "time_end": b, "rep": rep, "phase": "rep"} for rep, a, b in spans]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _finite(value: object) -> bool:
-    try:
-        return math.isfinite(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 def _band_layer(bands: pd.DataFrame) -> alt.Chart:
@@ -152,7 +142,7 @@ def _time_series_chart(frames: pd.DataFrame, series: dict[str, str], value_field
     # Clicking anywhere near a line picks the nearest frame's time (the app moves its viewer there).
     pick = alt.selection_point(name=PICK, fields=[TIME_FIELD], on="click", nearest=True, empty=False)
     layers.append(lines.mark_point(opacity=0, size=80).encode(tooltip=alt.value(None)).add_params(pick))
-    if selected_time is not None and _finite(selected_time):
+    if selected_time is not None and is_finite_number(selected_time):
         layers.append(_selected_rule(selected_time))
     return alt.layer(*layers).properties(height=height)
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from squat.measures import COLOURS
+from squat.numbers import number
 from squat.skeleton import LIMB_JOINTS, SIDE_CHAIN, J
 
 Color = tuple[int, int, int]  # BGR
@@ -139,13 +140,7 @@ def _chain_segments(keypoints: np.ndarray, side: str) -> list[tuple[int, int]]:
 
 def _value(row: Mapping[str, Any] | None, key: str) -> float:
     """A number from a table row (dict or pandas Series); NaN when absent or not a number."""
-    if row is None:
-        return math.nan
-    try:
-        value = row.get(key)
-        return math.nan if value is None else float(value)
-    except (TypeError, ValueError):
-        return math.nan
+    return math.nan if row is None else number(row.get(key))
 
 
 def _direction_deg(origin: Point, target: Point) -> float:

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from squat.errors import SquatError
-from squat.eval.rendered import _bool, _dist, _jsonable, _num, _xy, one_to_one
+from squat.eval.rendered import _bool, _dist, _xy, one_to_one
+from squat.numbers import number
+from squat.results import jsonable
 
 # A labelled bottom is good to about ±0.15 s; ours may be this far from it.
 BOTTOM_TOLERANCE_S = 0.3
@@ -142,7 +144,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
     missed_calls = sum(1 for i, call in enumerate(below[: len(bottoms)]) if i not in matched_i and call is not None)
     side = label.get("camera_side") if label.get("camera_side") in ("left", "right") else summary.get("side", "right")
     props = summary.get("proportions") or {}
-    jumps = identity_jumps(frames, _num(props.get("femur_px")))
+    jumps = identity_jumps(frames, number(props.get("femur_px")))
     detected = frames["detected"].map(_bool).to_numpy(bool) if "detected" in frames else np.zeros(len(frames), bool)
     ours_view = (summary.get("view") or {}).get("view")
     side_view = label["view"] == "side"
@@ -158,7 +160,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         "found_share": float(detected.mean()) if len(detected) else math.nan,
         **bone_cv(frames, side),
         "identity_jumps": len(jumps),
-        "femur_to_torso": _num(props.get("femur_to_torso")),
+        "femur_to_torso": number(props.get("femur_to_torso")),
     }
     targets = []
     for name, (key, op, limit) in LABEL_TARGETS.items():
@@ -170,7 +172,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         else:
             status = "PASS" if meets(value, op, limit) else "FAIL"
         targets.append({"name": name, "measure": key, "value": value, "op": op, "limit": limit, "status": status})
-    return _jsonable({
+    return jsonable({
         "kind": "label", "view": label["view"], "side_view": side_view, "camera_side": side,
         "measures": measures, "per_rep": per_rep, "invented_reps": invented,
         "partial_reps_found": [int(reps.iloc[j]["rep"]) for j in partial_found],

@@ -33,6 +33,7 @@ import pandas as pd
 
 from squat import results
 from squat.errors import SquatError
+from squat.numbers import number
 
 # Truth knee_angle_2d below this (degrees) is "at depth".
 DEPTH_KNEE_ANGLE = 110.0
@@ -358,7 +359,7 @@ def proportion_errors(summary: dict, meta: dict) -> dict:
     truth = meta["body"].get("segment_lengths_detail", {}).get("keypoints", {})
     out = {}
     for name in ("femur_to_torso", "shin_to_femur"):
-        o, t = _num(ours.get(name)), _num(truth.get(name))
+        o, t = number(ours.get(name)), number(truth.get(name))
         out[name] = {"ours": o, "truth": t, "error_pct": 100 * (o - t) / t if t else math.nan}
     return out
 
@@ -420,7 +421,7 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
         "femur_to_torso_error_pct": props["femur_to_torso"]["error_pct"], **rep["summary"],
     }
     detected = frames["detected"].map(_bool).to_numpy(bool)
-    return _jsonable({
+    return results.jsonable({
         "clip": {
             "frames": len(truth), "duration_s": float(truth["time_s"].iloc[-1]) if len(truth) else 0.0,
             "width": meta.get("width"), "height": meta.get("height"),
@@ -579,13 +580,6 @@ def _max(x: np.ndarray) -> float:
     return float(np.max(x)) if len(x) else math.nan
 
 
-def _num(x) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _bool(x) -> bool:
     if isinstance(x, str):
         return x.strip().lower() in ("true", "1", "yes")
@@ -594,19 +588,6 @@ def _bool(x) -> bool:
 
 def _side_word(letter: str) -> str:
     return {"r": "right", "l": "left"}.get(letter, letter)
-
-
-def _jsonable(value):
-    """NaN → None and numpy scalars → Python, so the JSON is strict."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _g(x, fmt: str = ".1f") -> str:

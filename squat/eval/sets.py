@@ -23,7 +23,9 @@ import numpy as np
 
 from squat.errors import SquatError
 from squat.eval.labels import bone_cv, evaluate_labels, identity_jumps, load_label, meets
-from squat.eval.rendered import _g, _jsonable, _num, _pct, evaluate, is_side_view, load_run, load_truth
+from squat.eval.rendered import _g, _pct, evaluate, is_side_view, load_run, load_truth
+from squat.numbers import number
+from squat.results import jsonable
 from squat.settings import Settings
 
 # Set targets: name → (row key, how the clips combine, "<=" or ">=", limit, which clips).
@@ -131,7 +133,7 @@ def evaluate_clip(clip: Path, run_dir: Path) -> tuple[dict, dict]:
     else:
         result = evaluate_labels(frames, reps, summary, load_label(clip))
         row = label_row(result)
-    return _jsonable({"clip": clip.name, **row}), result
+    return jsonable({"clip": clip.name, **row}), result
 
 
 def _group(rows: list[dict], which: str) -> list[dict]:
@@ -146,7 +148,7 @@ def set_targets(rows: list[dict]) -> list[dict]:
     out = []
     for name, (key, how, op, limit, which) in SET_TARGETS.items():
         group = _group(rows, which)
-        values = np.array([_num(r.get(key)) for r in group], float)
+        values = np.array([number(r.get(key)) for r in group], float)
         if not group:
             out.append({"name": name, "value": None, "op": op, "limit": limit, "status": "no clip", "clips": 0})
             continue
@@ -165,7 +167,7 @@ def set_targets(rows: list[dict]) -> list[dict]:
         out.append({"name": name, "value": value, "op": op, "limit": limit,
                     "status": "PASS" if meets(value, op, limit) else "FAIL",
                     "clips": len(group)})
-    return _jsonable(out)
+    return jsonable(out)
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
@@ -192,7 +194,7 @@ def summary_rows(rows: list[dict]) -> list[dict]:
     for key, _, fmt in COLUMNS:
         if fmt == "s":
             continue
-        values = np.array([_num(r.get(key)) for r in rows], float)
+        values = np.array([number(r.get(key)) for r in rows], float)
         values = values[np.isfinite(values)]
         if key == "femur_to_torso_error_pct":
             values = np.abs(values)
@@ -253,7 +255,7 @@ def main(set_dir: str | Path, runs_dir: Optional[str | Path] = None, json_path: 
         results[clip.name] = result
     targets = set_targets(rows)
     print(format_set(str(set_dir), rows, targets), file=out)
-    report = {"set": str(set_dir), "runs": str(runs), "rows": rows, "summary": _jsonable(summary_rows(rows)),
+    report = {"set": str(set_dir), "runs": str(runs), "rows": rows, "summary": jsonable(summary_rows(rows)),
               "targets": targets, "clips": results}
     if json_path is not None:
         Path(json_path).write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")

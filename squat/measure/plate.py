@@ -17,10 +17,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from squat.series import fill_gaps
 from squat.settings import PlateSettings, TrackingSettings
 from squat.skeleton import J
 from squat.track.lifter import mean_hip
-from squat.track.smoothing import butterworth, fill_short_gaps
+from squat.track.smoothing import butterworth
 
 RIM_SAMPLES = 72  # points read around a candidate's rim
 RIM_EDGE = 40.0  # Lab gradient magnitude (Sobel, 8-bit channels) that counts as an edge
@@ -121,7 +122,7 @@ def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np
         return np.full((frames, 3), np.nan)
     out[seen, 2] = np.median(out[seen, 2])  # one plate, one size: per-frame radii are noise
     for c in range(3):
-        out[:, c] = butterworth(fill_short_gaps(out[:, c], time_s, tracking.max_gap_s), time_s, tracking)
+        out[:, c] = butterworth(fill_gaps(out[:, c], time_s, tracking.max_gap_s), time_s, tracking)
     return out
 
 

@@ -25,6 +25,7 @@ from scipy.signal import find_peaks
 
 from squat.measure.kinematics import Kinematics
 from squat.measures import REP, REP_MEASURES
+from squat.series import fill_gaps, true_runs
 from squat.settings import FaultSettings, RepSettings
 
 # Fault name → what it means and what to do about it (one line each, shown to the lifter).
@@ -38,15 +39,6 @@ FAULT_CUES: dict[str, str] = {
 # reps.csv, in order (declared in squat.measures); the columns after `faults` are why a fault was (not) called.
 REP_COLUMNS: tuple[str, ...] = tuple(m.column for m in REP_MEASURES)
 MEASURE_COLUMNS = REP_COLUMNS[REP_COLUMNS.index("faults") + 1 :]
-
-
-def fill_gaps(time_s: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN in time (edges hold the nearest value); all NaN stays NaN."""
-    values = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(values)
-    if ok.all() or not ok.any():
-        return values.copy()
-    return np.interp(time_s, time_s[ok], values[ok])
 
 
 def smooth(time_s: np.ndarray, values: np.ndarray, window_s: float) -> np.ndarray:
@@ -158,9 +150,8 @@ def _rep_bounds(t: np.ndarray, hip: np.ndarray, knee: np.ndarray | None, bottoms
 def _hole(t: np.ndarray, hip: np.ndarray, start: int, end: int, band_px: float, gap_s: float) -> tuple[int, int]:
     """First and last frame of the hole in start..end: the longest stretch (in time) with the hip
     within band_px of its lowest there, stretches less than gap_s apart taken as one."""
-    deep = np.concatenate(([False], hip[start : end + 1] >= hip[start : end + 1].max() - band_px, [False]))
-    edges = np.flatnonzero(np.diff(deep.astype(np.int8)))
-    firsts, lasts = start + edges[0::2], start + edges[1::2] - 1
+    firsts, stops = true_runs(hip[start : end + 1] >= hip[start : end + 1].max() - band_px)
+    firsts, lasts = start + firsts, start + stops - 1
     joined = np.concatenate(([True], t[firsts[1:]] - t[lasts[:-1]] >= gap_s))  # a new stretch starts
     firsts, lasts = firsts[joined], lasts[np.r_[joined[1:], True]]
     k = int(np.argmax(t[lasts] - t[firsts] + 1e-9 * (lasts - firsts)))
@@ -293,7 +284,7 @@ def segment_reps(
     empty = pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in REP_COLUMNS})
     if femur is None or not np.isfinite(femur) or femur <= 0 or n < 3:
         return empty, rep_per_frame
-    hip = smooth(t, fill_gaps(t, frames["hip_y"].to_numpy()), settings.smoothing_s)
+    hip = smooth(t, fill_gaps(frames["hip_y"].to_numpy(), t, hold_edges=True), settings.smoothing_s)
     if not np.isfinite(hip).all():
         return empty, rep_per_frame
 
@@ -366,7 +357,7 @@ def _furthest(values: np.ndarray | None) -> float:
 
 def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) -> np.ndarray | None:
     """Knee angle (deg) with gaps interpolated and smoothed like the hip; None if never seen."""
-    knee = smooth(time_s, fill_gaps(time_s, knee_angle), window_s)
+    knee = smooth(time_s, fill_gaps(knee_angle, time_s, hold_edges=True), window_s)
     return knee if np.isfinite(knee).all() else None
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from squat.pose.maps import STRIDE
 from squat.skeleton import N_HEATMAPS, N_PAFS
 
-STRIDE = 8  # three 2×2 max-pools
 FEATURES = 128  # channels of conv4_4_CPM, fed to every stage
 
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from squat.pose.maps import STRIDE
 from squat.settings import PoseSettings
 from squat.skeleton import FOOT_ANKLE, FOOT_POINTS, LIMB_JOINTS, N_HEATMAPS, N_JOINTS, N_PAFS, PAF_CHANNELS
-
-STRIDE = 8  # input pixels per network map cell
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,11 +11,11 @@ import torch
 
 from squat.pose.decode import decode, upsample
 from squat.pose.detections import Detections
+from squat.pose.maps import STRIDE
 from squat.pose.weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
 from squat.settings import PoseSettings
 from squat.skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
 
-STRIDE = 8
 PAD_VALUE = 128  # mid-grey, as OpenPose pads; the network sees "nothing" there
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)

@@ -17,7 +17,6 @@ from torch import nn
 
 from squat.skeleton import FOOT_POINTS, N_HEATMAPS, N_PAFS
 
-STRIDE = 8  # output maps are 1/8 of the input size
 PREPROCESS = "bgr_raw"  # OpenCV BGR pixel values 0..255 as they are: no scaling, no mean
 
 # (name, output channels, stride); Conv2d_0 is a full 3x3 conv, the rest separable 3x3.

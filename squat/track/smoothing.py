@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, filtfilt
 
+from squat.series import fill_gaps, true_runs
 from squat.settings import TrackingSettings
 from squat.skeleton import FOOT, N_JOINTS, J, mirror_index
 
@@ -46,32 +47,11 @@ def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(d.mean()) if len(d) else np.inf
 
 
-def fill_short_gaps(values: np.ndarray, time_s: np.ndarray, max_gap_s: float) -> np.ndarray:
-    """Linearly interpolate NaN runs of a 1-D series that last at most max_gap_s; longer gaps stay NaN."""
-    out = values.copy()
-    valid = ~np.isnan(values)
-    if valid.sum() < 2:
-        return out
-    idx = np.flatnonzero(valid)
-    # Each NaN lies between two valid samples; fill it only when that gap is short.
-    nxt = np.searchsorted(idx, np.arange(len(values)))
-    inside = (~valid) & (nxt > 0) & (nxt < len(idx))
-    before = idx[np.clip(nxt - 1, 0, len(idx) - 1)]
-    after = idx[np.clip(nxt, 0, len(idx) - 1)]
-    short = inside & (time_s[after] - time_s[before] <= max_gap_s + 1e-9)
-    out[short] = np.interp(time_s[short], time_s[valid], values[valid])
-    return out
-
-
-def nan_segments(valid: np.ndarray) -> list[tuple[int, int]]:
-    """Start/stop index pairs of runs where `valid` is True."""
-    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
-
-
 def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettings) -> np.ndarray:
     """Zero-phase low-pass of a 1-D series, run on each NaN-free segment separately.
 
+    filtfilt runs the filter_order Butterworth forward then backward: the gain is squared, so the
+    effective order is twice filter_order (8 for 4) and cutoff_hz is where the gain is -6 dB, not -3 dB.
     Variable frame rate is treated at its median rate: phones jitter by a few ms, which
     shifts a 6 Hz cut-off by a few percent at most.
     """
@@ -83,7 +63,7 @@ def butterworth(values: np.ndarray, time_s: np.ndarray, settings: TrackingSettin
         return out
     b, a = butter(settings.filter_order, settings.cutoff_hz / (fs / 2))
     padlen = 3 * max(len(a), len(b))
-    for start, stop in nan_segments(~np.isnan(values)):
+    for start, stop in zip(*true_runs(~np.isnan(values))):
         if stop - start > padlen:
             out[start:stop] = filtfilt(b, a, values[start:stop], padlen=padlen)
     return out
@@ -134,7 +114,7 @@ def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSe
     kp = plant_feet(kp, time_s, settings)
     flat = kp.reshape(len(kp), -1)
     for c in range(flat.shape[1]):
-        filled = fill_short_gaps(flat[:, c].astype(np.float64), time_s, settings.max_gap_s)
+        filled = fill_gaps(flat[:, c], time_s, settings.max_gap_s)
         if c % 3 != 2:  # positions are filtered; confidences only gap-filled
             filled = butterworth(filled, time_s, settings)
         flat[:, c] = filled

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -468,11 +469,6 @@ class _Index:
 
 _UNSEEKABLE = _Index(False, *(np.zeros(0, np.int64),) * 7, {})
 
-# A stretch being decoded goes on to the next wanted frame, rather than seeking, where that
-# frame's keyframe is at most this many packets after the last one wanted: about what a
-# decoder holds back to reorder B-frames, so already read when that frame came out.
-_GO_ON_WITHIN = 4
-
 
 def _file_key(path: Path) -> tuple[str, int, int]:
     stat = path.stat() if path.is_file() else None  # _open says what is wrong with anything else
@@ -537,8 +533,9 @@ def _index_of(packets: list[tuple[int | None, int | None, bool, bool]], time_bas
 
 
 def _stretches(index: _Index, wanted: np.ndarray) -> list[np.ndarray]:
-    """Wanted frames (ascending) split where seeking to the next one's keyframe beats decoding on to it."""
-    seek = index.key_at[index.start[wanted[1:]]] > index.decode_at[wanted[:-1]] + _GO_ON_WITHIN
+    """Wanted frames (ascending) split into runs decoded without seeking: a frame whose keyframe
+    comes before the previous wanted frame's packet (same GOP) is reached by decoding on."""
+    seek = index.key_at[index.start[wanted[1:]]] > index.decode_at[wanted[:-1]]
     return np.split(wanted, np.flatnonzero(seek) + 1)
 
 
@@ -575,23 +572,41 @@ def _decode_stretch(container: av.container.InputContainer, stream: av.video.str
     frames: dict[int, Frame] = {}
     try:
         container.seek(seek_to, stream=stream, backward=True)  # flushes the decoder too
-        for n, packet in enumerate(container.demux(stream)):
-            if packet.is_corrupt or (n == 0 and not packet.is_keyframe):
-                return None  # damaged, or a seek that did not land on a keyframe
-            for raw in _decode(packet):
-                if raw.pts is not None and raw.pts < key_pts:
-                    continue  # an earlier keyframe's frames, decoded only to reach this one
-                at = index.position.get(raw.pts)
-                if at != expected:
-                    return None
-                if at in keep:
-                    frames[at] = Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
-                if at == last:
-                    return frames
-                expected += 1
+        packets = container.demux(stream)
+        first = next(packets, None)
+        if first is None or not first.is_keyframe:
+            return None  # a seek that did not land on a keyframe
+        # Every frame up to the last wanted one is in the decoder once the latest of their packets
+        # is: drain it then, rather than feed it the packets after just to push frames out.
+        final = int(index.decode_at[expected:last + 1].max())
+        for raw in _decoded_until(stream, chain([first], packets), index, final):
+            if raw.pts is not None and raw.pts < key_pts:
+                continue  # an earlier keyframe's frames, decoded only to reach this one
+            at = index.position.get(raw.pts)
+            if at != expected:
+                return None
+            if at in keep:
+                frames[at] = Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
+            if at == last:
+                return frames
+            expected += 1
     except _AV_ERRORS:
         return None
-    return None  # the clip ended first
+    return None  # the clip ended first, or the decoder left out a frame
+
+
+def _decoded_until(stream: av.video.stream.VideoStream, packets: Iterator[av.Packet], index: _Index,
+                   final: int) -> Iterator[av.VideoFrame]:
+    """Frames out of these packets up to the one at decode position `final`, then the frames the
+    decoder still holds. A damaged packet ends them (the caller finds frames missing)."""
+    for packet in packets:
+        if packet.is_corrupt:
+            return
+        yield from _decode(packet)
+        at = index.position.get(packet.pts)
+        if at is not None and index.decode_at[at] == final:
+            yield from stream.decode(None)
+            return
 
 
 def _read_in_order(path: Path, wanted: np.ndarray, long_side: int | None) -> dict[int, Frame]:

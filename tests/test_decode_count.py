@@ -7,10 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
-import squat.pipeline as pipeline
+from squat import pipeline
 from squat.io import video
 
 DATA = Path(__file__).parent / "data"
@@ -41,14 +40,18 @@ def clip(tmp_path_factory) -> Path:
 def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
     """Frames decoded inside each of these pipeline functions (the real ones run)."""
     counts = dict.fromkeys(names, 0)
-    for name in names:
-        def counted(*args, _real=getattr(pipeline, name), _name=name, **kwargs):
+
+    def counting(name: str, real):
+        def counted(*args, **kwargs):
             before = video.frames_decoded
             try:
-                return _real(*args, **kwargs)
+                return real(*args, **kwargs)
             finally:
-                counts[_name] += video.frames_decoded - before
-        monkeypatch.setattr(pipeline, name, counted)
+                counts[name] += video.frames_decoded - before
+        return counted
+
+    for name in names:
+        monkeypatch.setattr(pipeline, name, counting(name, getattr(pipeline, name)))
     return counts
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from itertools import chain
-from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -529,7 +529,7 @@ def _index_of(packets: list[tuple[int | None, int | None, bool, bool]], time_bas
         previous = frame_time_s(stamp, int(frame_pts[0]), time_base, previous, step_s)
         times.append(previous)
     return _Index(True, frame_pts, np.array(times), decode_at, start, key_at, pts[key_at], dts[key_at],
-                  dict(zip(frame_pts.tolist(), range(len(frame_pts)))))
+                  {stamp: i for i, stamp in enumerate(frame_pts.tolist())})
 
 
 def _stretches(index: _Index, wanted: np.ndarray) -> list[np.ndarray]:
@@ -547,9 +547,9 @@ def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int 
     with container:
         for stretch_wanted in _stretches(index, wanted):
             start = int(index.start[stretch_wanted].min())  # the keyframe every frame of it needs
-            # Demuxers seek by pts (MP4, Matroska) or by dts: a backward seek to the keyframe's pts
-            # lands on it, or, seeking by dts, maybe on a later one (found wrong, so tried again at
-            # its dts <= pts, which lands on it or an earlier one either way).
+            # Demuxers seek by pts (MP4 and Matroska here) or by dts: a backward seek to the keyframe's
+            # pts lands on it, or, by dts, maybe on a later one (found wrong, so tried again at its
+            # dts <= pts, which lands on it or an earlier one either way).
             for seek_to in dict.fromkeys((index.key_pts[start], index.key_dts[start])):
                 stretch = _decode_stretch(container, stream, index, start, int(seek_to), stretch_wanted, long_side)
                 if stretch is not None:
@@ -585,7 +585,7 @@ def _decode_stretch(container: av.container.InputContainer, stream: av.video.str
             at = index.position.get(raw.pts)
             if at != expected:
                 return None
-            if at in keep:
+            if at in keep:  # the display matrix is on every frame, as on the first that iter_frames reads it from
                 frames[at] = Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
             if at == last:
                 return frames

@@ -19,7 +19,7 @@ from squat import passes, results
 from squat.draw.band import ChartStrip
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
-from squat.io.video import VideoWriter, iter_frames, probe
+from squat.io.video import VideoWriter, iter_frames, probe, read_frames
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
 from squat.measure.kinematics import Kinematics, compute_kinematics
@@ -248,12 +248,8 @@ def side_heatmap_parts(side: str) -> dict[str, int]:
 
 
 def read_frame(video: str | Path, index: int) -> np.ndarray:
-    """One upright frame by index (decodes up to it: frames are streamed, never stored)."""
-    with iter_frames(video) as reader:
-        for frame in reader:
-            if frame.index == index:
-                return frame.image
-    raise SquatError(f"frame {index} could not be read from {Path(video).name}")
+    """One upright frame by index, decoded from the keyframe before it (VideoError past the end)."""
+    return read_frames(video, [index])[index].image
 
 
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from squat.errors import VideoError
-from squat.io.video import VideoWriter, frame_time_s, iter_frames, probe, scaled_size
+from squat.io import video
+from squat.io.video import VideoWriter, count_frames, frame_time_s, iter_frames, probe, read_frame, read_frames, scaled_size
 
 DATA = Path(__file__).parent / "data"
 
@@ -188,6 +189,111 @@ def test_damaged_tail_stops_cleanly_keeping_the_frames_before_it(tmp_path):
     for frame in frames:
         assert np.array_equal(frame.image, full[round(frame.time_s * 60)].image)
     assert frames[-1].time_s > 0.6
+
+
+# --- reading frames by index ----------------------------------------------------------------
+
+
+def reencode(source: Path, path: Path, x264_params: str, fmt: str | None = None, rotation: int | None = None) -> Path:
+    """A real clip encoded again with the GOP structure a test needs (frame i shown at i/60 s)."""
+    with av.open(str(source)) as src, av.open(str(path), "w", format=fmt) as dst:
+        stream = src.streams.video[0]
+        out = dst.add_stream("libx264", rate=60, options={"x264-params": x264_params})
+        out.width, out.height, out.pix_fmt = stream.width, stream.height, "yuv420p"
+        if rotation is not None:
+            out.set_display_rotation(rotation)
+        for i, frame in enumerate(src.decode(stream)):
+            frame.pts, frame.time_base = i, Fraction(1, 60)
+            dst.mux(out.encode(frame))
+        dst.mux(out.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def gop_clip(tmp_path_factory) -> Path:
+    """pose2sim_cam01 with a keyframe every 8 frames, 3 B-frames, open GOPs and a portrait display
+    matrix: seeking has keyframes to choose from, packets come in another order than frames, and
+    frames shown before a keyframe need the GOP before it."""
+    path = reencode(DATA / "pose2sim_cam01.mp4", tmp_path_factory.mktemp("gop") / "gop.mp4",
+                    "keyint=8:min-keyint=8:open-gop=1:bframes=3:scenecut=0", rotation=90)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size]
+    pts = np.array([p.pts for p in packets])
+    keys = np.flatnonzero([p.is_keyframe for p in packets])
+    assert len(keys) >= 10 and np.any(np.diff(pts) < 0)  # many keyframes; B-frames reordered
+    assert any(pts[k + 1] < pts[k] for k in keys[1:])  # a leading frame after a keyframe: open GOP
+    return path
+
+
+def assert_same_frames(got: dict, full: list, indices) -> None:
+    assert list(got) == sorted({int(i) for i in indices})
+    for i, frame in got.items():
+        assert frame.index == full[i].index == i
+        assert frame.time_s == full[i].time_s  # the very float iter_frames gives
+        assert np.array_equal(frame.image, full[i].image), i
+
+
+@pytest.mark.parametrize("name", ["gop", "phone_rotated.mp4", "vfr.mp4", "pose2sim_cam02_vp9.webm",
+                                  "codec_hevc.mp4", "codec_mjpeg.avi"])
+def test_frames_read_by_index_are_those_iter_frames_gives(name, gop_clip):
+    path = gop_clip if name == "gop" else DATA / name
+    full = read_all(path)
+    rng = np.random.default_rng(13)
+    picks = [[len(full) - 1], [0], rng.choice(len(full), 3, replace=False), rng.choice(len(full), 9, replace=False),
+             range(len(full))]
+    for indices in picks:
+        assert_same_frames(read_frames(path, indices), full, indices)
+    assert count_frames(path) == len(full)
+    assert read_frame(path, 7).image.shape == full[7].image.shape
+    small = read_frames(path, [5], long_side=120)[5].image
+    assert np.array_equal(small, read_all(path, long_side=120)[5].image)
+
+
+def test_a_late_frame_is_decoded_from_its_keyframe_not_from_the_start(gop_clip):
+    before = video.frames_decoded
+    frame = read_frame(gop_clip, 90)
+    decoded = video.frames_decoded - before
+    assert frame.index == 90 and frame.image.shape == (540, 960, 3)  # upright: display matrix applied
+    # From frame 88's keyframe on, plus the frames the decoder holds back to reorder B-frames;
+    # reading in order would decode 91 or more.
+    assert decoded <= 12
+    # Frames after one keyframe are decoded in one stretch (80 to 85 with the open GOP's leading
+    # frames 77-79 and reordering: 11), not each from the keyframe (~30).
+    before = video.frames_decoded
+    read_frames(gop_clip, [81, 82, 83, 84, 85])
+    assert video.frames_decoded - before <= 12
+
+
+def test_indices_outside_the_clip_are_refused_and_none_read_nothing(gop_clip):
+    before = video.frames_decoded
+    assert read_frames(gop_clip, []) == {}
+    assert video.frames_decoded == before
+    with pytest.raises(VideoError, match=r"frame 100 is past the end of gop.mp4, which has 100 frames: choose"):
+        read_frames(gop_clip, [3, 100])
+    with pytest.raises(VideoError, match="frame -1 is not in gop.mp4"):
+        read_frame(gop_clip, -1)
+    with pytest.raises(VideoError, match="does not exist"):
+        read_frame(DATA / "nope.mp4", 0)
+
+
+def test_a_clip_without_timestamps_is_read_in_order(tmp_path):
+    # A raw H.264 stream has no container timestamps to seek by.
+    path = reencode(DATA / "pose2sim_cam01.mp4", tmp_path / "raw.h264", "keyint=8:bframes=3", fmt="h264")
+    full = read_all(path)
+    assert_same_frames(read_frames(path, [2, 50, 99]), full, [2, 50, 99])
+    assert count_frames(path) == len(full) == 100
+
+
+def test_a_damaged_tail_is_read_in_order_and_frames_past_the_damage_refused(tmp_path):
+    whole = (DATA / "pose2sim_cam01.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 6 // 10])
+    full = read_all(cut)
+    assert count_frames(cut) == len(full) < 100
+    assert_same_frames(read_frames(cut, [0, len(full) - 1]), full, [0, len(full) - 1])
+    with pytest.raises(VideoError, match=f"frame 99 is past the end of cut.mp4, which has {len(full)} frames"):
+        read_frame(cut, 99)
 
 
 # --- memory --------------------------------------------------------------------------------

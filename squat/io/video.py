@@ -4,12 +4,18 @@ Reading refuses a bad file on open, with one VideoError line a user can act on.
 Frames come out upright (the display matrix phones write for portrait clips is
 applied) and carry time_s from the container's timestamps: phones record variable
 frame rate, so index / fps drifts from the real time of a frame.
+
+iter_frames decodes a clip front to back; read_frames fetches a few frames by index,
+decoding only from the keyframe before each, and gives exactly what iter_frames gives
+for those indices.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 
@@ -30,6 +36,10 @@ _STILL_NAMES = {"mjpeg": "JPEG", "png": "PNG", "webp": "WebP", "bmp": "BMP", "ti
 
 # Errors PyAV raises for unreadable input (FFmpegError subclasses ValueError or OSError).
 _AV_ERRORS = (av.FFmpegError, OSError, ValueError, UnicodeDecodeError)
+
+# Frames given to a decoder in this process (their packets, every reader together): tests and
+# benchmarks count by it how much of a clip is decoded (issue 13).
+frames_decoded = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,45 @@ def iter_frames(path: str | Path, long_side: int | None = None) -> FrameReader:
     never enlarged); None keeps full resolution.
     """
     return FrameReader(path, long_side)
+
+
+def read_frames(path: str | Path, indices: Iterable[int], long_side: int | None = None) -> dict[int, Frame]:
+    """The frames at these indices, exactly as iter_frames gives them, decoding only what they need.
+
+    Each frame is decoded from the keyframe at or before it (one stretch serves every wanted
+    frame after the same keyframe); where that is comes from an index of the clip's packets,
+    made by demuxing alone, once per file. A clip that cannot be indexed safely (damaged,
+    packets without timestamps) or whose decoder disagrees with the index is decoded front to
+    back instead: a frame is never given for the wrong index. VideoError for an index outside
+    the clip; no indices reads nothing.
+    """
+    path = Path(path)
+    wanted = np.unique(np.fromiter(indices, np.int64))
+    if not wanted.size:
+        return {}
+    index = _frame_index(path)
+    if wanted[0] < 0:
+        raise VideoError(f"frame {wanted[0]} is not in {path.name}: frames are numbered from 0")
+    if index.seekable and wanted[-1] >= len(index.pts):
+        raise _outside(path, int(wanted[-1]), len(index.pts))
+    frames = _read_seeking(path, index, wanted, long_side) if index.seekable else {}
+    missing = wanted[~np.isin(wanted, list(frames))]
+    if missing.size:
+        frames |= _read_in_order(path, missing, long_side)
+    return {i: frames[i] for i in wanted.tolist()}
+
+
+def read_frame(path: str | Path, index: int, long_side: int | None = None) -> Frame:
+    """One frame by index, as iter_frames gives it; see read_frames."""
+    return read_frames(path, [index], long_side)[index]
+
+
+def count_frames(path: str | Path) -> int:
+    """How many frames iter_frames gives: from the packet index where the clip has one (no
+    decoding), else by decoding it (the header's count can disagree: edit lists, damage)."""
+    path = Path(path)
+    index = _frame_index(path)
+    return len(index.pts) if index.seekable else _decoded_count(*_file_key(path))
 
 
 def frame_time_s(stamp: int | None, origin: int | None, time_base: Fraction | None,
@@ -335,7 +384,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             if packet.is_corrupt:  # the demuxer's flag, e.g. a packet cut short by truncation
                 problems.append("a packet is cut short or damaged")
                 break
-            yield from packet.decode()
+            yield from _decode(packet)
         else:
             return  # demux() ends with an empty packet, which has flushed the decoder
     except _AV_ERRORS as error:
@@ -344,6 +393,13 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
         yield from stream.decode(None)  # frames the decoder still holds for reordering
     except _AV_ERRORS:
         pass
+
+
+def _decode(packet: av.Packet) -> list[av.VideoFrame]:
+    """packet.decode(), counted in frames_decoded (the empty packet that flushes is not a frame)."""
+    global frames_decoded
+    frames_decoded += packet.size > 0
+    return packet.decode()
 
 
 def _no_frames(path: Path, problems: list[str]) -> VideoError:
@@ -392,6 +448,193 @@ def _upright_bgr(frame: av.VideoFrame, rotation: int, long_side: int | None) -> 
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))  # rot90 turns counter-clockwise
     return image
+
+
+# --- seeking internals -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Index:
+    """Every frame of a clip and the keyframe it decodes from, learnt by demuxing without decoding."""
+    seekable: bool  # False: read front to back (the arrays are then empty)
+    pts: np.ndarray  # (F,) int64, ascending: frame i is the packet with the i-th smallest pts
+    time_s: np.ndarray  # (F,) float64, iter_frames' time_s of each frame
+    decode_at: np.ndarray  # (F,) int, each frame's packet's place in decode order
+    start: np.ndarray  # (F,) int, the keyframe (into key_*) each frame is decoded from
+    key_at: np.ndarray  # (K,) int, the keyframes' places in decode order
+    key_pts: np.ndarray  # (K,) int64, the keyframes' pts
+    key_dts: np.ndarray  # (K,) int64, the keyframes' dts (their pts where the container has none)
+    position: dict[int, int]  # pts → frame index, for frames out of the decoder
+
+
+_UNSEEKABLE = _Index(False, *(np.zeros(0, np.int64),) * 7, {})
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat() if path.is_file() else None  # _open says what is wrong with anything else
+    return str(path.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0
+
+
+def _frame_index(path: Path) -> _Index:
+    return _cached_index(*_file_key(path))
+
+
+@lru_cache(maxsize=64)  # keyed on path, mtime and size: a file written anew is indexed anew
+def _cached_index(path: str, mtime_ns: int, size: int) -> _Index:
+    container, stream = _open(Path(path))
+    with container:
+        rate = stream.average_rate or stream.guessed_rate
+        step_s = float(1 / rate) if rate else 1 / 30  # as FrameReader
+        packets = []
+        try:
+            for packet in container.demux(stream):
+                if packet.is_corrupt:
+                    return _UNSEEKABLE  # iter_frames stops here: only reading in order agrees with it
+                if packet.size:  # the last packet is an empty flush marker
+                    packets.append((packet.pts, packet.dts, packet.is_keyframe, packet.is_discard))
+        except _AV_ERRORS:
+            return _UNSEEKABLE
+        return _index_of(packets, stream.time_base, step_s)
+
+
+def _index_of(packets: list[tuple[int | None, int | None, bool, bool]], time_base: Fraction | None,
+              step_s: float) -> _Index:
+    """The index from packets in decode order: (pts, dts, keyframe, discard).
+
+    Decoders give frames in pts order, and drop those of discarded packets (the leading
+    frames an edit list cuts), so frame i is the kept packet with the i-th smallest pts.
+    Frame i decodes from the last keyframe before it in decode order that is not shown
+    after it (an open GOP's leading frames need the keyframe before). Unseekable where
+    that cannot be known for sure: a packet without pts, pts repeated, no keyframe first.
+    """
+    if not packets or not time_base or any(pts is None for pts, *_ in packets):
+        return _UNSEEKABLE
+    pts = np.array([p for p, _, _, _ in packets], np.int64)
+    dts = np.array([p if d is None else d for p, d, _, _ in packets], np.int64)
+    key = np.array([k for _, _, k, _ in packets], bool)
+    shown = np.flatnonzero([not gone for _, _, _, gone in packets])
+    if len(np.unique(pts)) < len(pts) or not key[0] or not shown.size:
+        return _UNSEEKABLE
+    decode_at = shown[np.argsort(pts[shown])]  # decode position of frame i
+    frame_pts = pts[decode_at]
+    key_at = np.flatnonzero(key)
+    if np.any(np.diff(pts[key_at]) <= 0):
+        return _UNSEEKABLE
+    start = np.minimum(np.searchsorted(key_at, decode_at, "right"),
+                       np.searchsorted(pts[key_at], frame_pts, "right")) - 1
+    if np.any(start < 0):
+        return _UNSEEKABLE  # a frame shown before the first keyframe: its references are unknown
+    times, previous = [], None
+    for stamp in frame_pts.tolist():  # the recurrence FrameReader runs, on the same stamps
+        previous = frame_time_s(stamp, int(frame_pts[0]), time_base, previous, step_s)
+        times.append(previous)
+    return _Index(True, frame_pts, np.array(times), decode_at, start, key_at, pts[key_at], dts[key_at],
+                  {stamp: i for i, stamp in enumerate(frame_pts.tolist())})
+
+
+def _stretches(index: _Index, wanted: np.ndarray) -> list[np.ndarray]:
+    """Wanted frames (ascending) split into runs decoded without seeking: a frame whose keyframe
+    comes before the previous wanted frame's packet (same GOP) is reached by decoding on."""
+    seek = index.key_at[index.start[wanted[1:]]] > index.decode_at[wanted[:-1]]
+    return np.split(wanted, np.flatnonzero(seek) + 1)
+
+
+def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int | None) -> dict[int, Frame]:
+    """Wanted frames, decoded in stretches from a keyframe each; stops at the first stretch whose
+    frames do not come out as the index says (the caller reads the rest front to back)."""
+    frames: dict[int, Frame] = {}
+    container, stream = _open(path)
+    with container:
+        for stretch_wanted in _stretches(index, wanted):
+            start = int(index.start[stretch_wanted].min())  # the keyframe every frame of it needs
+            # Demuxers seek by pts (MP4 and Matroska here) or by dts: a backward seek to the keyframe's
+            # pts lands on it, or, by dts, maybe on a later one (found wrong, so tried again at its
+            # dts <= pts, which lands on it or an earlier one either way).
+            for seek_to in dict.fromkeys((index.key_pts[start], index.key_dts[start])):
+                stretch = _decode_stretch(container, stream, index, start, int(seek_to), stretch_wanted, long_side)
+                if stretch is not None:
+                    break
+            if stretch is None:
+                break
+            frames |= stretch
+    return frames
+
+
+def _decode_stretch(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                    index: _Index, start: int, seek_to: int, wanted: np.ndarray, long_side: int | None
+                    ) -> dict[int, Frame] | None:
+    """The wanted frames (ascending) decoded after seeking back from seek_to, or None where the
+    decoder does not give the frames from keyframe `start` on as index, index + 1, ... (a seek
+    past the keyframe, a damaged packet, a decode error, frames the index does not know)."""
+    key_pts = int(index.key_pts[start])
+    expected = int(np.searchsorted(index.pts, key_pts))  # the first frame shown from the keyframe on
+    keep, last = set(wanted.tolist()), int(wanted[-1])
+    frames: dict[int, Frame] = {}
+    try:
+        container.seek(seek_to, stream=stream, backward=True)  # flushes the decoder too
+        packets = container.demux(stream)
+        first = next(packets, None)
+        if first is None or not first.is_keyframe:
+            return None  # a seek that did not land on a keyframe
+        # Every frame up to the last wanted one is in the decoder once the latest of their packets
+        # is: drain it then, rather than feed it the packets after just to push frames out.
+        final = int(index.decode_at[expected:last + 1].max())
+        for raw in _decoded_until(stream, chain([first], packets), index, final):
+            if raw.pts is not None and raw.pts < key_pts:
+                continue  # an earlier keyframe's frames, decoded only to reach this one
+            at = index.position.get(raw.pts)
+            if at != expected:
+                return None
+            if at in keep:  # the display matrix is on every frame, as on the first that iter_frames reads it from
+                frames[at] = Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
+            if at == last:
+                return frames
+            expected += 1
+    except _AV_ERRORS:
+        return None
+    return None  # the clip ended first, or the decoder left out a frame
+
+
+def _decoded_until(stream: av.video.stream.VideoStream, packets: Iterator[av.Packet], index: _Index,
+                   final: int) -> Iterator[av.VideoFrame]:
+    """Frames out of these packets up to the one at decode position `final`, then the frames the
+    decoder still holds. A damaged packet ends them (the caller finds frames missing)."""
+    for packet in packets:
+        if packet.is_corrupt:
+            return
+        yield from _decode(packet)
+        at = index.position.get(packet.pts)
+        if at is not None and index.decode_at[at] == final:
+            yield from stream.decode(None)
+            return
+
+
+def _read_in_order(path: Path, wanted: np.ndarray, long_side: int | None) -> dict[int, Frame]:
+    """Wanted frames by decoding from the first frame, as iter_frames does (the safe way)."""
+    keep, frames = set(wanted.tolist()), {}
+    with FrameReader(path, long_side) as reader:
+        for frame in reader:
+            if frame.index in keep:
+                frames[frame.index] = frame
+            if frame.index >= wanted[-1]:
+                return frames
+        raise _outside(path, int(wanted[-1]), reader._index)
+
+
+@lru_cache(maxsize=64)
+def _decoded_count(path: str, mtime_ns: int, size: int) -> int:
+    container, stream = _open(Path(path))
+    with container:
+        problems: list[str] = []
+        count = sum(1 for _ in _decoded(container, stream, problems))
+    if not count:
+        raise _no_frames(Path(path), problems)
+    return count
+
+
+def _outside(path: Path, index: int, count: int) -> VideoError:
+    return VideoError(f"frame {index} is past the end of {path.name}, which has {count} frames: "
+                      f"choose one from 0 to {count - 1}")
 
 
 def _looks_like_mp4(path: Path) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from squat.io.video import VideoInfo, iter_frames
+from squat.io.video import VideoInfo, count_frames, read_frames
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, fit
 from squat.settings import PoseSettings, TrackingSettings
@@ -75,13 +75,11 @@ def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking
     None when nobody is found (the full pass then looks at the whole frame).
     """
     settings = estimator.settings
-    wanted = set(sample_indices(info.frame_count, settings.scout_frames).tolist())
-    images, times = [], []
-    with iter_frames(video) as reader:
-        for frame in reader:
-            if frame.index in wanted:
-                images.append(frame.image)
-                times.append(frame.time_s)
+    wanted = sample_indices(info.frame_count, settings.scout_frames)
+    # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
+    # frames decoded (an edit list cuts some): those past the end are skipped, as before.
+    frames = read_frames(video, wanted[wanted < count_frames(video)]).values()
+    images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return None
     best: Lifter | None = None

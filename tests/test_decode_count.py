@@ -1,0 +1,76 @@
+"""How much of the clip one analysis decodes (issue 13): all of it once for the network pass and
+once for the render; the framing scout and the heatmaps decode only the stretches their frames
+need, from the keyframe before each. Counted by squat.io.video.frames_decoded on a real clip."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from squat import pipeline
+from squat.io import video
+
+DATA = Path(__file__).parent / "data"
+KEYINT = 6  # frames from one keyframe to the next, as a phone's 1-2 s GOP is to a clip's length
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """pose2sim_cam01 played forward, back and forward again (240 frames, so the scout's 24 frames
+    are ~10 apart: more than a GOP, as on a phone clip of a few reps), a keyframe every KEYINT
+    frames and B-frames."""
+    with av.open(str(DATA / "pose2sim_cam01.mp4")) as src:
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+    sequence = frames + frames[-2::-1] + frames[1:42]
+    path = tmp_path_factory.mktemp("decode") / "squat.mp4"
+    with av.open(str(path), "w") as dst:
+        out = dst.add_stream("libx264", rate=60, options={
+            "x264-params": f"keyint={KEYINT}:min-keyint={KEYINT}:bframes=2:scenecut=0", "crf": "20"})
+        out.width, out.height, out.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for i, rgb in enumerate(sequence):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 60)
+            dst.mux(out.encode(frame))
+        dst.mux(out.encode(None))
+    return path
+
+
+def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
+    """Frames decoded inside each of these pipeline functions (the real ones run)."""
+    counts = dict.fromkeys(names, 0)
+
+    def counting(name: str, real):
+        def counted(*args, **kwargs):
+            before = video.frames_decoded
+            try:
+                return real(*args, **kwargs)
+            finally:
+                counts[name] += video.frames_decoded - before
+        return counted
+
+    for name in names:
+        monkeypatch.setattr(pipeline, name, counting(name, getattr(pipeline, name)))
+    return counts
+
+
+def test_one_analysis_decodes_the_clip_once_plus_the_render(clip, tmp_path, monkeypatch):
+    frames = video.count_frames(clip)
+    assert frames == 240
+    counts = count_by_stage(monkeypatch, ("probe", "scout", "detect_poses", "render_video", "write_heatmaps"))
+    before = video.frames_decoded
+    out = pipeline.run(clip, tmp_path / "out", heatmaps=True)
+    total = video.frames_decoded - before
+    assert (out / "annotated.mp4").stat().st_size and (out / "heatmaps.png").stat().st_size
+
+    network = counts["detect_poses"] - counts["probe"] - counts["scout"]
+    assert network == frames  # the network pass: every frame once
+    assert counts["render_video"] == frames  # the render: every frame once more
+    # The scout's 24 frames, each decoded from its keyframe (a few frames) — not the whole clip.
+    assert 24 <= counts["scout"] <= frames // 2
+    # The deepest frame, from its keyframe: at most a GOP and the frames held back for reordering.
+    assert 1 <= counts["write_heatmaps"] <= KEYINT + 4
+    assert counts["probe"] <= 4  # the first frame, and what the decoder reads ahead to give it
+    assert total == sum(counts.values()) - counts["probe"] - counts["scout"]  # nothing decoded elsewhere
+    assert total < 2.6 * frames  # was 3 whole decodes and the heatmaps' stretch from frame 0

@@ -54,3 +54,17 @@ def squat_skeleton(
     kp[:, J["nose"], :2] = shoulder + [facing * 45.0, -60.0]
     kp[..., 2] = np.where(np.isnan(kp[..., 0]), np.nan, 0.9)
     return kp
+
+
+def spy(monkeypatch, owner, name: str) -> list:
+    """Record the positional arguments of every call of owner.name, still running it (e.g. count
+    the network passes an analysis makes)."""
+    calls: list = []
+    real = getattr(owner, name)
+
+    def recorded(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls

@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import spy
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
@@ -103,10 +104,7 @@ def stored(first_analysis, data_root):
 
 @pytest.fixture
 def analyze_calls(monkeypatch):
-    calls = []
-    real = squat.pipeline.analyze
-    monkeypatch.setattr(squat.pipeline, "analyze", lambda *a, **k: calls.append(a) or real(*a, **k))
-    return calls
+    return spy(monkeypatch, squat.pipeline, "analyze")
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -177,9 +175,7 @@ def test_reopening_the_sample_uses_the_store_without_analysing_again(first_analy
 
 
 def test_switching_the_side_re_measures_without_running_the_network(first_analysis, monkeypatch):
-    passes = []
-    real = squat.pipeline.detect_poses
-    monkeypatch.setattr(squat.pipeline, "detect_poses", lambda *a, **k: passes.append(a) or real(*a, **k))
+    passes = spy(monkeypatch, squat.pipeline, "detect_poses")
     at = fresh_app()
     at.selectbox(key="side").set_value("left")
     at.button(key="sample").click().run()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import spy
 
 import squat.pipeline
 from squat.errors import SquatError, VideoError
@@ -49,16 +50,8 @@ def store_copy(saved, tmp_path):
 
 @pytest.fixture
 def analyze_calls(monkeypatch):
-    """Count calls of the pipeline's analyze (what makes an analysis slow), still running it."""
-    calls = []
-    real = squat.pipeline.analyze
-
-    def spy(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(squat.pipeline, "analyze", spy)
-    return calls
+    """Calls of the pipeline's analyze (what makes an analysis slow), still running it."""
+    return spy(monkeypatch, squat.pipeline, "analyze")
 
 
 def test_saved_analysis_is_indexed_with_clip_name_date_reps_and_depth(saved):
@@ -123,16 +116,8 @@ def test_other_settings_are_another_analysis(saved):
 
 @pytest.fixture
 def network_passes(monkeypatch):
-    """Count network passes (the slow part of an analysis), still running them."""
-    calls = []
-    real = squat.pipeline.detect_poses
-
-    def spy(*args, **kwargs):
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(squat.pipeline, "detect_poses", spy)
-    return calls
+    """Network passes (the slow part of an analysis), still running them."""
+    return spy(monkeypatch, squat.pipeline, "detect_poses")
 
 
 def test_the_network_pass_is_kept_and_another_side_re_measures_without_the_network(store_copy, network_passes):

@@ -23,8 +23,9 @@ from squat.measures import PANELS, REP, on_panel
 from squat.numbers import is_finite_number
 from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
 from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
+from squat.results import keypoints_at
 from squat.settings import PoseSettings, Settings, settings_from_dict
-from squat.skeleton import HEATMAP_PARTS, JOINTS
+from squat.skeleton import HEATMAP_PARTS
 
 SIDES: tuple[str, ...] = ("auto", "left", "right")
 HEATMAP_PART_NAMES: tuple[str, ...] = tuple(HEATMAP_PARTS)  # neck, hip, knee, ankle
@@ -141,13 +142,6 @@ def format_seconds(seconds: float) -> str:
 
 def clamp_frame(index: int, frame_count: int) -> int:
     return int(min(max(int(index), 0), max(frame_count - 1, 0)))
-
-
-def keypoints_at(frames: pd.DataFrame, index: int) -> np.ndarray:
-    """(18, 3) float32 x, y, confidence of the lifter in one frame, from frames.csv's joint columns."""
-    row = frames.iloc[index]
-    values = [[row.get(f"{joint}_{k}", np.nan) for k in ("x", "y", "conf")] for joint in JOINTS]
-    return np.asarray(values, dtype=np.float32)
 
 
 def bar_path_at(frames: pd.DataFrame, index: int) -> np.ndarray:

@@ -13,7 +13,6 @@ from typing import Callable, Optional
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from squat import passes, results
 from squat.draw.band import ChartStrip
@@ -31,12 +30,11 @@ from squat.measure.plate import (
     search_scale,
 )
 from squat.measure.reps import segment_reps
-from squat.measures import FRAME_MEASURES
 from squat.passes import PoseTrack, pass_key
 from squat.pose.detections import Detections
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
-from squat.results import Analysis
+from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from squat.track.framing import scout
@@ -46,7 +44,6 @@ from squat.track.smoothing import smooth_track
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 
-PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
 
@@ -105,7 +102,7 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, body=body)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
-    frames = frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet)
+    frames = results.frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet)
     return Analysis(
         video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
         device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
@@ -162,27 +159,6 @@ def camera_side_foot(feet: np.ndarray, side: str) -> tuple[np.ndarray | None, np
         return None, None
     s = "r" if side == "right" else "l"
     return feet[:, FOOT_POINTS.index(f"{s}_heel")], feet[:, FOOT_POINTS.index(f"{s}_toe")]
-
-
-def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
-                rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None,
-                feet: Optional[np.ndarray] = None) -> pd.DataFrame:
-    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18 (then the foot points
-    for models with feet), then the per-frame measures of squat.measures in their declared order,
-    each where this clip has it (plate_x/_y/_radius only where a plate was seen)."""
-    cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
-    points = np.concatenate([keypoints, feet], axis=1) if feet is not None else keypoints
-    for j, name in enumerate((JOINTS + FOOT_POINTS)[: points.shape[1]]):
-        for k, suffix in enumerate(("x", "y", "conf")):
-            cols[f"{name}_{suffix}"] = points[:, j, k]
-    sources = dict(kin_frames.items())
-    sources["rep"] = rep_per_frame
-    if plate is not None and np.isfinite(plate).any():
-        sources.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
-    for m in FRAME_MEASURES:  # in the declared order; a measure this clip has no data for is left out
-        if m.column in sources:
-            cols[m.column] = np.asarray(sources[m.column])
-    return pd.DataFrame(cols)
 
 
 def _warnings(detected: np.ndarray, kin: Kinematics) -> list[str]:

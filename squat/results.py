@@ -21,11 +21,15 @@ from squat.errors import SquatError
 from squat.io.video import VideoInfo
 from squat.measure.kinematics import Kinematics
 from squat.measure.plate import pixels_per_metre
+from squat.measures import FRAME_MEASURES
 from squat.numbers import number
 from squat.pose.estimator import Letterbox, fit
 from squat.settings import Settings, settings_from_dict
+from squat.skeleton import FOOT_POINTS, JOINTS
 
 FILES = ("frames.csv", "reps.csv", "summary.json")
+KEYPOINT_SUFFIXES = ("x", "y", "conf")  # frames.csv: <joint>_x, <joint>_y, <joint>_conf per keypoint
+PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
 FLOAT_FORMAT = "%.3f"  # CSV precision: 0.001 px and 0.001° are far below what a video resolves
 
 
@@ -91,6 +95,34 @@ class Analysis:
             "warnings": list(self.warnings),
             "settings": asdict(self.settings),
         }
+
+
+def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
+                rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None,
+                feet: Optional[np.ndarray] = None) -> pd.DataFrame:
+    """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18 (then the foot points
+    for models with feet), then the per-frame measures of squat.measures in their declared order,
+    each where this clip has it (plate_x/_y/_radius only where a plate was seen)."""
+    cols: dict[str, np.ndarray] = {"frame": np.arange(len(time_s)), "time_s": time_s, "detected": detected}
+    points = np.concatenate([keypoints, feet], axis=1) if feet is not None else keypoints
+    for j, name in enumerate((JOINTS + FOOT_POINTS)[: points.shape[1]]):
+        for k, suffix in enumerate(KEYPOINT_SUFFIXES):
+            cols[f"{name}_{suffix}"] = points[:, j, k]
+    sources = dict(kin_frames.items())
+    sources["rep"] = rep_per_frame
+    if plate is not None and np.isfinite(plate).any():
+        sources.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
+    for m in FRAME_MEASURES:  # in the declared order; a measure this clip has no data for is left out
+        if m.column in sources:
+            cols[m.column] = np.asarray(sources[m.column])
+    return pd.DataFrame(cols)
+
+
+def keypoints_at(frames: pd.DataFrame, index: int) -> np.ndarray:
+    """(18, 3) float32 x, y, confidence of the lifter in one frame, from frames.csv's joint columns."""
+    row = frames.iloc[index]
+    values = [[row.get(f"{joint}_{k}", np.nan) for k in KEYPOINT_SUFFIXES] for joint in JOINTS]
+    return np.asarray(values, dtype=np.float32)
 
 
 @dataclass(frozen=True)

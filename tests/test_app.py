@@ -26,7 +26,6 @@ from dashboard.presenters import (
     format_seconds,
     frame_caption,
     headline_metrics,
-    keypoints_at,
     model_choices,
     reference_candidates,
     rep_table,
@@ -36,6 +35,7 @@ from dashboard.presenters import (
 )
 from squat.draw.charts import SELECTED_COLOR
 from squat.measure.reps import FAULT_CUES
+from squat.results import keypoints_at
 from squat.settings import Settings
 from squat.skeleton import JOINTS
 from squat.store import DATA_DIR_ENV, ResultsStore

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from squat.io.video import iter_frames
-from squat.pipeline import camera_side_foot, frame_table
+from squat.pipeline import camera_side_foot
 from squat.pose.estimator import load_estimator
 from squat.pose.weights import load_registry, sha256_of, weights_path
+from squat.results import frame_table
 from squat.settings import PoseSettings
 from squat.skeleton import FOOT, FOOT_POINTS, N_JOINTS, J
 

@@ -10,7 +10,7 @@ from squat.draw.band import ChartStrip
 from squat.draw.charts import SERIES_COLORS
 from squat.measure.reps import REP_COLUMNS, segment_reps
 from squat.measures import FRAME, MEASURES, PANELS, REP, Measure, on_panel
-from squat.pipeline import frame_table
+from squat.results import frame_table
 
 
 def clip_table(n: int = 90, bar: bool = True) -> pd.DataFrame:

@@ -11,7 +11,16 @@ import pytest
 
 from squat.errors import VideoError
 from squat.io import video
-from squat.io.video import VideoWriter, count_frames, frame_time_s, iter_frames, probe, read_frame, read_frames, scaled_size
+from squat.io.video import (
+    VideoWriter,
+    count_frames,
+    frame_time_s,
+    iter_frames,
+    probe,
+    read_frame,
+    read_frames,
+    scaled_size,
+)
 
 DATA = Path(__file__).parent / "data"
 

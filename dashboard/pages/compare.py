@@ -13,7 +13,6 @@ from dashboard.presenters import (
     frame_caption,
     frame_row,
     ghost_keypoints,
-    keypoints_at,
     proportions_display,
     reference_candidates,
     reference_label,
@@ -29,6 +28,7 @@ from dashboard.state import CompareKeys
 from squat.compare import align_reps, implications
 from squat.draw.overlay import annotate_frame, draw_ghost
 from squat.errors import SquatError
+from squat.results import keypoints_at
 from squat.store import StoredRun
 
 

@@ -18,7 +18,6 @@ from dashboard.presenters import (
     frame_caption,
     frame_row,
     headline_metrics,
-    keypoints_at,
     network_pose,
     picked_frame,
     rep_bottom_frame,
@@ -31,6 +30,7 @@ from dashboard.state import ViewerKeys
 from squat.draw.charts import has_bar, rep_depth_chart
 from squat.draw.overlay import annotate_frame
 from squat.errors import SquatError
+from squat.results import keypoints_at
 from squat.store import StoredRun
 
 MIME = {".mp4": "video/mp4", ".csv": "text/csv", ".json": "application/json", ".png": "image/png"}

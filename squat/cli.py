@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
+    k = sub.add_parser("worker", help="run queued analyses (the app's jobs) until stopped")
+    k.add_argument("--once", action="store_true", help="stop when no job waits")
+    k.add_argument("--data", type=Path, default=None, help="the data folder (default $SQUAT_DATA_DIR or ~/.squat-form-check)")
+    k.set_defaults(func=cmd_worker)
+
     w = sub.add_parser("weights", help="list or download pose model weights")
     wsub = w.add_subparsers(dest="weights_command", required=True)
     wl = wsub.add_parser("list", help="models, sizes, licences and whether they are installed")
@@ -160,6 +165,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from squat.eval.rendered import main as evaluate
 
     evaluate(args.run_dir, args.truth_dir, args.json)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from squat.jobs import Jobs
+    from squat.store import ResultsStore
+
+    store = ResultsStore(args.data)
+    print(f"worker: running jobs from {store.root}", file=sys.stderr)
+    try:
+        ran = Jobs(store).work(once=args.once)
+    except KeyboardInterrupt:  # Ctrl-C between or during jobs: a running job is re-queued by the next worker
+        return 0
+    print(f"worker: {ran} job(s) run", file=sys.stderr)
     return 0
 
 

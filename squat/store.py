@@ -201,7 +201,7 @@ class ResultsStore:
                 video.unlink(missing_ok=True)
             return found
         key = run_key(sha, settings)
-        clip, added_clip = self._keep_clip(video, sha, name, move)
+        clip, added_clip = self.keep_clip(video, sha, name, move)
         run_dir = self.runs_dir / key
         try:
             if run_dir.exists():  # complete (run() is atomic) but never indexed: a crash before the index
@@ -237,7 +237,7 @@ class ResultsStore:
 
     # ----------------------------------------------------------------- internals
 
-    def _keep_clip(self, video: Path, sha: str, name: str, move: bool) -> tuple[Path, bool]:
+    def keep_clip(self, video: Path, sha: str, name: str, move: bool) -> tuple[Path, bool]:
         """The store's copy of the clip (clips/<sha>/<name>), written atomically; True if new."""
         folder = self.clips_dir / sha
         existing = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith(".")) \

@@ -1,0 +1,304 @@
+"""Analyses as jobs, run by workers outside the page that asked for them.
+
+A job is a clip (already kept in the store) and its settings. `Jobs.submit` writes it to the job
+table in the store's own SQLite index and returns at once; a worker (`python -m squat worker`,
+or the app's own worker threads on a laptop) claims queued jobs one at a time, runs the analysis
+through `ResultsStore.save` (so a result appears only once complete) and writes its progress to
+the job's row, which any page, tab or device can read by the job's id.
+
+A worker that dies mid-job (kill -9, out of memory, a restart) stops beating its heart: the next
+worker to look finds the job running under a dead worker, re-queues it once, and fails it with a
+clear message the second time. The half-written run folder of a dead job is removed; the store's
+index never lists it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import traceback
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from squat.errors import SquatError
+from squat.settings import Settings, settings_from_dict
+from squat.store import ResultsStore, content_hash, run_key
+
+MAX_ATTEMPTS = 2  # a job whose worker died is re-queued once, then failed
+HEARTBEAT_S = 2.0  # a running worker touches its job this often
+STALE_S = 30.0  # no heartbeat for this long (another machine's worker): taken for dead
+PROGRESS_EVERY_S = 0.5  # progress rows are written at most this often
+INTERRUPTED = ("The analysis stopped twice before it finished (its worker ended: out of memory or a restart). "
+               "Try again; a shorter clip needs less memory.")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    clip_sha256 TEXT NOT NULL,
+    clip_name TEXT NOT NULL,
+    clip_path TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    worker TEXT NOT NULL DEFAULT '',
+    heartbeat REAL,
+    stage TEXT NOT NULL DEFAULT '',
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    run_key TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    finished REAL
+)
+"""
+_FIELDS = ("id", "owner", "clip_sha256", "clip_name", "clip_path", "settings", "state", "attempts", "worker",
+           "heartbeat", "stage", "done", "total", "error", "run_key", "created", "finished")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One analysis asked for: where it stands and, once done, the store key of its result."""
+
+    id: str  # unguessable: whoever holds it may read the job
+    owner: str  # who asked ("" on a single-user laptop)
+    clip_sha256: str
+    clip_name: str
+    clip_path: Path
+    settings: Settings
+    state: str  # "queued" | "running" | "done" | "failed"
+    attempts: int
+    stage: str  # progress: "pose", "render" or "heatmaps" (squat.pipeline.Progress)
+    done: int
+    total: int
+    error: str  # for a failed job: what to do, in a lifter's words
+    run_key: str  # for a done job: the ResultsStore key
+    created: float  # unix time
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+
+def worker_name() -> str:
+    """host:pid of this process, so a worker on this machine can be checked for life directly."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(worker: str) -> Optional[bool]:
+    """Whether the worker process lives; None when it runs on another machine (ask its heartbeat)."""
+    host, _, pid = worker.split("/")[0].rpartition(":")  # host:pid, or host:pid/thread
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Jobs:
+    """The job table in a store's SQLite index: submit, read, claim and run jobs."""
+
+    def __init__(self, store: ResultsStore):
+        self.store = store
+        with self._db() as db:
+            db.execute(_SCHEMA)
+
+    # ----------------------------------------------------------------- asking
+
+    def submit(self, video: str | Path, settings: Settings = Settings(), name: Optional[str] = None,
+               owner: str = "", move: bool = False, clip_sha256: Optional[str] = None) -> Job:
+        """Keep the clip in the store and queue its analysis; a clip already analysed with these
+        settings gives a job that is done at once."""
+        video = Path(video)
+        sha = clip_sha256 or content_hash(video)
+        name = name or video.name
+        clip, _ = self.store.keep_clip(video, sha, name, move)
+        found = self.store.find(sha, settings)
+        job = {"id": secrets.token_urlsafe(16), "owner": owner, "clip_sha256": sha, "clip_name": name,
+               "clip_path": clip.relative_to(self.store.root).as_posix(), "settings": json.dumps(asdict(settings)),
+               "state": "done" if found else "queued", "attempts": 0, "worker": "", "heartbeat": None,
+               "stage": "", "done": 0, "total": 0, "error": "", "run_key": found.key if found else "",
+               "created": time.time(), "finished": time.time() if found else None}
+        with self._db() as db:
+            db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
+                       tuple(job[f] for f in _FIELDS))
+        return self._job(job)
+
+    def get(self, job_id: str) -> Optional[Job]:
+        rows = self._select("WHERE id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    def list(self, owner: Optional[str] = None, states: tuple[str, ...] = ()) -> list[Job]:
+        """Jobs, newest first: one owner's (or everyone's), in the given states (or any)."""
+        clauses, params = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            params.append(owner)
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            params += states
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(f"{where} ORDER BY created DESC", tuple(params))
+
+    # ----------------------------------------------------------------- working
+
+    def claim(self, worker: str) -> Optional[Job]:
+        """The oldest queued job, now running under `worker`; None when none waits. One statement,
+        so two workers never claim the same job."""
+        with self._db() as db:
+            row = db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, heartbeat = ?, "
+                "stage = '', done = 0, total = 0 "
+                "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created LIMIT 1) AND state = 'queued' "
+                "RETURNING id", (worker, time.time())).fetchone()
+        return self.get(row[0]) if row else None
+
+    def run(self, job: Job, worker: str) -> Job:
+        """Analyse a claimed job into the store, with progress and heartbeats; the job as it ended."""
+        beating = threading.Event()
+
+        def beat() -> None:
+            while not beating.wait(HEARTBEAT_S):
+                self._update(job.id, worker, heartbeat=time.time())
+
+        last = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = time.time()
+            if now - last[0] >= PROGRESS_EVERY_S or done >= total:
+                last[0] = now
+                self._update(job.id, worker, stage=stage, done=done, total=total, heartbeat=now)
+
+        heart = threading.Thread(target=beat, name=f"heartbeat {job.id[:6]}", daemon=True)
+        heart.start()
+        try:
+            entry = self.store.save(job.clip_path, job.settings, name=job.clip_name, progress=progress,
+                                    clip_sha256=job.clip_sha256)
+            self._update(job.id, worker, state="done", run_key=entry.key, finished=time.time())
+        except SquatError as exc:
+            self._update(job.id, worker, state="failed", error=str(exc), finished=time.time())
+        except Exception as exc:  # noqa: BLE001 - a worker must outlive any one clip
+            ref = secrets.token_hex(3)
+            self._log(f"job {job.id} ({ref}): {traceback.format_exc()}")
+            self._update(job.id, worker, state="failed", finished=time.time(),
+                         error=f"unexpected failure ({exc.__class__.__name__}, ref {ref}): the details are in the "
+                               "worker's log; try again, and tell the host if it keeps failing")
+        finally:
+            beating.set()
+            heart.join()
+        return self.get(job.id)  # type: ignore[return-value]
+
+    def recover(self, stale_s: float = STALE_S) -> list[Job]:
+        """Running jobs whose worker is dead: re-queued once, failed the second time; their
+        half-written run folders removed. Returns them as they are now."""
+        now, out = time.time(), []
+        for job, worker, heartbeat in self._running():
+            alive = _alive(worker)
+            if alive or (alive is None and heartbeat is not None and now - heartbeat < stale_s):
+                continue
+            key = run_key(job.clip_sha256, job.settings)
+            for partial in self.store.runs_dir.glob(f".{key}.*.partial"):
+                shutil.rmtree(partial, ignore_errors=True)
+            state, error = ("queued", "") if job.attempts < MAX_ATTEMPTS else ("failed", INTERRUPTED)
+            with self._db() as db:  # only if still held by the dead worker
+                db.execute("UPDATE jobs SET state = ?, error = ?, worker = '', finished = ? "
+                           "WHERE id = ? AND state = 'running' AND worker = ?",
+                           (state, error, now if state == "failed" else None, job.id, worker))
+            out.append(self.get(job.id))
+        return out
+
+    def work(self, once: bool = False, poll_s: float = 0.5, stop: Optional[threading.Event] = None,
+             worker: Optional[str] = None) -> int:
+        """Run jobs until stopped (or, with once, until none waits); returns how many ran."""
+        worker = worker or worker_name()
+        ran = 0
+        while not (stop and stop.is_set()):
+            self.recover()
+            job = self.claim(worker)
+            if job is None:
+                if once:
+                    break
+                time.sleep(poll_s)
+                continue
+            self.run(job, worker)
+            ran += 1
+        return ran
+
+    # ----------------------------------------------------------------- internals
+
+    def _update(self, job_id: str, worker: str, **values) -> None:
+        """Change a job this worker holds (a job re-queued from under it is no longer its own)."""
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._db() as db:
+            db.execute(f"UPDATE jobs SET {sets} WHERE id = ? AND worker = ?", (*values.values(), job_id, worker))
+
+    def _running(self) -> list[tuple[Job, str, Optional[float]]]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM jobs WHERE state = 'running'").fetchall()
+        return [(self._job(dict(zip(_FIELDS, r))), r[_FIELDS.index("worker")], r[_FIELDS.index("heartbeat")])
+                for r in rows]
+
+    def _select(self, clause: str, params: tuple = ()) -> list[Job]:
+        with self._db() as db:
+            rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM jobs {clause}", params).fetchall()
+        return [self._job(dict(zip(_FIELDS, r))) for r in rows]
+
+    def _job(self, row: dict) -> Job:
+        return Job(
+            id=row["id"], owner=row["owner"], clip_sha256=row["clip_sha256"], clip_name=row["clip_name"],
+            clip_path=self.store.root / row["clip_path"], settings=settings_from_dict(json.loads(row["settings"])),
+            state=row["state"], attempts=int(row["attempts"]), stage=row["stage"], done=int(row["done"]),
+            total=int(row["total"]), error=row["error"], run_key=row["run_key"], created=float(row["created"]),
+        )
+
+    def _log(self, text: str) -> None:
+        with open(self.store.root / "worker.log", "a") as log:
+            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
+    def _db(self) -> "_Connection":
+        return _Connection(sqlite3.connect(self.store.index_path, timeout=30))
+
+
+class _Connection:
+    """`with self._db() as db:` commits on success, rolls back on error, and always closes."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.db
+
+    def __exit__(self, kind, error, tb) -> None:
+        with closing(self.db):
+            if kind is None:
+                self.db.commit()
+            else:
+                self.db.rollback()
+
+
+def start_worker_threads(jobs: Jobs, count: int = 1) -> Callable[[], None]:
+    """Worker threads inside this process (the app on a laptop: nothing else to start); returns
+    a function that stops them after their current job."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=jobs.work, kwargs={"stop": stop, "worker": f"{worker_name()}/t{i}"},
+                                name=f"squat worker {i}", daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+
+    def stopper() -> None:
+        stop.set()
+        for t in threads:
+            t.join()
+
+    return stopper

@@ -1,0 +1,126 @@
+"""Analyses as jobs (squat.jobs): queued in the store's SQLite index, run by worker processes, and
+never lost or half-shown when a worker is killed mid-analysis."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from squat.jobs import INTERRUPTED, Jobs
+from squat.settings import PoseSettings, Settings
+from squat.store import ResultsStore
+
+REPO = Path(__file__).parents[1]
+SAMPLE = REPO / "samples" / "squat_side.mp4"
+FAST = Settings(pose=PoseSettings(long_side=256))  # seconds per analysis
+
+
+def wait_for(condition, timeout: float = 300.0, every: float = 0.2):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def start_worker(root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "squat", "worker", "--data", str(root)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def listed_runs(store: ResultsStore) -> set[str]:
+    return {p.name for p in store.runs_dir.iterdir()}
+
+
+def test_a_job_is_queued_then_run_by_a_worker_with_its_progress(tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    job = jobs.submit(SAMPLE, FAST, owner="lifter-a")
+    assert job.state == "queued" and len(job.id) >= 20  # an unguessable handle, not the clip's hash
+    assert jobs.list(owner="lifter-a") == [job] and jobs.list(owner="lifter-b") == []
+    assert store.list() == []
+    assert jobs.work(once=True) == 1
+    done = jobs.get(job.id)
+    assert done.state == "done" and done.attempts == 1 and done.error == ""
+    assert done.total > 0 and done.done == done.total  # the last progress written
+    (entry,) = store.list()
+    assert entry.key == done.run_key
+    again = jobs.submit(SAMPLE, FAST)  # analysed already: done at once, no worker needed
+    assert again.state == "done" and again.run_key == entry.key and again.id != job.id
+
+
+def test_a_clip_that_cannot_be_analysed_fails_the_job_with_what_to_do(tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    job = jobs.submit(REPO / "tests" / "data" / "still_image.mp4", FAST)
+    jobs.work(once=True)
+    failed = jobs.get(job.id)
+    assert failed.state == "failed" and failed.error and "Traceback" not in failed.error
+    assert store.list() == []
+
+
+def test_a_worker_killed_mid_analysis_leaves_the_job_re_queued_once_then_failed(tmp_path):
+    root = tmp_path / "data"
+    store = ResultsStore(root)
+    jobs = Jobs(store)
+    job = jobs.submit(SAMPLE, FAST)
+
+    for attempt in (1, 2):
+        worker = start_worker(root)
+        try:
+            wait_for(lambda: (j := jobs.get(job.id)).state == "running" and j.done > 0)  # mid network pass
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        assert jobs.get(job.id).state == "running"  # nobody knows yet
+        (found,) = jobs.recover()
+        assert found.id == job.id
+        assert found.state == ("queued" if attempt == 1 else "failed")
+        assert store.list() == [] and not [n for n in listed_runs(store) if n.endswith(".partial")]
+
+    failed = jobs.get(job.id)
+    assert failed.error == INTERRUPTED and failed.attempts == 2
+
+
+def test_a_re_queued_job_finishes_on_the_next_worker(tmp_path):
+    root = tmp_path / "data"
+    store = ResultsStore(root)
+    jobs = Jobs(store)
+    job = jobs.submit(SAMPLE, FAST)
+    worker = start_worker(root)
+    try:
+        wait_for(lambda: jobs.get(job.id).state == "running")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert jobs.work(once=True) == 1  # recovers the job, then runs it
+    done = jobs.get(job.id)
+    assert done.state == "done" and done.attempts == 2
+    assert [e.key for e in store.list()] == [done.run_key]
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_two_workers_never_run_the_same_job(tmp_path, workers):
+    root = tmp_path / "data"
+    store = ResultsStore(root)
+    jobs = Jobs(store)
+    clips = [REPO / "tests" / "data" / name for name in ("pose2sim_cam01.mp4", "sports2d_crouch.mp4")]
+    submitted = [jobs.submit(c, FAST) for c in clips]
+    procs = [start_worker(root) for _ in range(workers)]
+    try:
+        wait_for(lambda: all(jobs.get(j.id).finished for j in submitted), timeout=600)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            p.wait()
+    ended = [jobs.get(j.id) for j in submitted]
+    assert [j.state for j in ended] == ["done", "done"] and all(j.attempts == 1 for j in ended)
+    assert len(store.list()) == 2

@@ -7,9 +7,23 @@ import streamlit as st
 from dashboard import state
 from dashboard.pages.results import show_results
 from dashboard.pages.welcome import welcome
-from dashboard.resources import load_run, store
+from dashboard.resources import follow, load_run, store
 from dashboard.sidebar import intake, past_analyses
 from squat.errors import SquatError
+
+
+def follow_running_job() -> None:
+    """A session (or a refreshed page, or a tab opened from the URL) that follows a job shows its
+    progress, then opens its analysis."""
+    job_id = state.job()
+    if not job_id:
+        return
+    try:
+        entry = follow(job_id)
+    except SquatError as e:
+        st.error(str(e), icon=":material/error:")
+        return
+    state.open_run(entry.key)
 
 
 def main() -> None:
@@ -17,6 +31,7 @@ def main() -> None:
     state.open_from_url()
     intake()
     past_analyses()
+    follow_running_job()
     key = state.open_key()
     if not key:
         welcome()

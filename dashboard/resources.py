@@ -1,10 +1,13 @@
 """What the pages share across reruns and sessions: the results store, the pose network and decoded
-frames (Streamlit caches), and analysing a clip into the store with a progress bar."""
+frames (Streamlit caches), and analysing a clip: a job run by a worker (squat.jobs), its progress
+read back from the job's row."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -15,13 +18,15 @@ from dashboard import state
 from dashboard.presenters import ProgressMeter, heatmap_joint
 from squat.draw.overlay import blend_heatmap
 from squat.errors import SquatError
+from squat.jobs import Jobs, start_worker_threads
 from squat.pipeline import read_frame
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "m4v"]
-PROGRESS_EVERY_S = 0.2  # redraw the progress bar at most this often
+PROGRESS_EVERY_S = 0.25  # the progress bar reads the job's row this often
+WORKERS_ENV = "SQUAT_WORKERS"
 
 
 # --------------------------------------------------------------------------- cached resources
@@ -36,6 +41,17 @@ def get_store(root: str) -> ResultsStore:
 def get_estimator(pose: PoseSettings) -> PoseEstimator:
     """One network per model and settings for the whole process (load_estimator is what run() uses)."""
     return load_estimator(pose)
+
+
+@st.cache_resource(show_spinner=False)
+def get_jobs(root: str) -> Jobs:
+    """The store's job table, and this server's own worker threads ($SQUAT_WORKERS, default 1; 0
+    when separate `python -m squat worker` processes run the jobs)."""
+    jobs = Jobs(get_store(root))
+    threads = int(os.environ.get(WORKERS_ENV, "1") or 0)
+    if threads > 0:
+        start_worker_threads(jobs, threads)
+    return jobs
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -69,6 +85,10 @@ def store() -> ResultsStore:
     return get_store(str(data_dir()))
 
 
+def jobs() -> Jobs:
+    return get_jobs(str(data_dir()))
+
+
 # --------------------------------------------------------------------------- analysing
 
 
@@ -85,8 +105,10 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
         sha = clip_sha256 or content_hash(video)
         entry = results.find(sha, settings)
         if entry is None:
-            get_estimator(settings.pose)  # loaded once per process; missing weights fail here
-            entry = _save_with_progress(results, video, name, settings, move, sha)
+            get_estimator(settings.pose)  # loaded once per process; missing weights fail here, before queueing
+            job = jobs().submit(video, settings, name=name, move=move, clip_sha256=sha)
+            state.follow_job(job.id)
+            entry = follow(job.id)
             st.toast(f"Analysed {entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
         else:
             st.toast(f"Opened the stored analysis of {entry.clip_name}")
@@ -101,23 +123,36 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
     return entry
 
 
-def _save_with_progress(results: ResultsStore, video: Path, name: str, settings: Settings, move: bool,
-                        sha: str) -> Entry:
+def follow(job_id: str) -> Entry:
+    """Show a job's progress until it ends; its stored analysis, or SquatError with the job's reason.
+
+    The job runs in a worker, not in this script: a click reruns the page and the page follows
+    the same job again (state.job), a closed tab leaves it running."""
     meter = ProgressMeter()
-    bar = st.progress(0.0, text=f"Analysing {name}…")
-    last = {"t": 0.0, "stage": None}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        fraction, text = meter.update(stage, done, total)
-        now = meter.clock()
-        if stage != last["stage"] or done >= total or now - last["t"] >= PROGRESS_EVERY_S:
-            bar.progress(min(fraction, 1.0), text=text)
-            last.update(t=now, stage=stage)
-
+    job = jobs().get(job_id)
+    bar = st.progress(0.0, text=f"Analysing {job.clip_name if job else 'the clip'}…")
     try:
-        return results.save(video, settings, name=name, progress=progress, move=move, clip_sha256=sha)
+        while job is not None and not job.finished:
+            if job.state == "queued":
+                ahead = sum(1 for j in jobs().list(states=("queued",)) if j.created < job.created)
+                bar.progress(0.0, text=f"Waiting for a free worker ({ahead} analysis ahead)…" if ahead
+                             else "Starting the analysis…")
+            elif job.total:
+                fraction, text = meter.update(job.stage, job.done, job.total)
+                bar.progress(min(fraction, 1.0), text=text)
+            time.sleep(PROGRESS_EVERY_S)
+            job = jobs().get(job_id)
     finally:
         bar.empty()
+    state.follow_job(None)
+    if job is None:
+        raise SquatError("that analysis is no longer known here: analyse the clip again")
+    if job.state == "failed":
+        raise SquatError(job.error)
+    entry = store().get(job.run_key)
+    if entry is None:
+        raise SquatError(f"the analysis of {job.clip_name} was deleted: analyse the clip again")
+    return entry
 
 
 def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional[Entry]:

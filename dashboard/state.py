@@ -5,6 +5,8 @@ values are part of the app's interface: tests (and future pages) set them by nam
 
 Session state the app reads (tests and future pages may set these):
 - "open_key" (`open_key`, `open_run`): store key of the analysis shown, mirrored in the URL as ?open=KEY.
+- "job" (`job`, `follow_job`): id of the analysis job this session follows, mirrored in the URL as
+  ?job=ID, so a refresh or another tab shows its progress, not a new analysis.
 - "analyse_path" (`take_analyse_path`): path of a video to analyse on the next run as if it had been
   uploaded; read once, then removed. A test uses it to drive the analysis entry without a browser.
 - "<slot>:<key>:frame" (`ViewerKeys.frame`): the frame viewer's frame for that analysis (slot "you").
@@ -26,6 +28,7 @@ import streamlit as st
 OPEN_KEY = "open_key"
 OPEN_PARAM = "open"  # the URL's ?open=KEY
 ANALYSE_PATH = "analyse_path"
+JOB = "job"  # id of the analysis job this session follows, mirrored in the URL as ?job=ID
 HANDLED_UPLOAD = "_handled_upload"  # file_id of the sidebar upload last analysed
 
 
@@ -187,3 +190,19 @@ def upload_is_new(file_id: str, key: str = HANDLED_UPLOAD) -> bool:
 def mark_upload_handled(file_id: str, key: str = HANDLED_UPLOAD) -> None:
     """Remember the upload, so that a failing clip is not retried on every rerun."""
     st.session_state[key] = file_id
+
+
+def job() -> Optional[str]:
+    """The analysis job this session follows: a refresh or a second tab with the URL follows it too."""
+    if JOB not in st.session_state and st.query_params.get(JOB):
+        st.session_state[JOB] = st.query_params[JOB]
+    return st.session_state.get(JOB)
+
+
+def follow_job(job_id: Optional[str]) -> None:
+    """Follow job `job_id` (None: none), keeping the URL in step."""
+    st.session_state[JOB] = job_id
+    if job_id:
+        st.query_params[JOB] = job_id
+    else:
+        st.query_params.pop(JOB, None)

@@ -223,7 +223,7 @@ class Jobs:
         """Run jobs until stopped (or, with once, until none waits); returns how many ran."""
         worker = worker or worker_name()
         ran = 0
-        while not (stop and stop.is_set()):
+        while not (stop and stop.is_set()) and self.store.index_path.exists():  # a data folder removed: stop
             self.recover()
             job = self.claim(worker)
             if job is None:

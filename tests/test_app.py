@@ -34,14 +34,16 @@ from dashboard.presenters import (
     torso_caveat,
 )
 from squat.draw.charts import SELECTED_COLOR
+from squat.jobs import Jobs
 from squat.measure.reps import FAULT_CUES
 from squat.results import keypoints_at
-from squat.settings import Settings
+from squat.settings import PoseSettings, Settings
 from squat.skeleton import JOINTS
 from squat.store import DATA_DIR_ENV, ResultsStore
 
 REPO = Path(__file__).parents[1]
 APP = str(REPO / "app.py")
+SAMPLE = REPO / "samples" / "squat_side.mp4"
 DATA = Path(__file__).parent / "data"
 TIMEOUT = 600  # seconds a script run may take: the first one analyses the sample clip
 
@@ -185,6 +187,23 @@ def test_switching_the_side_re_measures_without_running_the_network(first_analys
     key = at.session_state["open_key"]
     assert store.get(key).side == "left"
     store.delete(key)  # the module's other tests expect the one stored analysis
+
+
+def test_a_refreshed_page_follows_the_running_job_instead_of_starting_again(first_analysis, monkeypatch):
+    """The analysis is a job run by a worker: a page opened on ?job=ID (a refresh, another tab)
+    shows its progress and then opens it, with the network run once."""
+    passes = spy(monkeypatch, squat.pipeline, "detect_poses")
+    store = ResultsStore(os.environ[DATA_DIR_ENV])
+    jobs = Jobs(store)
+    job = jobs.submit(SAMPLE, Settings(pose=PoseSettings(long_side=256, framing="full")))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["job"] = job.id
+    at.run()
+    assert not at.exception and not at.error
+    done = jobs.get(job.id)
+    assert done.state == "done" and at.session_state["open_key"] == done.run_key
+    assert len(passes) == 1 and done.attempts == 1
+    store.delete(done.run_key)  # the module's other tests expect the one stored analysis
 
 
 def test_viewer_opens_at_the_bottom_of_the_first_rep(sample_app, stored):

@@ -17,7 +17,7 @@ from squat.store import ResultsStore
 
 REPO = Path(__file__).parents[1]
 SAMPLE = REPO / "samples" / "squat_side.mp4"
-FAST = Settings(pose=PoseSettings(long_side=256))  # seconds per analysis
+FAST = Settings(pose=PoseSettings(long_side=256, framing="full"))  # whole frame, no scout: seconds per analysis
 
 
 def wait_for(condition, timeout: float = 300.0, every: float = 0.2):

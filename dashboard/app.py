@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.pages.results import show_results
 from dashboard.pages.welcome import welcome
-from dashboard.resources import follow, load_run, store
+from dashboard.resources import can_open, follow, jobs, load_run, store
 from dashboard.sidebar import intake, past_analyses
 from squat.errors import SquatError
 
@@ -23,6 +23,8 @@ def follow_running_job() -> None:
     except SquatError as e:
         st.error(str(e), icon=":material/error:")
         return
+    if state.hosted():  # whoever holds the private link owns the analysis from now on
+        jobs().adopt(job_id, state.owner())
     state.open_run(entry.key)
 
 
@@ -30,9 +32,13 @@ def main() -> None:
     st.set_page_config(page_title="Squat form check", page_icon=":material/fitness_center:", layout="wide")
     state.open_from_url()
     intake()
+    follow_running_job()  # before the sidebar's list: a private link's analysis joins it
     past_analyses()
-    follow_running_job()
     key = state.open_key()
+    if key and not can_open(key):
+        st.error("That analysis is private: open it with the private link its owner has.", icon=":material/lock:")
+        state.open_run(None)
+        key = None
     if not key:
         welcome()
         return

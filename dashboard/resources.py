@@ -103,15 +103,17 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
     results = store()
     try:
         sha = clip_sha256 or content_hash(video)
-        entry = results.find(sha, settings)
-        if entry is None:
+        if results.find(sha, settings) is None:
             get_estimator(settings.pose)  # loaded once per process; missing weights fail here, before queueing
-            job = jobs().submit(video, settings, name=name, move=move, clip_sha256=sha)
+        # always a job, even for a stored analysis (done at once): hosted, it records who owns it
+        job = jobs().submit(video, settings, name=name, move=move, clip_sha256=sha, owner=state.owner())
+        if job.state == "done":
+            entry = results.get(job.run_key)
+            st.toast(f"Opened the stored analysis of {entry.clip_name}")
+        else:
             state.follow_job(job.id)
             entry = follow(job.id)
             st.toast(f"Analysed {entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
-        else:
-            st.toast(f"Opened the stored analysis of {entry.clip_name}")
     except SquatError as e:
         st.error(str(e), icon=":material/error:")
         return None
@@ -170,9 +172,31 @@ def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional
         shutil.rmtree(incoming, ignore_errors=True)
 
 
+def visible_entries() -> list[Entry]:
+    """The stored analyses this session may see, newest first: all of them on a laptop; hosted,
+    only its owner's."""
+    entries = store().list()
+    if not state.hosted():
+        return entries
+    mine = set(jobs().owned_keys(state.owner()))
+    return [e for e in entries if e.key in mine]
+
+
+def can_open(key: str) -> bool:
+    return not state.hosted() or jobs().owned(state.owner(), key) is not None
+
+
+def private_link(key: str) -> Optional[str]:
+    """Hosted: the query that reopens this analysis on another device (?job=<its owner's job id>)."""
+    job = jobs().owned(state.owner(), key) if state.hosted() else None
+    return f"?job={job.id}" if job else None
+
+
 def delete_run(key: str) -> None:
-    """Delete a stored analysis, forget its cached copy, and close it if it is shown."""
-    store().delete(key)
+    """Delete a stored analysis (hosted: this owner's claim on it; the analysis goes when nobody
+    else owns it), forget its cached copy, and close it if it is shown."""
+    if not state.hosted() or jobs().disown(state.owner(), key):
+        store().delete(key)
     load_run.clear()
     if state.open_key() == key:
         state.open_run(None)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.presenters import SIDES, analysis_settings, entry_label, model_choices
-from dashboard.resources import VIDEO_TYPES, analyse, analyse_upload, delete_run, store
+from dashboard.resources import VIDEO_TYPES, analyse, analyse_upload, delete_run, store, visible_entries
 from dashboard.state import SIDEBAR
 from squat.settings import Settings
 
@@ -56,8 +56,9 @@ def _settings() -> Settings:
 
 
 def past_analyses() -> None:
-    """Every stored analysis, newest first: open it (the open one is highlighted) or delete it."""
-    entries = store().list()
+    """Every stored analysis this session may see, newest first: open it (the open one is
+    highlighted) or delete it."""
+    entries = visible_entries()
     st.sidebar.subheader("Past analyses")
     if not entries:
         st.sidebar.caption(f"None yet. They are kept in {store().root}.")

@@ -14,11 +14,15 @@ Session state the app reads (tests and future pages may set these):
   comparison's widgets (`CompareKeys`) are "compare:<key>:ref" (reference store key), ":you_rep" /
   ":ref_rep" (rep rows), ":method" (phase or dtw), ":ghost" (toggle), ":phase" (the synced slider,
   0..1) and ":upload" (a reference clip).
+- "owner" (`owner`): hosted mode only ($SQUAT_HOSTED=1), this browser session's owner id when nobody
+  is signed in: the analyses it created are its own, and only those are listed or opened.
 Sidebar widgets (`SIDEBAR`): "upload", "sample", "model", "side", "reanalyse", and per past analysis
 "open:<key>" and "delete:<key>".
 """
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -28,6 +32,8 @@ import streamlit as st
 OPEN_KEY = "open_key"
 OPEN_PARAM = "open"  # the URL's ?open=KEY
 ANALYSE_PATH = "analyse_path"
+OWNER = "owner"  # hosted mode: this browser session's owner id (when nobody is signed in)
+HOSTED_ENV = "SQUAT_HOSTED"
 JOB = "job"  # id of the analysis job this session follows, mirrored in the URL as ?job=ID
 HANDLED_UPLOAD = "_handled_upload"  # file_id of the sidebar upload last analysed
 
@@ -206,3 +212,23 @@ def follow_job(job_id: Optional[str]) -> None:
         st.query_params[JOB] = job_id
     else:
         st.query_params.pop(JOB, None)
+
+
+def hosted() -> bool:
+    """Hosted for many lifters ($SQUAT_HOSTED=1): each sees only their own analyses. Off on a laptop."""
+    return os.environ.get(HOSTED_ENV, "") == "1"
+
+
+def owner() -> str:
+    """Who this session's analyses belong to: "" on a laptop (one user, everything shown); hosted,
+    the signed-in user where the host configured a login (st.login), else this browser session."""
+    if not hosted():
+        return ""
+    try:
+        if st.user.is_logged_in:
+            return f"user:{st.user.get('sub') or st.user.get('email')}"
+    except (AttributeError, KeyError, RuntimeError):  # no login configured on this host
+        pass
+    if OWNER not in st.session_state:
+        st.session_state[OWNER] = f"session:{secrets.token_urlsafe(16)}"
+    return st.session_state[OWNER]

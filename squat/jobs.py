@@ -125,6 +125,8 @@ class Jobs:
         name = name or video.name
         clip, _ = self.store.keep_clip(video, sha, name, move)
         found = self.store.find(sha, settings)
+        if found is not None and (mine := self.owned(owner, found.key)) is not None:
+            return mine  # asked again: the same done job, not another row
         job = {"id": secrets.token_urlsafe(16), "owner": owner, "clip_sha256": sha, "clip_name": name,
                "clip_path": clip.relative_to(self.store.root).as_posix(), "settings": json.dumps(asdict(settings)),
                "state": "done" if found else "queued", "attempts": 0, "worker": "", "heartbeat": None,
@@ -150,6 +152,42 @@ class Jobs:
             params += states
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._select(f"{where} ORDER BY created DESC", tuple(params))
+
+    # ----------------------------------------------------------------- owning
+
+    def owned(self, owner: str, run_key: str) -> Optional[Job]:
+        """The owner's done job of a stored analysis, if they have one."""
+        rows = self._select("WHERE owner = ? AND run_key = ? AND state = 'done' ORDER BY created", (owner, run_key))
+        return rows[0] if rows else None
+
+    def owned_keys(self, owner: str) -> list[str]:
+        """The stored analyses an owner has, newest first."""
+        keys = [j.run_key for j in self.list(owner=owner, states=("done",))]
+        return list(dict.fromkeys(keys))
+
+    def adopt(self, job_id: str, owner: str) -> Optional[Job]:
+        """Whoever holds a done job's id (its private link) may own its analysis too."""
+        job = self.get(job_id)
+        if job is None or job.state != "done" or job.owner == owner:
+            return job
+        mine = self.owned(owner, job.run_key)
+        if mine is not None:
+            return mine
+        row = {f: getattr(job, f, None) for f in _FIELDS}
+        row.update(id=secrets.token_urlsafe(16), owner=owner, clip_path=job.clip_path.relative_to(self.store.root)
+                   .as_posix(), settings=json.dumps(asdict(job.settings)), worker="", heartbeat=None,
+                   created=time.time(), finished=time.time())
+        with self._db() as db:
+            db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
+                       tuple(row[f] for f in _FIELDS))
+        return self.get(row["id"])
+
+    def disown(self, owner: str, run_key: str) -> bool:
+        """Forget an owner's jobs of a stored analysis; True when nobody owns it any more."""
+        with self._db() as db:
+            db.execute("DELETE FROM jobs WHERE owner = ? AND run_key = ?", (owner, run_key))
+            left = db.execute("SELECT 1 FROM jobs WHERE run_key = ? LIMIT 1", (run_key,)).fetchone()
+        return left is None
 
     # ----------------------------------------------------------------- working
 

@@ -206,6 +206,33 @@ def test_a_refreshed_page_follows_the_running_job_instead_of_starting_again(firs
     store.delete(done.run_key)  # the module's other tests expect the one stored analysis
 
 
+def test_hosted_each_session_sees_only_its_own_analyses_and_a_private_link_shares_one(first_analysis, monkeypatch):
+    monkeypatch.setenv("SQUAT_HOSTED", "1")
+    store = ResultsStore(os.environ[DATA_DIR_ENV])
+    (entry,) = store.list()
+    a = fresh_app()
+    assert "None yet" in " ".join(c.value for c in a.sidebar.caption)  # the laptop's history is not shown
+    a.button(key="sample").click().run()  # stored already: owned by this session at once, no network
+    assert not a.exception and a.session_state["open_key"] == entry.key
+    link = next(c.value for c in a.caption if "Private link" in c.value)
+    job_id = link.split("?job=")[1].split("]")[0]
+    assert job_id not in entry.key and entry.clip_sha256[:16] not in job_id  # a token, not the content hash
+
+    b = fresh_app()
+    assert entry.clip_name not in [x.label for x in b.sidebar.button]
+    b.query_params["open"] = entry.key  # someone else's analysis by its key: refused
+    b.run()
+    assert "private" in b.error[0].value and not b.session_state["open_key"]
+    c = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    c.query_params["job"] = job_id  # the owner's private link, on another device
+    c.run()
+    assert not c.exception and c.session_state["open_key"] == entry.key
+    assert entry.clip_name in [x.label for x in c.sidebar.button]
+
+    a.button(key=f"delete:{entry.key}").click().run()  # the owner lets go: the link's holder keeps it
+    assert store.get(entry.key) is not None
+
+
 def test_viewer_opens_at_the_bottom_of_the_first_rep(sample_app, stored):
     bottom = int(stored.reps["bottom_frame"].iloc[0])
     assert sample_app.slider(key=frame_key(sample_app)).value == bottom

@@ -23,7 +23,7 @@ from dashboard.presenters import (
     synced_frames,
     torso_caveat,
 )
-from dashboard.resources import VIDEO_TYPES, analyse_upload, frame_image, load_run, load_summary, store
+from dashboard.resources import VIDEO_TYPES, analyse_upload, frame_image, load_run, load_summary, store, visible_entries
 from dashboard.state import CompareKeys
 from squat.compare import align_reps, implications
 from squat.draw.overlay import annotate_frame, draw_ghost
@@ -39,7 +39,7 @@ def comparison(run: StoredRun) -> None:
     st.subheader("Compare with a reference lifter")
     _reference_upload(run, keys)
 
-    entries = {e.key: e for e in store().list()}
+    entries = {e.key: e for e in visible_entries()}
     ranked = reference_candidates(run.entry.key, run.summary.get("proportions") or {},
                                   {key: load_summary(root, key).get("proportions") or {} for key in entries})
     if ranked.empty:

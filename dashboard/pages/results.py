@@ -25,7 +25,7 @@ from dashboard.presenters import (
     rep_table_formats,
     time_charts,
 )
-from dashboard.resources import frame_image, heatmap_image
+from dashboard.resources import frame_image, heatmap_image, private_link
 from dashboard.state import ViewerKeys
 from squat.draw.charts import has_bar, rep_depth_chart
 from squat.draw.overlay import annotate_frame
@@ -43,6 +43,9 @@ def show_results(run: StoredRun, slot: str = "you") -> None:
     keys = ViewerKeys(slot, run.entry.key)
     st.header(run.entry.clip_name)
     st.caption(_run_caption(run))
+    link = private_link(run.entry.key) if slot == "you" else None
+    if link:
+        st.caption(f"Private link to this analysis, for your other devices: [{link}]({link}) (keep it to yourself)")
     for warning in summary.get("warnings", []):
         is_view = warning == (summary.get("view") or {}).get("warning")
         st.warning(warning, icon=":material/videocam:" if is_view else ":material/warning:")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from squat.errors import SquatError
+from squat.io.video import probe
 from squat.settings import Settings, settings_from_dict
 from squat.store import ResultsStore, content_hash, run_key
 
@@ -35,6 +36,7 @@ MAX_ATTEMPTS = 2  # a job whose worker died is re-queued once, then failed
 HEARTBEAT_S = 2.0  # a running worker touches its job this often
 STALE_S = 30.0  # no heartbeat for this long (another machine's worker): taken for dead
 PROGRESS_EVERY_S = 0.5  # progress rows are written at most this often
+CLEAN_UP_EVERY_S = 3600.0  # a worker removes analyses past $SQUAT_KEEP_DAYS this often
 INTERRUPTED = ("The analysis stopped twice before it finished (its worker ended: out of memory or a restart). "
                "Try again; a shorter clip needs less memory.")
 
@@ -61,6 +63,46 @@ CREATE TABLE IF NOT EXISTS jobs (
 """
 _FIELDS = ("id", "owner", "clip_sha256", "clip_name", "clip_path", "settings", "state", "attempts", "worker",
            "heartbeat", "stage", "done", "total", "error", "run_key", "created", "finished")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one host accepts, from its environment: a clear message when a limit is hit."""
+
+    max_clip_s: float = 900.0  # $SQUAT_MAX_CLIP_S: a set is rarely over a few minutes
+    max_clip_mb: float = 2048.0  # $SQUAT_MAX_CLIP_MB: as the upload limit in .streamlit/config.toml
+    max_jobs: int = 2  # $SQUAT_MAX_JOBS: analyses one owner may have waiting or running at once
+    keep_days: float = 0.0  # $SQUAT_KEEP_DAYS: analyses older than this are removed (0: kept for ever)
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        env = {"max_clip_s": "SQUAT_MAX_CLIP_S", "max_clip_mb": "SQUAT_MAX_CLIP_MB", "max_jobs": "SQUAT_MAX_JOBS",
+               "keep_days": "SQUAT_KEEP_DAYS"}
+        values = {}
+        for name, var in env.items():
+            raw = os.environ.get(var, "").strip()
+            if raw:
+                try:
+                    values[name] = type(getattr(cls(), name))(float(raw))
+                except ValueError:
+                    raise SquatError(f"{var}={raw!r} is not a number: set it to one, or unset it") from None
+        return cls(**values)
+
+
+def check_clip(video: Path, limits: Limits) -> None:
+    """SquatError naming the limit and what to do, for a clip this host does not take."""
+    size_mb = video.stat().st_size / 2**20
+    if size_mb > limits.max_clip_mb:
+        raise SquatError(f"{video.name} is {size_mb:,.1f} MB; this host takes clips up to {limits.max_clip_mb:g} MB: "
+                         "trim it to the set, or film at 1080p")
+    duration = probe(video).duration_s
+    if duration > limits.max_clip_s:
+        raise SquatError(f"{video.name} is {_minutes(duration)} long; this host analyses clips up to "
+                         f"{_minutes(limits.max_clip_s)}: trim it to the set")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 @dataclass(frozen=True)
@@ -117,14 +159,23 @@ class Jobs:
     # ----------------------------------------------------------------- asking
 
     def submit(self, video: str | Path, settings: Settings = Settings(), name: Optional[str] = None,
-               owner: str = "", move: bool = False, clip_sha256: Optional[str] = None) -> Job:
+               owner: str = "", move: bool = False, clip_sha256: Optional[str] = None,
+               limits: Optional[Limits] = None) -> Job:
         """Keep the clip in the store and queue its analysis; a clip already analysed with these
-        settings gives a job that is done at once."""
+        settings gives a job that is done at once. A new analysis must fit the host's limits
+        (default from the environment): SquatError says which and what to do."""
         video = Path(video)
         sha = clip_sha256 or content_hash(video)
         name = name or video.name
-        clip, _ = self.store.keep_clip(video, sha, name, move)
         found = self.store.find(sha, settings)
+        if found is None:  # a stored analysis costs nothing: limits are for new ones
+            limits = limits or Limits.from_env()
+            busy = self.list(owner=owner, states=("queued", "running"))
+            if len(busy) >= limits.max_jobs:
+                raise SquatError(f"you have {len(busy)} analyses waiting or running; this host takes "
+                                 f"{limits.max_jobs} at once from each lifter: wait for one to finish")
+            check_clip(video, limits)
+        clip, _ = self.store.keep_clip(video, sha, name, move)
         if found is not None and (mine := self.owned(owner, found.key)) is not None:
             return mine  # asked again: the same done job, not another row
         job = {"id": secrets.token_urlsafe(16), "owner": owner, "clip_sha256": sha, "clip_name": name,
@@ -152,6 +203,22 @@ class Jobs:
             params += states
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._select(f"{where} ORDER BY created DESC", tuple(params))
+
+    def clean_up(self, keep_days: float) -> list[str]:
+        """Remove the analyses last asked for over keep_days ago (their jobs, runs, clips and
+        passes); 0 keeps everything. Returns the store keys removed."""
+        if keep_days <= 0:
+            return []
+        cutoff = time.time() - keep_days * 86400
+        with self._db() as db:
+            old = [r[0] for r in db.execute(
+                "SELECT run_key FROM jobs WHERE state = 'done' AND run_key != '' GROUP BY run_key "
+                "HAVING MAX(created) < ?", (cutoff,)).fetchall()]
+            db.execute(f"DELETE FROM jobs WHERE run_key IN ({', '.join('?' * len(old))})", old)
+            db.execute("DELETE FROM jobs WHERE state = 'failed' AND created < ?", (cutoff,))
+        for key in old:
+            self.store.delete(key)
+        return old
 
     # ----------------------------------------------------------------- owning
 
@@ -260,8 +327,11 @@ class Jobs:
              worker: Optional[str] = None) -> int:
         """Run jobs until stopped (or, with once, until none waits); returns how many ran."""
         worker = worker or worker_name()
-        ran = 0
+        ran, cleaned = 0, 0.0
         while not (stop and stop.is_set()) and self.store.index_path.exists():  # a data folder removed: stop
+            if time.time() - cleaned > CLEAN_UP_EVERY_S:
+                self.clean_up(Limits.from_env().keep_days)
+                cleaned = time.time()
             self.recover()
             job = self.claim(worker)
             if job is None:

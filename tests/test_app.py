@@ -315,6 +315,18 @@ def test_analysis_entry_reports_a_clip_with_nobody_in_it(sample_app, data_root, 
     assert sorted(p.name for p in (data_root / "runs").iterdir()) == [at.session_state["open_key"]]
 
 
+def test_a_clip_over_the_hosts_length_limit_gets_a_clear_error(sample_app, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("SQUAT_MAX_CLIP_S", "1")
+    at = sample_app
+    clip = tmp_path / "long_set.mp4"
+    shutil.copyfile(DATA / "pose2sim_cam01.mp4", clip)
+    at.session_state["analyse_path"] = str(clip)
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "up to 1 s: trim it" in at.error[0].value
+    assert len(ResultsStore(data_root).list()) == 1  # nothing queued, nothing kept
+
+
 def test_past_analysis_opens_from_the_sidebar_and_from_the_url(first_analysis, stored):
     key = stored.entry.key
     at = fresh_app()

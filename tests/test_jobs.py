@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from squat.jobs import INTERRUPTED, Jobs
+from squat.errors import SquatError
+from squat.jobs import INTERRUPTED, Jobs, Limits
 from squat.settings import PoseSettings, Settings
 from squat.store import ResultsStore
 
@@ -124,3 +126,39 @@ def test_two_workers_never_run_the_same_job(tmp_path, workers):
     ended = [jobs.get(j.id) for j in submitted]
     assert [j.state for j in ended] == ["done", "done"] and all(j.attempts == 1 for j in ended)
     assert len(store.list()) == 2
+
+
+def test_limits_refuse_a_long_clip_and_a_lifter_over_the_job_cap_with_what_to_do(tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    with pytest.raises(SquatError, match=r"up to 2 s: trim it"):
+        jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_clip_s=2))
+    with pytest.raises(SquatError, match=r"up to 0.01 MB: trim it"):
+        jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_clip_mb=0.01))
+    assert store.list() == [] and jobs.list() == [] and not any(store.clips_dir.iterdir())  # nothing kept
+    jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_jobs=1))
+    with pytest.raises(SquatError, match="1 at once from each lifter"):
+        jobs.submit(REPO / "tests" / "data" / "pose2sim_cam01.mp4", FAST, owner="a", limits=Limits(max_jobs=1))
+    jobs.submit(REPO / "tests" / "data" / "pose2sim_cam01.mp4", FAST, owner="b", limits=Limits(max_jobs=1))
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SQUAT_MAX_CLIP_S", "60")
+    monkeypatch.setenv("SQUAT_MAX_JOBS", "3")
+    assert Limits.from_env() == Limits(max_clip_s=60.0, max_jobs=3)
+    monkeypatch.setenv("SQUAT_KEEP_DAYS", "a week")
+    with pytest.raises(SquatError, match="SQUAT_KEEP_DAYS"):
+        Limits.from_env()
+
+
+def test_analyses_past_the_keep_days_are_removed_with_their_clip(tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    job = jobs.submit(SAMPLE, FAST)
+    jobs.work(once=True)
+    key = jobs.get(job.id).run_key
+    assert jobs.clean_up(keep_days=0) == [] and jobs.clean_up(keep_days=1) == []  # fresh: kept
+    with sqlite3.connect(store.index_path) as db:
+        db.execute("UPDATE jobs SET created = created - 3 * 86400")
+    assert jobs.clean_up(keep_days=1) == [key]
+    assert store.list() == [] and jobs.get(job.id) is None and not any(store.clips_dir.iterdir())

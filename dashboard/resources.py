@@ -46,10 +46,10 @@ def get_estimator(pose: PoseSettings) -> PoseEstimator:
 @st.cache_resource(show_spinner=False)
 def get_jobs(root: str) -> Jobs:
     """The store's job table, and this server's own worker threads ($SQUAT_WORKERS, default 1; 0
-    when separate `python -m squat worker` processes run the jobs)."""
+    when separate `python -m squat worker` processes run the jobs, as they always do with RQ)."""
     jobs = Jobs(get_store(root))
     threads = int(os.environ.get(WORKERS_ENV, "1") or 0)
-    if threads > 0:
+    if threads > 0 and not jobs.queue_url:  # with RQ ($SQUAT_QUEUE) the workers run apart
         start_worker_threads(jobs, threads)
     return jobs
 

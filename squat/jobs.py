@@ -6,6 +6,12 @@ or the app's own worker threads on a laptop) claims queued jobs one at a time, r
 through `ResultsStore.save` (so a result appears only once complete) and writes its progress to
 the job's row, which any page, tab or device can read by the job's id.
 
+On one machine the workers poll the job table. For several machines (one worker per GPU), set
+$SQUAT_QUEUE=redis://HOST:PORT/DB: each queued job is also handed to an RQ queue on that Redis, and
+`python -m squat worker` runs an RQ worker that takes it from there; the table stays the record
+of every job, so the page reads progress the same way. The data folder must be the same path on
+every machine (a shared volume).
+
 A worker that dies mid-job (kill -9, out of memory, a restart) stops beating its heart: the next
 worker to look finds the job running under a dead worker, re-queues it once, and fails it with a
 clear message the second time. The half-written run folder of a dead job is removed; the store's
@@ -32,6 +38,8 @@ from squat.io.video import probe
 from squat.settings import Settings, settings_from_dict
 from squat.store import ResultsStore, content_hash, run_key
 
+QUEUE_ENV = "SQUAT_QUEUE"  # redis://…: dispatch jobs through RQ (several machines); unset: workers poll the table
+RQ_QUEUE = "squat"
 MAX_ATTEMPTS = 2  # a job whose worker died is re-queued once, then failed
 HEARTBEAT_S = 2.0  # a running worker touches its job this often
 STALE_S = 30.0  # no heartbeat for this long (another machine's worker): taken for dead
@@ -151,8 +159,9 @@ def _alive(worker: str) -> Optional[bool]:
 class Jobs:
     """The job table in a store's SQLite index: submit, read, claim and run jobs."""
 
-    def __init__(self, store: ResultsStore):
+    def __init__(self, store: ResultsStore, queue_url: Optional[str] = None):
         self.store = store
+        self.queue_url = queue_url if queue_url is not None else (os.environ.get(QUEUE_ENV) or None)
         with self._db() as db:
             db.execute(_SCHEMA)
 
@@ -186,6 +195,8 @@ class Jobs:
         with self._db() as db:
             db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
                        tuple(job[f] for f in _FIELDS))
+        if job["state"] == "queued":
+            self._dispatch(job["id"])
         return self._job(job)
 
     def get(self, job_id: str) -> Optional[Job]:
@@ -269,6 +280,15 @@ class Jobs:
                 "RETURNING id", (worker, time.time())).fetchone()
         return self.get(row[0]) if row else None
 
+    def claim_one(self, job_id: str, worker: str) -> Optional[Job]:
+        """Job `job_id`, now running under `worker`, if it still waits (an RQ worker's claim)."""
+        with self._db() as db:
+            row = db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, heartbeat = ?, "
+                "stage = '', done = 0, total = 0 WHERE id = ? AND state = 'queued' RETURNING id",
+                (worker, time.time(), job_id)).fetchone()
+        return self.get(row[0]) if row else None
+
     def run(self, job: Job, worker: str) -> Job:
         """Analyse a claimed job into the store, with progress and heartbeats; the job as it ended."""
         beating = threading.Event()
@@ -317,15 +337,20 @@ class Jobs:
                 shutil.rmtree(partial, ignore_errors=True)
             state, error = ("queued", "") if job.attempts < MAX_ATTEMPTS else ("failed", INTERRUPTED)
             with self._db() as db:  # only if still held by the dead worker
-                db.execute("UPDATE jobs SET state = ?, error = ?, worker = '', finished = ? "
-                           "WHERE id = ? AND state = 'running' AND worker = ?",
-                           (state, error, now if state == "failed" else None, job.id, worker))
+                changed = db.execute("UPDATE jobs SET state = ?, error = ?, worker = '', finished = ? "
+                                     "WHERE id = ? AND state = 'running' AND worker = ?",
+                                     (state, error, now if state == "failed" else None, job.id, worker)).rowcount
+            if changed and state == "queued":
+                self._dispatch(job.id)  # with RQ: handed out again (only by the one who re-queued it)
             out.append(self.get(job.id))
         return out
 
     def work(self, once: bool = False, poll_s: float = 0.5, stop: Optional[threading.Event] = None,
              worker: Optional[str] = None) -> int:
-        """Run jobs until stopped (or, with once, until none waits); returns how many ran."""
+        """Run jobs until stopped (or, with once, until none waits); returns how many ran. With
+        $SQUAT_QUEUE, an RQ worker in this process (call from the main thread: RQ handles signals)."""
+        if self.queue_url:
+            return self._work_rq(once)
         worker = worker or worker_name()
         ran, cleaned = 0, 0.0
         while not (stop and stop.is_set()) and self.store.index_path.exists():  # a data folder removed: stop
@@ -342,6 +367,47 @@ class Jobs:
             self.run(job, worker)
             ran += 1
         return ran
+
+    # ----------------------------------------------------------------- RQ
+
+    def _queue(self):
+        from redis import Redis
+        from rq import Queue
+
+        return Queue(RQ_QUEUE, connection=Redis.from_url(self.queue_url))
+
+    def _dispatch(self, job_id: str) -> None:
+        """With RQ: hand the job to the queue; an RQ worker claims it from the table (run_queued)."""
+        if self.queue_url:
+            # no RQ timeout (an analysis of a long clip takes minutes) and no RQ retry: a dead
+            # worker's job is re-queued by recover(), once
+            self._queue().enqueue_call(run_queued, args=(str(self.store.root), job_id), timeout=-1, result_ttl=0,
+                                       failure_ttl=86400, description=f"squat analysis {job_id}")
+
+    def _work_rq(self, once: bool) -> int:
+        from rq import SimpleWorker  # the analysis runs in this process: a kill -9 stops it, nothing orphaned
+
+        queue = self._queue()
+        stop = threading.Event()
+
+        def look_after() -> None:  # dead workers' jobs re-queued, old analyses removed
+            cleaned = 0.0
+            while not stop.wait(HEARTBEAT_S):
+                self.recover()
+                if time.time() - cleaned > CLEAN_UP_EVERY_S:
+                    self.clean_up(Limits.from_env().keep_days)
+                    cleaned = time.time()
+
+        self.recover()
+        keeper = threading.Thread(target=look_after, name="squat recover", daemon=True)
+        keeper.start()
+        before = _ran_here[0]
+        try:
+            SimpleWorker([queue], connection=queue.connection).work(burst=once, with_scheduler=False,
+                                                                     logging_level="WARNING")
+            return _ran_here[0] - before
+        finally:
+            stop.set()
 
     # ----------------------------------------------------------------- internals
 
@@ -393,6 +459,21 @@ class _Connection:
                 self.db.commit()
             else:
                 self.db.rollback()
+
+
+def run_queued(root: str, job_id: str) -> str:
+    """What an RQ worker runs: claim job `job_id` of the store at `root` and analyse it; its end state
+    ("gone" when another worker had it first)."""
+    jobs = Jobs(ResultsStore(root))
+    worker = worker_name()
+    job = jobs.claim_one(job_id, worker)
+    if job is None:
+        return "gone"
+    _ran_here[0] += 1
+    return jobs.run(job, worker).state
+
+
+_ran_here = [0]  # jobs this process's RQ worker took (work() reports how many)
 
 
 def start_worker_threads(jobs: Jobs, count: int = 1) -> Callable[[], None]:

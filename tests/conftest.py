@@ -1,9 +1,11 @@
-"""Shared test set-up: no test writes into the user's data folder; a synthetic squatting skeleton
-(`from conftest import squat_skeleton`)."""
+"""Shared test set-up: no test writes into the user's data folder; a synthetic squatting skeleton,
+an empty-room clip and a call spy (`from conftest import squat_skeleton`)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -68,3 +70,14 @@ def spy(monkeypatch, owner, name: str) -> list:
 
     monkeypatch.setattr(owner, name, recorded)
     return calls
+
+
+def make_empty_room_clip(path: Path) -> Path:
+    """A short grey clip with nobody in it."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for _ in range(6):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((96, 160, 3), 120, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    return path

@@ -9,11 +9,10 @@ import os
 import shutil
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import spy
+from conftest import make_empty_room_clip, spy
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
@@ -46,17 +45,6 @@ APP = str(REPO / "app.py")
 SAMPLE = REPO / "samples" / "squat_side.mp4"
 DATA = Path(__file__).parent / "data"
 TIMEOUT = 600  # seconds a script run may take: the first one analyses the sample clip
-
-
-def make_empty_room_clip(path: Path) -> Path:
-    """A short grey clip with nobody in it."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
-        for _ in range(6):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((96, 160, 3), 120, np.uint8), format="rgb24")))
-        out.mux(stream.encode())
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 #   CPU:  docker build -t squat-form-check .
 #   GPU:  docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 -t squat-form-check:gpu .
 #   run:  docker run -p 8501:8501 -v squat-data:/data -v squat-weights:/weights squat-form-check
-# compose.yaml runs the app with a separate worker; the README's "Deployment" has the Hugging Face Space steps.
+# compose.yaml runs the app, workers and Redis together; the README's "Deployment" has the Hugging Face Space steps.
 FROM python:3.11-slim
 
 # Which PyTorch build: the CPU wheel by default; a CUDA index for a GPU host (torch stays 2.13.0).

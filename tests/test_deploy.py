@@ -74,12 +74,14 @@ def test_the_images_command_starts_the_app_and_its_healthcheck_passes(tmp_path):
         app.wait(timeout=20)
 
 
-def test_compose_runs_the_app_and_a_worker_on_one_data_volume():
+def test_compose_runs_the_app_workers_and_redis_on_one_data_volume():
     compose = yaml.safe_load((REPO / "compose.yaml").read_text())
-    app, worker = compose["services"]["app"], compose["services"]["worker"]
-    assert app["environment"]["SQUAT_WORKERS"] == "0"  # the worker service runs the jobs
-    assert worker["command"] == ["python", "-m", "squat", "worker"]
-    assert "squat-data:/data" in app["volumes"] and "squat-data:/data" in worker["volumes"]
+    app, worker, redis = (compose["services"][name] for name in ("app", "worker", "redis"))
+    for service in (app, worker):
+        assert service["environment"] == {"SQUAT_QUEUE": "redis://redis:6379/0", "SQUAT_WORKERS": "0"}
+        assert "squat-data:/data" in service["volumes"] and service["depends_on"] == ["redis"]
+    assert worker["command"] == ["python", "-m", "squat", "worker"] and app["ports"] == ["8501:8501"]
+    assert redis["image"].startswith("redis:")
 
 
 def test_the_readme_front_matter_makes_the_repository_a_docker_space():

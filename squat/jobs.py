@@ -24,11 +24,9 @@ import os
 import secrets
 import shutil
 import socket
-import sqlite3
 import threading
 import time
 import traceback
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -440,25 +438,8 @@ class Jobs:
         with open(self.store.root / "worker.log", "a") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
-    def _db(self) -> "_Connection":
-        return _Connection(sqlite3.connect(self.store.index_path, timeout=30))
-
-
-class _Connection:
-    """`with self._db() as db:` commits on success, rolls back on error, and always closes."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, kind, error, tb) -> None:
-        with closing(self.db):
-            if kind is None:
-                self.db.commit()
-            else:
-                self.db.rollback()
+    def _db(self):
+        return self.store.connect()
 
 
 def run_queued(root: str, job_id: str) -> str:

@@ -135,7 +135,7 @@ class ResultsStore:
         self.index_path = self.root / INDEX_FILE
         for folder in (self.runs_dir, self.clips_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute(_SCHEMA)
 
     # ----------------------------------------------------------------- queries
@@ -215,7 +215,7 @@ class ResultsStore:
                 mean_depth=_mean_depth(summary), run_dir=run_dir, clip_path=clip,
                 model=str(summary["model"]["name"]), side=str(summary["side"]),
             )
-            with self._connect() as db:
+            with self.connect() as db:
                 db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                            self._row(entry))
         except BaseException:
@@ -228,7 +228,7 @@ class ResultsStore:
     def delete(self, key: str) -> bool:
         """Forget one analysis: its index row, its run folder, and the clip when no other run uses it."""
         entry = self.get(key)
-        with self._connect() as db:
+        with self.connect() as db:
             db.execute("DELETE FROM runs WHERE key = ?", (key,))
         shutil.rmtree(self.runs_dir / key, ignore_errors=True)
         if entry is not None:
@@ -263,18 +263,20 @@ class ResultsStore:
         return final, True
 
     def _drop_clip_if_unused(self, sha: str) -> None:
-        with self._connect() as db:
+        with self.connect() as db:
             used = db.execute("SELECT 1 FROM runs WHERE clip_sha256 = ? LIMIT 1", (sha,)).fetchone()
         if not used:
             shutil.rmtree(self.clips_dir / sha, ignore_errors=True)
             for kept in self.passes_dir.glob(f"{sha[:16]}-*.npz"):  # its network passes go with the clip
                 kept.unlink(missing_ok=True)
 
-    def _connect(self) -> _Transaction:
+    def connect(self) -> _Transaction:
+        """`with store.connect() as db:` a connection to the index, committed on success, rolled back on
+        error, always closed (squat.jobs keeps its table in the same file)."""
         return _Transaction(sqlite3.connect(self.index_path, timeout=30))
 
     def _select(self, clause: str, params: tuple = ()) -> list[Entry]:
-        with self._connect() as db:
+        with self.connect() as db:
             rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs {clause}", params).fetchall()
         return [self._entry(dict(zip(_COLUMNS, row))) for row in rows]
 
@@ -295,7 +297,7 @@ class ResultsStore:
 
 
 class _Transaction:
-    """`with store._connect() as db:` commits on success, rolls back on error, and always closes."""
+    """`with store.connect() as db:` commits on success, rolls back on error, and always closes."""
 
     def __init__(self, db: sqlite3.Connection):
         self.db = db

@@ -167,17 +167,27 @@ def open_key() -> Optional[str]:
 
 def open_run(key: Optional[str]) -> None:
     """Show analysis `key` (None: none), keeping the URL in step so the page can be linked."""
-    st.session_state[OPEN_KEY] = key
-    if key:
-        st.query_params[OPEN_PARAM] = key
-    else:
-        st.query_params.pop(OPEN_PARAM, None)
+    _set_mirrored(OPEN_KEY, OPEN_PARAM, key)
 
 
 def open_from_url() -> None:
     """A new session opens the analysis its URL names; after that the session state leads."""
-    if OPEN_KEY not in st.session_state and st.query_params.get(OPEN_PARAM):
-        st.session_state[OPEN_KEY] = st.query_params[OPEN_PARAM]
+    _take_from_url(OPEN_KEY, OPEN_PARAM)
+
+
+def _set_mirrored(key: str, param: str, value: Optional[str]) -> None:
+    """A session value that the URL's ?param= carries too (removed from the URL with None)."""
+    st.session_state[key] = value
+    if value:
+        st.query_params[param] = value
+    else:
+        st.query_params.pop(param, None)
+
+
+def _take_from_url(key: str, param: str) -> None:
+    """A new session starts from the URL's ?param=; after that the session state leads."""
+    if key not in st.session_state and st.query_params.get(param):
+        st.session_state[key] = st.query_params[param]
 
 
 # --------------------------------------------------------------------------- clips to analyse
@@ -200,18 +210,13 @@ def mark_upload_handled(file_id: str, key: str = HANDLED_UPLOAD) -> None:
 
 def job() -> Optional[str]:
     """The analysis job this session follows: a refresh or a second tab with the URL follows it too."""
-    if JOB not in st.session_state and st.query_params.get(JOB):
-        st.session_state[JOB] = st.query_params[JOB]
+    _take_from_url(JOB, JOB)
     return st.session_state.get(JOB)
 
 
 def follow_job(job_id: Optional[str]) -> None:
     """Follow job `job_id` (None: none), keeping the URL in step."""
-    st.session_state[JOB] = job_id
-    if job_id:
-        st.query_params[JOB] = job_id
-    else:
-        st.query_params.pop(JOB, None)
+    _set_mirrored(JOB, JOB, job_id)
 
 
 def hosted() -> bool:

@@ -190,9 +190,7 @@ class Jobs:
                "state": "done" if found else "queued", "attempts": 0, "worker": "", "heartbeat": None,
                "stage": "", "done": 0, "total": 0, "error": "", "run_key": found.key if found else "",
                "created": time.time(), "finished": time.time() if found else None}
-        with self._db() as db:
-            db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
-                       tuple(job[f] for f in _FIELDS))
+        self._insert(job)
         if job["state"] == "queued":
             self._dispatch(job["id"])
         return self._job(job)
@@ -253,9 +251,7 @@ class Jobs:
         row.update(id=secrets.token_urlsafe(16), owner=owner, clip_path=job.clip_path.relative_to(self.store.root)
                    .as_posix(), settings=json.dumps(asdict(job.settings)), worker="", heartbeat=None,
                    created=time.time(), finished=time.time())
-        with self._db() as db:
-            db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
-                       tuple(row[f] for f in _FIELDS))
+        self._insert(row)
         return self.get(row["id"])
 
     def disown(self, owner: str, run_key: str) -> bool:
@@ -270,21 +266,19 @@ class Jobs:
     def claim(self, worker: str) -> Optional[Job]:
         """The oldest queued job, now running under `worker`; None when none waits. One statement,
         so two workers never claim the same job."""
-        with self._db() as db:
-            row = db.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, heartbeat = ?, "
-                "stage = '', done = 0, total = 0 "
-                "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY created LIMIT 1) AND state = 'queued' "
-                "RETURNING id", (worker, time.time())).fetchone()
-        return self.get(row[0]) if row else None
+        return self._claim("(SELECT id FROM jobs WHERE state = 'queued' ORDER BY created LIMIT 1)", (), worker)
 
     def claim_one(self, job_id: str, worker: str) -> Optional[Job]:
         """Job `job_id`, now running under `worker`, if it still waits (an RQ worker's claim)."""
+        return self._claim("?", (job_id,), worker)
+
+    def _claim(self, which: str, params: tuple, worker: str) -> Optional[Job]:
+        """The queued job `which` (SQL for its id) now running under `worker`, in one statement."""
         with self._db() as db:
             row = db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, heartbeat = ?, "
-                "stage = '', done = 0, total = 0 WHERE id = ? AND state = 'queued' RETURNING id",
-                (worker, time.time(), job_id)).fetchone()
+                f"stage = '', done = 0, total = 0 WHERE id = {which} AND state = 'queued' RETURNING id",
+                (worker, time.time(), *params)).fetchone()
         return self.get(row[0]) if row else None
 
     def run(self, job: Job, worker: str) -> Job:
@@ -416,15 +410,21 @@ class Jobs:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ? AND worker = ?", (*values.values(), job_id, worker))
 
     def _running(self) -> list[tuple[Job, str, Optional[float]]]:
-        with self._db() as db:
-            rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM jobs WHERE state = 'running'").fetchall()
-        return [(self._job(dict(zip(_FIELDS, r))), r[_FIELDS.index("worker")], r[_FIELDS.index("heartbeat")])
-                for r in rows]
+        """Running jobs with the worker holding each and its last heartbeat (not part of a Job)."""
+        return [(self._job(r), r["worker"], r["heartbeat"]) for r in self._rows("WHERE state = 'running'")]
 
     def _select(self, clause: str, params: tuple = ()) -> list[Job]:
+        return [self._job(r) for r in self._rows(clause, params)]
+
+    def _rows(self, clause: str, params: tuple = ()) -> list[dict]:
         with self._db() as db:
             rows = db.execute(f"SELECT {', '.join(_FIELDS)} FROM jobs {clause}", params).fetchall()
-        return [self._job(dict(zip(_FIELDS, r))) for r in rows]
+        return [dict(zip(_FIELDS, r)) for r in rows]
+
+    def _insert(self, row: dict) -> None:
+        with self._db() as db:
+            db.execute(f"INSERT INTO jobs ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
+                       tuple(row[f] for f in _FIELDS))
 
     def _job(self, row: dict) -> Job:
         return Job(

@@ -95,10 +95,11 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
-    body = measure_body(keypoints, model_settings(settings.kinematics, track), feet, bar, track.hip_high_femur)
-    keypoints = hips_from_bones(keypoints, bar, settings.kinematics, body)
+    kin_settings = model_settings(settings.kinematics, track)
+    body = measure_body(keypoints, kin_settings, feet, bar, track.hip_high_femur)
+    kin_settings = replace(kin_settings, side=body.side)  # the summary keeps the user's choice
+    keypoints = hips_from_bones(keypoints, bar, kin_settings, body)
     heel, toe = camera_side_foot(feet, body.side)
-    kin_settings = model_settings(replace(settings.kinematics, side=body.side), track)
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, body=body)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)

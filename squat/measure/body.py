@@ -168,8 +168,6 @@ class Body:
     # Where the trunk line (lean, hip angle) is measured: "bar" (from the hips toward the bar where
     # it is seen, for a model that loses the shoulders behind a plate) or "model" (its own neck).
     trunk_line: str
-    hip_from_bones: bool  # the hip in the hole comes from the bone lengths (squat.measure.bones)
-    far_hip_guessed: bool  # the model guesses a hidden far hip (the view check allows for it)
 
 
 def measure_body(keypoints: np.ndarray, settings: KinematicsSettings, feet: np.ndarray | None = None,
@@ -185,5 +183,4 @@ def measure_body(keypoints: np.ndarray, settings: KinematicsSettings, feet: np.n
         side=side, facing=facing,
         proportions=segment_proportions(keypoints, side, knee_angle, settings, bar, hip_high_femur),
         trunk_line="bar" if settings.torso_from_bar and has_bar else "model",
-        hip_from_bones=settings.hip_from_bones, far_hip_guessed=settings.far_hip_guessed,
     )

@@ -52,7 +52,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     """
     kp = np.array(keypoints, dtype=np.float32, copy=True)
     bar = np.asarray(bar, dtype=np.float64)
-    if not (body.hip_from_bones if body else settings.hip_from_bones) or not np.isfinite(bar).all(axis=1).any():
+    if not settings.hip_from_bones or not np.isfinite(bar).all(axis=1).any():
         return kp
     body = body or measure_body(kp, settings)
     side, facing = body.side, body.facing

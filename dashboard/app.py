@@ -1,5 +1,6 @@
-"""The dashboard's one page, run top to bottom on every rerun: the sidebar, then the open analysis
-(dashboard.pages.results, with its comparison) or the welcome page."""
+"""The dashboard's one page, run top to bottom on every rerun: the sidebar with, last, the progress of
+the analysis this session follows (a fragment that polls the job, so the page stays usable), then
+the open analysis (dashboard.pages.results, with its comparison) or the welcome page."""
 from __future__ import annotations
 
 import streamlit as st
@@ -7,33 +8,66 @@ import streamlit as st
 from dashboard import state
 from dashboard.pages.results import show_results
 from dashboard.pages.welcome import welcome
-from dashboard.resources import can_open, follow, jobs, load_run, store
-from dashboard.sidebar import intake, past_analyses
+from dashboard.presenters import ProgressMeter
+from dashboard.resources import PROGRESS_EVERY_S, can_open, finished_entry, job_progress, jobs, load_run, store
+from dashboard.sidebar import account, intake, past_analyses
 from squat.errors import SquatError
+
+METER = "_progress_meter"  # the followed job's ProgressMeter (its rate spans the fragment's reruns)
 
 
 def follow_running_job() -> None:
     """A session (or a refreshed page, or a tab opened from the URL) that follows a job shows its
-    progress, then opens its analysis."""
+    progress until it ends, then opens its analysis. The job runs in a worker: a click reruns the
+    page at once, a closed tab leaves the job running."""
     job_id = state.job()
     if not job_id:
         return
+    job = jobs().get(job_id)
+    if job is not None and not job.finished:
+        return  # show_progress draws it
+    state.follow_job(None)
+    st.session_state.pop(METER, None)
     try:
-        entry = follow(job_id)
+        entry = finished_entry(job_id)
     except SquatError as e:
         st.error(str(e), icon=":material/error:")
         return
     if state.hosted():  # whoever holds the private link owns the analysis from now on
         jobs().adopt(job_id, state.owner())
+    st.toast(f"{entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
     state.open_run(entry.key)
+
+
+def show_progress() -> None:
+    """The followed job's progress, last in the sidebar: always in view, whatever the page shows.
+    (Last, because an element drawn after a polling fragment could vanish when a click's rerun
+    and the fragment's crossed: seen once in `bench/bench_hosted.py` with the bar above the page.)"""
+    job_id = state.job()
+    if job_id:
+        with st.sidebar:
+            progress(job_id)
+
+
+@st.fragment(run_every=PROGRESS_EVERY_S)
+def progress(job_id: str) -> None:
+    """The followed job's progress bar, read from its row; the whole page reruns when it ends."""
+    job = jobs().get(job_id)
+    if job is None or job.finished:
+        st.rerun()
+    meter = st.session_state.setdefault(METER, ProgressMeter())
+    fraction, text = job_progress(job, meter)
+    st.progress(fraction, text=text)
 
 
 def main() -> None:
     st.set_page_config(page_title="Squat form check", page_icon=":material/fitness_center:", layout="wide")
     state.open_from_url()
     intake()
+    account()
     follow_running_job()  # before the sidebar's list: a private link's analysis joins it
     past_analyses()
+    show_progress()
     key = state.open_key()
     if key and not can_open(key):
         st.error("That analysis is private: open it with the private link its owner has.", icon=":material/lock:")

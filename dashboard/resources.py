@@ -18,14 +18,14 @@ from dashboard import state
 from dashboard.presenters import ProgressMeter, heatmap_joint
 from squat.draw.overlay import blend_heatmap
 from squat.errors import SquatError
-from squat.jobs import Jobs, start_worker_threads
+from squat.jobs import Job, Jobs, start_worker_processes
 from squat.pipeline import read_frame
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "m4v"]
-PROGRESS_EVERY_S = 0.25  # the progress bar reads the job's row this often
+PROGRESS_EVERY_S = 1.0  # the progress bar reads the job's row this often
 WORKERS_ENV = "SQUAT_WORKERS"
 
 
@@ -45,12 +45,12 @@ def get_estimator(pose: PoseSettings) -> PoseEstimator:
 
 @st.cache_resource(show_spinner=False)
 def get_jobs(root: str) -> Jobs:
-    """The store's job table, and this server's own worker threads ($SQUAT_WORKERS, default 1; 0
+    """The store's job table, and this server's own worker processes ($SQUAT_WORKERS, default 1; 0
     when separate `python -m squat worker` processes run the jobs, as they always do with RQ)."""
     jobs = Jobs(get_store(root))
-    threads = int(os.environ.get(WORKERS_ENV, "1") or 0)
-    if threads > 0 and not jobs.queue_url:  # with RQ ($SQUAT_QUEUE) the workers run apart
-        start_worker_threads(jobs, threads)
+    workers = int(os.environ.get(WORKERS_ENV, "1") or 0)
+    if workers > 0 and not jobs.queue_url:  # with RQ ($SQUAT_QUEUE) the workers run apart
+        start_worker_processes(jobs.store.root, workers)
     return jobs
 
 
@@ -94,9 +94,11 @@ def jobs() -> Jobs:
 
 def analyse(video: Path, name: str, settings: Settings, move: bool = False,
             clip_sha256: Optional[str] = None, open_it: bool = True) -> Optional[Entry]:
-    """Analyse one clip into the store and open it (unless not `open_it`); an unusable clip shows
-    st.error and returns None.
+    """Analyse one clip into the store; an unusable clip shows st.error and returns None.
 
+    With `open_it` the page follows the new job (dashboard.app's progress fragment opens it when it
+    is done) and this returns None at once; a stored analysis is opened and returned straight away.
+    Without `open_it` (a reference clip) this waits for the analysis and returns it unopened.
     Instant when the store already has this content with these settings. With `move`, `video` is a
     temporary copy the store may take over.
     """
@@ -110,10 +112,11 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
         if job.state == "done":
             entry = results.get(job.run_key)
             st.toast(f"Opened the stored analysis of {entry.clip_name}")
-        else:
+        elif open_it:
             state.follow_job(job.id)
+            return None
+        else:
             entry = follow(job.id)
-            st.toast(f"Analysed {entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
     except SquatError as e:
         st.error(str(e), icon=":material/error:")
         return None
@@ -125,28 +128,20 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
     return entry
 
 
-def follow(job_id: str) -> Entry:
-    """Show a job's progress until it ends; its stored analysis, or SquatError with the job's reason.
+def job_progress(job: Job, meter: ProgressMeter) -> tuple[float, str]:
+    """The progress bar's fraction and line for a job that is not finished."""
+    if job.state == "queued":
+        ahead = sum(1 for j in jobs().list(states=("queued",)) if j.created < job.created)
+        return 0.0, (f"Waiting for a free worker ({ahead} analysis ahead)…" if ahead else "Starting the analysis…")
+    if not job.total:
+        return 0.0, f"Analysing {job.clip_name}…"
+    fraction, text = meter.update(job.stage, job.done, job.total)
+    return min(fraction, 1.0), text
 
-    The job runs in a worker, not in this script: a click reruns the page and the page follows
-    the same job again (state.job), a closed tab leaves it running."""
-    meter = ProgressMeter()
+
+def finished_entry(job_id: str) -> Entry:
+    """The stored analysis of a finished job, or SquatError saying why there is none."""
     job = jobs().get(job_id)
-    bar = st.progress(0.0, text=f"Analysing {job.clip_name if job else 'the clip'}…")
-    try:
-        while job is not None and not job.finished:
-            if job.state == "queued":
-                ahead = sum(1 for j in jobs().list(states=("queued",)) if j.created < job.created)
-                bar.progress(0.0, text=f"Waiting for a free worker ({ahead} analysis ahead)…" if ahead
-                             else "Starting the analysis…")
-            elif job.total:
-                fraction, text = meter.update(job.stage, job.done, job.total)
-                bar.progress(min(fraction, 1.0), text=text)
-            time.sleep(PROGRESS_EVERY_S)
-            job = jobs().get(job_id)
-    finally:
-        bar.empty()
-    state.follow_job(None)
     if job is None:
         raise SquatError("that analysis is no longer known here: analyse the clip again")
     if job.state == "failed":
@@ -155,6 +150,22 @@ def follow(job_id: str) -> Entry:
     if entry is None:
         raise SquatError(f"the analysis of {job.clip_name} was deleted: analyse the clip again")
     return entry
+
+
+def follow(job_id: str) -> Entry:
+    """Wait for a job under a progress bar (a reference clip, inside the comparison); its stored
+    analysis, or SquatError with the job's reason."""
+    meter = ProgressMeter()
+    bar = st.progress(0.0, text="Analysing the reference clip…")
+    try:
+        job = jobs().get(job_id)
+        while job is not None and not job.finished:
+            bar.progress(*job_progress(job, meter))
+            time.sleep(PROGRESS_EVERY_S)
+            job = jobs().get(job_id)
+    finally:
+        bar.empty()
+    return finished_entry(job_id)
 
 
 def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional[Entry]:
@@ -174,16 +185,21 @@ def analyse_upload(upload, settings: Settings, open_it: bool = True) -> Optional
 
 def visible_entries() -> list[Entry]:
     """The stored analyses this session may see, newest first: all of them on a laptop; hosted,
-    only its owner's."""
+    its owner's and those the host published (`python -m squat publish`)."""
     entries = store().list()
     if not state.hosted():
         return entries
-    mine = set(jobs().owned_keys(state.owner()))
+    mine = set(jobs().owned_keys(state.owner())) | set(jobs().published_keys())
     return [e for e in entries if e.key in mine]
 
 
 def can_open(key: str) -> bool:
-    return not state.hosted() or jobs().owned(state.owner(), key) is not None
+    return not state.hosted() or jobs().owned(state.owner(), key) is not None or is_published(key)
+
+
+def is_published(key: str) -> bool:
+    """Hosted: an analysis the host published, shared read-only with every lifter."""
+    return state.hosted() and key in jobs().published_keys()
 
 
 def private_link(key: str) -> Optional[str]:

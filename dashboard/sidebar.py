@@ -1,4 +1,5 @@
-"""The sidebar: the intake (upload or the sample, model and camera-side leg) and the past analyses."""
+"""The sidebar: the intake (upload or the sample, model and camera-side leg), the account (hosted with
+a login) and the past analyses."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,16 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.presenters import SIDES, analysis_settings, entry_label, model_choices
-from dashboard.resources import VIDEO_TYPES, analyse, analyse_upload, delete_run, store, visible_entries
+from dashboard.resources import (
+    VIDEO_TYPES,
+    analyse,
+    analyse_upload,
+    delete_run,
+    is_published,
+    jobs,
+    store,
+    visible_entries,
+)
 from dashboard.state import SIDEBAR
 from squat.settings import Settings
 
@@ -71,6 +81,31 @@ def past_analyses() -> None:
         left.button(entry.clip_name, key=SIDEBAR.open(entry.key), on_click=state.open_run, args=(entry.key,),
                     width="stretch", type="primary" if entry.key == current else "secondary",
                     help=f"{details}; model {entry.model}, {entry.side} leg")
+        if is_published(entry.key):  # shared by the host with every lifter: read-only
+            left.caption(f"reference lifter · {details.removeprefix(f'{entry.clip_name} · ')}")
+            continue
         left.caption(details.removeprefix(f"{entry.clip_name} · "))
         right.button(":material/delete:", key=SIDEBAR.delete(entry.key), on_click=delete_run, args=(entry.key,),
                      help=f"Delete this analysis of {entry.clip_name}", type="tertiary")
+
+
+def account() -> None:
+    """Hosted: this browser keeps its analyses; with the host's login, sign in to find them on any
+    device (what this browser analysed before goes with you), or sign out."""
+    if not state.hosted():
+        return
+    state.remember_browser()
+    if not state.login_configured():
+        return
+    previous = state.take_hand_over()
+    if previous:
+        jobs().hand_over(previous, state.owner())
+    if state.signed_in():
+        who = st.user.get("name") or st.user.get("email") or st.user.get("sub")
+        st.sidebar.caption(f"Signed in as **{who}**: your analyses are yours on any device.")
+        st.sidebar.button("Sign out", key=SIDEBAR.sign_out, on_click=st.logout, icon=":material/logout:",
+                          width="stretch")
+    else:
+        st.sidebar.button("Sign in", key=SIDEBAR.sign_in, on_click=st.login, icon=":material/login:",
+                          width="stretch")
+        st.sidebar.caption("Signed out, your analyses stay with this browser. Sign in to find them on any device.")

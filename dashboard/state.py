@@ -14,14 +14,16 @@ Session state the app reads (tests and future pages may set these):
   comparison's widgets (`CompareKeys`) are "compare:<key>:ref" (reference store key), ":you_rep" /
   ":ref_rep" (rep rows), ":method" (phase or dtw), ":ghost" (toggle), ":phase" (the synced slider,
   0..1) and ":upload" (a reference clip).
-- "owner" (`owner`): hosted mode only ($SQUAT_HOSTED=1), this browser session's owner id when nobody
-  is signed in: the analyses it created are its own, and only those are listed or opened.
-Sidebar widgets (`SIDEBAR`): "upload", "sample", "model", "side", "reanalyse", and per past analysis
-"open:<key>" and "delete:<key>".
+- "owner" (`owner`): hosted mode only ($SQUAT_HOSTED=1), this browser's owner token when nobody is
+  signed in (kept in the "squat_owner" cookie, so a refresh or another tab finds the same analyses):
+  the analyses it created are its own, and only those are listed or opened.
+Sidebar widgets (`SIDEBAR`): "upload", "sample", "model", "side", "reanalyse", "sign_in" and
+"sign_out" (hosted with a login), and per past analysis "open:<key>" and "delete:<key>".
 """
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,12 @@ import streamlit as st
 OPEN_KEY = "open_key"
 OPEN_PARAM = "open"  # the URL's ?open=KEY
 ANALYSE_PATH = "analyse_path"
-OWNER = "owner"  # hosted mode: this browser session's owner id (when nobody is signed in)
+OWNER = "owner"  # hosted mode: this browser's owner token (when nobody is signed in)
+OWNER_COOKIE = "squat_owner"  # ...kept in the browser, so a refresh or a new tab is the same owner
+OWNER_COOKIE_DAYS = 400  # the longest a browser keeps a cookie
+OWNER_COOKIE_SET = "_owner_cookie_set"
+HANDED_OVER = "_handed_over"  # this session's browser analyses went to the signed-in user
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 HOSTED_ENV = "SQUAT_HOSTED"
 JOB = "job"  # id of the analysis job this session follows, mirrored in the URL as ?job=ID
 HANDLED_UPLOAD = "_handled_upload"  # file_id of the sidebar upload last analysed
@@ -47,6 +54,8 @@ class SidebarKeys:
     model: str = "model"
     side: str = "side"
     reanalyse: str = "reanalyse"
+    sign_in: str = "sign_in"
+    sign_out: str = "sign_out"
 
     def open(self, run: str) -> str:
         return f"open:{run}"
@@ -224,16 +233,53 @@ def hosted() -> bool:
     return os.environ.get(HOSTED_ENV, "") == "1"
 
 
+def login_configured() -> bool:
+    """Hosted with the host's login: an [auth] section in its secrets.toml (st.login over OIDC)."""
+    return hosted() and st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def signed_in() -> bool:
+    return login_configured() and bool(st.user.is_logged_in)
+
+
 def owner() -> str:
     """Who this session's analyses belong to: "" on a laptop (one user, everything shown); hosted,
-    the signed-in user where the host configured a login (st.login), else this browser session."""
+    the signed-in user where the host configured a login, else this browser."""
     if not hosted():
         return ""
-    try:
-        if st.user.is_logged_in:
-            return f"user:{st.user.get('sub') or st.user.get('email')}"
-    except (AttributeError, KeyError, RuntimeError):  # no login configured on this host
-        pass
+    if signed_in():  # the issuer too: two identity providers may hand out the same subject
+        return f"user:{st.user.get('iss', '')} {st.user.get('sub') or st.user.get('email')}"
+    return browser_owner()
+
+
+def browser_owner() -> str:
+    """This browser's owner id: its cookie's token, or a new one (see remember_browser)."""
     if OWNER not in st.session_state:
-        st.session_state[OWNER] = f"session:{secrets.token_urlsafe(16)}"
-    return st.session_state[OWNER]
+        cookie = _owner_cookie()
+        st.session_state[OWNER] = cookie or secrets.token_urlsafe(16)
+    return f"browser:{st.session_state[OWNER]}"  # the prefix: a cookie can never name a signed-in user
+
+
+def remember_browser() -> None:
+    """Hosted: keep a new owner token in the browser's cookie, once per session."""
+    token = browser_owner().removeprefix("browser:")
+    if _owner_cookie() == token or st.session_state.get(OWNER_COOKIE_SET):
+        return
+    st.session_state[OWNER_COOKIE_SET] = True
+    st.sidebar.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={OWNER_COOKIE_DAYS * 86400}; "
+            "SameSite=Lax';</script>", unsafe_allow_javascript=True)
+
+
+def take_hand_over() -> Optional[str]:
+    """Signed in, the first time this session asks: the browser owner whose analyses the user now takes."""
+    if not signed_in() or st.session_state.get(HANDED_OVER):
+        return None
+    st.session_state[HANDED_OVER] = True
+    cookie = _owner_cookie()
+    return f"browser:{cookie}" if cookie else None
+
+
+def _owner_cookie() -> str:
+    """The browser's owner token from its cookie; "" when it has none (or not one we made)."""
+    cookie = st.context.cookies.get(OWNER_COOKIE)
+    return cookie if isinstance(cookie, str) and TOKEN.fullmatch(cookie) else ""

@@ -1,4 +1,4 @@
-"""`python -m squat ...`: analyse a clip, list and fetch weights.
+"""`python -m squat ...`: analyse a clip, evaluate, run jobs, benchmark, list and fetch weights.
 
 User mistakes end with one line `error: ...` on stderr and exit code 2, never a traceback.
 """
@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 from squat.errors import SquatError
 
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat_side.mp4"
 EXIT_USAGE = 2
 EXIT_BUG = 1
 
@@ -71,7 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("worker", help="run queued analyses (the app's jobs) until stopped")
     k.add_argument("--once", action="store_true", help="stop when no job waits")
     k.add_argument("--data", type=Path, default=None, help="the data folder (default $SQUAT_DATA_DIR or ~/.squat-form-check)")
+    k.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)  # the app's pool: end with the app
     k.set_defaults(func=cmd_worker)
+
+    pub = sub.add_parser("publish", help="analyse a reference lifter's clip that every lifter of a hosted app may see")
+    pub.add_argument("video", type=Path)
+    pub.add_argument("--name", default=None, help="the name lifters see (default: the file's name)")
+    pub.add_argument("--data", type=Path, default=None, help="the app's data folder (default $SQUAT_DATA_DIR)")
+    pub.set_defaults(func=cmd_publish)
+
+    b = sub.add_parser("bench", help="speed: the article's pipeline and ours side by side, stage by stage")
+    b.add_argument("clip", nargs="?", type=Path, default=SAMPLE, help="a clip (default: the sample squat)")
+    b.add_argument("--frames", type=int, default=None, help="only the clip's first N frames")
+    b.add_argument("--baseline-frames", type=int, default=20,
+                   help="frames the article's pipeline runs on (it is slow; default 20)")
+    b.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    b.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    b.set_defaults(func=cmd_bench)
 
     w = sub.add_parser("weights", help="list or download pose model weights")
     wsub = w.add_subparsers(dest="weights_command", required=True)
@@ -169,16 +186,49 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from squat.jobs import Jobs
+    import threading
+
+    from squat.jobs import Jobs, stop_with_parent
     from squat.store import ResultsStore
 
     store = ResultsStore(args.data)
     print(f"worker: running jobs from {store.root}", file=sys.stderr)
+    stop = threading.Event()
+    if args.parent:
+        stop_with_parent(args.parent, stop)
     try:
-        ran = Jobs(store).work(once=args.once)
+        ran = Jobs(store).work(once=args.once, stop=stop)
     except KeyboardInterrupt:  # Ctrl-C between or during jobs: a running job is re-queued by the next worker
         return 0
     print(f"worker: {ran} job(s) run", file=sys.stderr)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from squat.jobs import Jobs
+    from squat.store import ResultsStore
+
+    store = ResultsStore(args.data)
+    job = Jobs(store).publish(args.video, name=args.name)
+    entry = store.get(job.run_key)
+    print(f"published {entry.clip_name} ({entry.rep_count} reps) in {store.root}: every lifter may open it "
+          "and compare with it")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from squat.bench.run import bench
+    from squat.io.video import probe
+
+    if args.frames is not None and args.frames < 1 or args.baseline_frames < 1:
+        raise SquatError("--frames and --baseline-frames must be at least 1")
+    probe(args.clip)  # a clear error for a missing or unreadable clip, before any model loads
+    report = bench(args.clip, args.frames, args.baseline_frames, args.device)
+    print(report.table())
+    if args.json:
+        args.json.write_text(json.dumps(report.as_json(), indent=2))
     return 0
 
 

@@ -37,6 +37,7 @@ from squat.pose.weights import load_registry, sha256_of
 from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
+from squat.timing import stage
 from squat.track.framing import scout
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.smoothing import smooth_track
@@ -53,7 +54,8 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     """The network pass: frame the lifter, then detect everyone and look for the plate in every frame."""
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
-    box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+    with stage("scout", whole=True):
+        box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
     look_for_plate = settings.plate.enabled and lifter_height is not None
@@ -65,7 +67,8 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         for frame in reader:
             detections += estimator.detect([frame.image], box)
             if look_for_plate:
-                circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate))
+                with stage("plate"):
+                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate))
             times.append(frame.time_s)
             if progress:
                 progress("pose", len(times), info.frame_count)
@@ -81,6 +84,11 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
 
 def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
     """Follow the lifter through the detections and compute the per-frame and per-rep numbers."""
+    with stage("measuring"):
+        return _measure(track, settings)
+
+
+def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     info, time_s = track.video, track.time_s
     raw = select_lifter(list(track.detections), time_s, info.width, info.height, settings.tracking)
     detected = ~np.isnan(raw[..., 0]).all(axis=1)
@@ -199,9 +207,11 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             f = frame.index
             if f >= len(rows):
                 break
-            image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
-                                   bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk)
-            writer.write(stack_chart(image, strip.at(rows[f]["time_s"])), rows[f]["time_s"])
+            with stage("render"):
+                image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
+                                       bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk)
+                image = stack_chart(image, strip.at(rows[f]["time_s"]))
+            writer.write(image, rows[f]["time_s"])
             if progress:
                 progress("render", f + 1, len(rows))
 

@@ -7,6 +7,7 @@ every other test opens that stored analysis again, which must be instant.
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,16 @@ def data_root(tmp_path_factory):
         os.environ[DATA_DIR_ENV] = previous
 
 
+def until_done(at: AppTest) -> AppTest:
+    """Rerun the page, as its progress fragment does in a browser, until the job it follows has ended."""
+    end = time.monotonic() + TIMEOUT
+    while "job" in at.session_state and at.session_state["job"]:
+        assert time.monotonic() < end, "the analysis job did not end"
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
 def fresh_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
@@ -72,7 +83,8 @@ def first_analysis(data_root):
     """The page right after pressing "Try a sample clip" on an empty data folder: a real analysis."""
     at = fresh_app()
     at.button(key="sample").click().run()
-    return at
+    assert at.get("progress") or at.session_state["open_key"]  # the page follows the job; it is not blocked
+    return until_done(at)
 
 
 @pytest.fixture
@@ -168,7 +180,7 @@ def test_switching_the_side_re_measures_without_running_the_network(first_analys
     passes = spy(monkeypatch, squat.pipeline, "detect_poses")
     at = fresh_app()
     at.selectbox(key="side").set_value("left")
-    at.button(key="sample").click().run()
+    until_done(at.button(key="sample").click().run())
     assert not at.exception and not at.error
     assert passes == []  # the sample's network pass was kept: only the measuring ran again
     store = ResultsStore(os.environ[DATA_DIR_ENV])
@@ -177,20 +189,22 @@ def test_switching_the_side_re_measures_without_running_the_network(first_analys
     store.delete(key)  # the module's other tests expect the one stored analysis
 
 
-def test_a_refreshed_page_follows_the_running_job_instead_of_starting_again(first_analysis, monkeypatch):
-    """The analysis is a job run by a worker: a page opened on ?job=ID (a refresh, another tab)
-    shows its progress and then opens it, with the network run once."""
-    passes = spy(monkeypatch, squat.pipeline, "detect_poses")
+def test_a_refreshed_page_follows_the_running_job_instead_of_starting_again(first_analysis):
+    """The analysis is a job run by a worker process: a page opened on ?job=ID (a refresh, another
+    tab) shows its progress and then opens it; the job ran once, with one network pass."""
     store = ResultsStore(os.environ[DATA_DIR_ENV])
     jobs = Jobs(store)
+    passes = set(store.passes_dir.glob("*.npz"))
     job = jobs.submit(SAMPLE, Settings(pose=PoseSettings(long_side=256, framing="full")))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["job"] = job.id
     at.run()
+    assert not at.exception and at.get("progress")  # the page follows the job, it does not run it
+    until_done(at)
     assert not at.exception and not at.error
     done = jobs.get(job.id)
     assert done.state == "done" and at.session_state["open_key"] == done.run_key
-    assert len(passes) == 1 and done.attempts == 1
+    assert done.attempts == 1 and len(set(store.passes_dir.glob("*.npz")) - passes) == 1
     store.delete(done.run_key)  # the module's other tests expect the one stored analysis
 
 
@@ -219,6 +233,63 @@ def test_hosted_each_session_sees_only_its_own_analyses_and_a_private_link_share
 
     a.button(key=f"delete:{entry.key}").click().run()  # the owner lets go: the link's holder keeps it
     assert store.get(entry.key) is not None
+
+
+LOGIN = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "squat",
+         "client_secret": "s", "server_metadata_url": "http://127.0.0.1:9400/.well-known/openid-configuration"}
+
+
+def hosted_page(user: dict) -> AppTest:
+    """A hosted page whose host configured a login (an [auth] secrets section), as `user` sees it."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets["auth"] = LOGIN
+    at.user = user
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_hosted_with_a_login_analyses_belong_to_the_signed_in_lifter_on_any_device(first_analysis, monkeypatch):
+    monkeypatch.setenv("SQUAT_HOSTED", "1")
+    (entry,) = ResultsStore(os.environ[DATA_DIR_ENV]).list()
+    ben = {"is_logged_in": True, "iss": "http://127.0.0.1:9400", "sub": "ben", "name": "Ben"}
+    anna = {**ben, "sub": "anna", "name": "Anna"}
+
+    signed_out = hosted_page({"is_logged_in": False})
+    assert signed_out.button(key="sign_in").label == "Sign in"
+    laptop = hosted_page(ben)
+    assert "Signed in as **Ben**" in " ".join(c.value for c in laptop.sidebar.caption)
+    assert laptop.button(key="sign_out").label == "Sign out"
+    laptop.button(key="sample").click().run()
+    assert not laptop.exception and laptop.session_state["open_key"] == entry.key
+
+    phone = hosted_page(ben)  # Ben again, another device: his analysis is listed and opens
+    assert entry.clip_name in [b.label for b in phone.sidebar.button]
+    phone.button(key=f"open:{entry.key}").click().run()
+    assert phone.session_state["open_key"] == entry.key and not phone.error
+    other = hosted_page(anna)
+    assert entry.clip_name not in [b.label for b in other.sidebar.button]
+    other.query_params["open"] = entry.key
+    other.run()
+    assert "private" in other.error[0].value and not other.session_state["open_key"]
+    phone.button(key=f"delete:{entry.key}").click().run()  # Ben lets go; the laptop-mode history keeps it
+
+
+def test_hosted_a_reference_the_host_published_is_every_lifters_to_open_but_nobodys_to_delete(first_analysis,
+                                                                                                monkeypatch):
+    monkeypatch.setenv("SQUAT_HOSTED", "1")
+    jobs = Jobs(ResultsStore(os.environ[DATA_DIR_ENV]))
+    published = jobs.publish(SAMPLE, analysis_settings("mobilenet_thin", "auto"))  # stored already: no network
+    try:
+        at = fresh_app()
+        assert SAMPLE.name in [b.label for b in at.sidebar.button]
+        assert any(c.value.startswith("reference lifter") for c in at.sidebar.caption)
+        assert f"delete:{published.run_key}" not in [b.key for b in at.button]
+        at.query_params["open"] = published.run_key
+        at.run()
+        assert not at.error and at.session_state["open_key"] == published.run_key
+    finally:
+        jobs.disown("public", published.run_key)
 
 
 def test_viewer_opens_at_the_bottom_of_the_first_rep(sample_app, stored):
@@ -296,7 +367,7 @@ def test_bad_upload_shows_an_error_and_keeps_the_open_analysis(sample_app, data_
 def test_analysis_entry_reports_a_clip_with_nobody_in_it(sample_app, data_root, tmp_path):
     at = sample_app
     at.session_state["analyse_path"] = str(make_empty_room_clip(tmp_path / "empty_room.mp4"))
-    at.run()
+    until_done(at.run())
     assert not at.exception
     assert len(at.error) == 1 and "no person found in empty_room.mp4" in at.error[0].value
     assert len(ResultsStore(data_root).list()) == 1
@@ -313,6 +384,19 @@ def test_a_clip_over_the_hosts_length_limit_gets_a_clear_error(sample_app, data_
     assert not at.exception
     assert len(at.error) == 1 and "up to 1 s: trim it" in at.error[0].value
     assert len(ResultsStore(data_root).list()) == 1  # nothing queued, nothing kept
+
+
+def test_a_lifter_over_the_hosts_job_cap_gets_a_clear_error(first_analysis, tmp_path, monkeypatch):
+    for name, value in (("SQUAT_HOSTED", "1"), ("SQUAT_MAX_JOBS", "1"), ("SQUAT_WORKERS", "0"),
+                        (DATA_DIR_ENV, str(tmp_path / "data"))):  # no workers: the first job stays queued
+        monkeypatch.setenv(name, value)
+    at = fresh_app()
+    at.session_state["analyse_path"] = str(DATA / "pose2sim_cam01.mp4")
+    at.run()
+    assert not at.error and at.get("progress")  # queued and followed
+    at.session_state["analyse_path"] = str(DATA / "sports2d_crouch.mp4")
+    at.run()
+    assert len(at.error) == 1 and "this host takes 1 at once from each lifter: wait" in at.error[0].value
 
 
 def test_past_analysis_opens_from_the_sidebar_and_from_the_url(first_analysis, stored):

@@ -57,19 +57,17 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port with an empty SQUAT_DATA_DIR; yields (url, log path)."""
-    root = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def streamlit_app(root: Path, env: dict[str, str], port: int, *options: str):
+    """`streamlit run app.py` on `port` with its data in root/data; yields (url, log path)."""
     log = root / "streamlit.log"
-    port = free_port()
-    env = dict(os.environ, SQUAT_DATA_DIR=str(root / "data"))
+    env = dict(os.environ, SQUAT_DATA_DIR=str(root / "data"), **env)
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port),
                "--browser.gatherUsageStats", "false",
                # no file watcher: edits to the checkout during the run (or screenshots written into docs/)
                # must not put a "File change. Rerun" prompt on the page or rerun the app
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false", *options]
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -95,6 +93,13 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app as on a laptop, with an empty data folder."""
+    with streamlit_app(tmp_path_factory.mktemp("browser"), {}, free_port()) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +225,90 @@ def test_upload_analyse_and_step_frames(server, browser, shots):
         raise AssertionError(f"{error}\n--- streamlit log ---\n{log_tail(log)}") from error
     finally:
         page.close()
+
+
+# --------------------------------------------------------------------------- hosted for a gym
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory):
+    """The app as a share host runs it ($SQUAT_HOSTED=1, two worker threads), with a login: a real
+    OpenID Connect provider on this machine (oidc-provider-mock) in the [auth] secrets section."""
+    provider = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is missing "
+                                   "(pip install -r requirements-dev.txt)")
+    root = tmp_path_factory.mktemp("hosted")
+    port = free_port()
+    with provider.run_server_in_thread() as idp:
+        secrets = root / "secrets.toml"
+        secrets.write_text("[auth]\n"
+                           f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+                           f'cookie_secret = "{os.urandom(16).hex()}"\n'
+                           'client_id = "squat"\nclient_secret = "squat"\n'
+                           f'server_metadata_url = "http://localhost:{idp.server_port}/.well-known/openid-configuration"\n')
+        env = {"SQUAT_HOSTED": "1", "SQUAT_WORKERS": "2"}
+        with streamlit_app(root, env, port, "--secrets.files", str(secrets)) as running:
+            yield running
+
+
+ANNAS = REPO / "tests" / "data" / "sports2d_crouch.mp4"  # two short clips of real people (BSD-3-Clause)
+BENS = REPO / "tests" / "data" / "pose2sim_cam01.mp4"
+
+
+def upload(page, clip: Path) -> None:
+    page.get_by_test_id("stFileUploader").first.locator("input[type=file]").set_input_files(clip)
+
+
+def expect_listed(page, mine: Path, theirs: Path) -> None:
+    """The sidebar's past analyses list `mine` and not `theirs`."""
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("button", name=mine.name, exact=True)).to_have_count(1)
+    expect(sidebar.get_by_role("button", name=theirs.name, exact=True)).to_have_count(0)
+
+
+def test_hosted_two_lifters_at_once_each_see_only_their_own(hosted, browser, shots):
+    """Anna (not signed in) and Ben (signed in through the host's login) upload different clips at
+    the same moment: both finish; each lists and opens only their own; the other's link is refused;
+    a refresh keeps Anna's, and her private link opens it on another device."""
+    url, log = hosted
+    anna_browser, ben_browser, phone = (browser.new_context(viewport=VIEWPORT) for _ in range(3))
+    anna, ben = anna_browser.new_page(), ben_browser.new_page()
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    try:
+        anna.goto(url)
+        ben.goto(url)
+        ben.get_by_role("button", name="Sign in").click()  # to the provider's form, then back
+        ben.locator("input[name=sub]").fill("ben")
+        ben.get_by_role("button", name="Authorize").click()
+        expect(ben.get_by_text("Signed in as")).to_be_visible()
+        expect(anna.get_by_role("button", name="Sign in")).to_be_visible()
+
+        upload(anna, ANNAS)
+        upload(ben, BENS)
+        for page, clip in ((anna, ANNAS), (ben, BENS)):
+            expect(page.get_by_role("heading", name=clip.name)).to_be_visible(timeout=ANALYSIS_TIMEOUT_MS)
+        expect_listed(anna, ANNAS, BENS)
+        expect_listed(ben, BENS, ANNAS)
+        anna.screenshot(path=str(shots / "hosted_anna.png"))
+
+        anna.reload()  # the same browser: its cookie keeps Anna's analyses
+        expect(anna.get_by_role("heading", name=ANNAS.name)).to_be_visible()
+        expect_listed(anna, ANNAS, BENS)
+        key = re.search(r"[?&]open=([^&]+)", anna.url).group(1)
+        ben.goto(f"{url}/?open={key}")  # Anna's analysis by its key: refused
+        expect(ben.get_by_text("That analysis is private")).to_be_visible()
+        expect_listed(ben, BENS, ANNAS)  # Ben's own, as before
+
+        link = anna.get_by_test_id("stCaptionContainer").filter(has_text="Private link").get_by_role("link")
+        private = phone.new_page()
+        private.goto(url + "/" + link.get_attribute("href").lstrip("/"))
+        expect(private.get_by_role("heading", name=ANNAS.name)).to_be_visible()
+        for page in (anna, ben, private):
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+    except Exception as error:
+        for name, page in (("anna", anna), ("ben", ben)):
+            with contextlib.suppress(sync_api.Error):
+                page.screenshot(path=str(shots / f"hosted_failure_{name}.png"))
+        raise AssertionError(f"{error}\n--- streamlit log ---\n{log_tail(log)}") from error
+    finally:
+        for context in (anna_browser, ben_browser, phone):
+            context.close()

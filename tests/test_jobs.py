@@ -208,3 +208,37 @@ def test_analyses_past_the_keep_days_are_removed_with_their_clip(tmp_path):
         db.execute("UPDATE jobs SET created = created - 3 * 86400")
     assert jobs.clean_up(keep_days=1) == [key]
     assert store.list() == [] and jobs.get(job.id) is None and not any(store.clips_dir.iterdir())
+
+
+def test_signing_in_hands_the_browsers_analyses_to_the_lifter(tmp_path):
+    """Hosted: what a browser analysed before its lifter signed in goes with the lifter; nobody
+    else's moves, and the browser keeps nothing."""
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    mine = jobs.submit(SAMPLE, FAST, owner="browser:a")
+    theirs = jobs.submit(REPO / "tests" / "data" / "synth_side_short" / "clip.mp4", FAST, owner="browser:b")
+    assert jobs.hand_over("browser:a", "user:ben") == 1
+    assert jobs.get(mine.id).owner == "user:ben" and jobs.get(theirs.id).owner == "browser:b"
+    assert jobs.list(owner="browser:a") == [] and jobs.hand_over("browser:a", "user:ben") == 0
+
+
+def test_a_worker_started_by_the_app_ends_with_it(tmp_path):
+    """The app's own worker processes (`--parent`): when the app is gone, so are they."""
+    app = subprocess.Popen(["bash", "-c", f"{sys.executable} -m squat worker --data {tmp_path / 'data'} "
+                            "--parent $$ & echo $!; sleep 3"], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    worker = int(app.stdout.readline())
+    assert app.wait(timeout=30) == 0
+    wait_for(lambda: not Path(f"/proc/{worker}").exists() or "Z" in Path(f"/proc/{worker}/stat").read_text()
+             .split(")")[1].split()[:1], timeout=30)
+
+
+def test_a_published_reference_is_analysed_at_once_for_everyone_and_a_clip_with_nobody_is_refused(tmp_path):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    job = jobs.publish(SAMPLE, FAST, name="pro lifter.mp4")
+    assert job.state == "done" and job.owner == "public" and jobs.published_keys() == [job.run_key]
+    assert store.get(job.run_key).clip_name == "pro lifter.mp4"
+    with pytest.raises(SquatError, match="no person found"):
+        jobs.publish(make_empty_room_clip(tmp_path / "empty_room.mp4"), FAST)
+    assert jobs.published_keys() == [job.run_key]

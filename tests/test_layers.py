@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. A module may import its own layer and any layer listed before it.
 LAYERS = (
-    ("squat", "squat.errors", "squat.settings", "squat.skeleton", "squat.numbers", "squat.series", "squat.measures"),  # foundations
+    ("squat", "squat.errors", "squat.settings", "squat.skeleton", "squat.numbers", "squat.series", "squat.measures",
+     "squat.timing"),  # foundations
     ("squat.io",),  # video in/out
     ("squat.pose",),  # networks, weights, decoding, detections
     ("squat.track",),  # framing, choosing and following the lifter, smoothing
@@ -17,7 +18,7 @@ LAYERS = (
     ("squat.draw",),  # overlays, chart band, heatmaps, Altair charts
     ("squat.results", "squat.passes", "squat.compare"),  # results and kept network passes; comparing two results
     ("squat.pipeline", "squat.store", "squat.jobs"),  # orchestration
-    ("squat.eval",),  # evaluation: reads results like any user (and runs the pipeline where one is missing)
+    ("squat.eval", "squat.bench"),  # evaluation and speed: read results like any user, run the pipeline
     ("squat.cli", "squat.__main__"),  # the command line dispatches to all of the above
     ("dashboard",),  # the Streamlit app's package, beside the engine
 )

@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 from squat.errors import VideoError
+from squat.timing import stage
 
 EXPORT_HINT = "export it from your phone as MP4/MOV and try again"
 
@@ -128,15 +129,16 @@ class FrameReader(Iterator[Frame]):
         self._time_base = self._stream.time_base  # frames flushed from the decoder carry none
 
     def __next__(self) -> Frame:
-        if self._pending is not None:
-            raw, self._pending = self._pending, None
-        else:
-            raw = next(self._frames, None)
-        if raw is None:
-            self._finish()
-            raise StopIteration
-        time_s = frame_time_s(_stamp(raw), self._origin, self._time_base, self._previous_s, self._step_s)
-        frame = Frame(self._index, time_s, _upright_bgr(raw, self.rotation, self.long_side))
+        with stage("decode"):
+            if self._pending is not None:
+                raw, self._pending = self._pending, None
+            else:
+                raw = next(self._frames, None)
+            if raw is None:
+                self._finish()
+                raise StopIteration
+            time_s = frame_time_s(_stamp(raw), self._origin, self._time_base, self._previous_s, self._step_s)
+            frame = Frame(self._index, time_s, _upright_bgr(raw, self.rotation, self.long_side))
         self._index += 1
         self._previous_s = time_s
         return frame
@@ -289,13 +291,14 @@ class VideoWriter:
                 f"frame times must increase by at least 1/90000 s: {time_s} s after "
                 f"{float(self._last_pts * WRITE_TIME_BASE)} s"
             )
-        if any(self._pad):
-            image_bgr = np.pad(image_bgr, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
-        frame.pts = pts
-        frame.time_base = WRITE_TIME_BASE
-        self._container.mux(self._stream.encode(frame))
+        with stage("encode"):
+            if any(self._pad):
+                image_bgr = np.pad(image_bgr, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)))
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+            frame.pts = pts
+            frame.time_base = WRITE_TIME_BASE
+            self._container.mux(self._stream.encode(frame))
         self._last_pts = pts
         self.frames_written += 1
 
@@ -305,7 +308,8 @@ class VideoWriter:
             return
         try:
             if self.frames_written:
-                self._container.mux(self._stream.encode(None))
+                with stage("encode"):
+                    self._container.mux(self._stream.encode(None))
         finally:
             self._container.close()
             self._container = None

@@ -15,6 +15,7 @@ from squat.pose.maps import STRIDE
 from squat.pose.weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
 from squat.settings import PoseSettings
 from squat.skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
+from squat.timing import stage
 
 PAD_VALUE = 128  # mid-grey, as OpenPose pads; the network sees "nothing" there
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -157,11 +158,13 @@ class PoseEstimator:
         return total_hm / len(factors), total_paf / len(factors), box
 
     def _run(self, images: list[np.ndarray], box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
-        batch = np.stack([letterbox(im, box) for im in images])
-        if self.settings.flip:  # the mirrored frames in the same batch
-            batch = np.concatenate([batch, batch[:, :, ::-1]])
-        x = torch.from_numpy(normalise(np.ascontiguousarray(batch), self.spec.preprocess)).to(self.device)
-        heatmaps, pafs = (m.float().cpu().numpy() for m in self.model(x))
+        with stage("preprocess"):
+            batch = np.stack([letterbox(im, box) for im in images])
+            if self.settings.flip:  # the mirrored frames in the same batch
+                batch = np.concatenate([batch, batch[:, :, ::-1]])
+            x = torch.from_numpy(normalise(np.ascontiguousarray(batch), self.spec.preprocess)).to(self.device)
+        with stage("network"):
+            heatmaps, pafs = (m.float().cpu().numpy() for m in self.model(x))
         if self.settings.flip:
             n = len(images)
             heatmaps = (heatmaps[:n] + unmirror_heatmaps(heatmaps[n:])) / 2
@@ -172,9 +175,10 @@ class PoseEstimator:
         """Everyone in each frame, in frame pixels."""
         heatmaps, pafs, box = self.maps(images, box)
         out = []
-        for hm, paf in zip(heatmaps, pafs):
-            people = decode(hm, paf, self.settings)
-            out.append(Detections(box.to_frame(people.keypoints).astype(np.float32), people.score))
+        with stage("decoding"):
+            for hm, paf in zip(heatmaps, pafs):
+                people = decode(hm, paf, self.settings)
+                out.append(Detections(box.to_frame(people.keypoints).astype(np.float32), people.score))
         return out
 
     def part_heatmaps(self, image: np.ndarray, parts: dict[str, int],

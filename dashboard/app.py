@@ -13,7 +13,7 @@ from dashboard.resources import PROGRESS_EVERY_S, can_open, finished_entry, job_
 from dashboard.sidebar import account, intake, past_analyses
 from squat.errors import SquatError
 
-METER = "_progress_meter"  # the followed job's ProgressMeter (its rate spans the fragment's reruns)
+METER = "_progress_meter:{}"  # a followed job's ProgressMeter, by job id (its rate spans the fragment's reruns)
 
 
 def follow_running_job() -> None:
@@ -27,7 +27,7 @@ def follow_running_job() -> None:
     if job is not None and not job.finished:
         return  # show_progress draws it
     state.follow_job(None)
-    st.session_state.pop(METER, None)
+    st.session_state.pop(METER.format(job_id), None)
     try:
         entry = finished_entry(job_id)
     except SquatError as e:
@@ -55,7 +55,7 @@ def progress(job_id: str) -> None:
     job = jobs().get(job_id)
     if job is None or job.finished:
         st.rerun()
-    meter = st.session_state.setdefault(METER, ProgressMeter())
+    meter = st.session_state.setdefault(METER.format(job_id), ProgressMeter())
     fraction, text = job_progress(job, meter)
     st.progress(fraction, text=text)
 

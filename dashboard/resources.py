@@ -189,17 +189,17 @@ def visible_entries() -> list[Entry]:
     entries = store().list()
     if not state.hosted():
         return entries
-    mine = set(jobs().owned_keys(state.owner())) | set(jobs().published_keys())
+    mine = set(jobs().owned_keys(state.owner())) | published_keys()
     return [e for e in entries if e.key in mine]
 
 
 def can_open(key: str) -> bool:
-    return not state.hosted() or jobs().owned(state.owner(), key) is not None or is_published(key)
+    return not state.hosted() or jobs().owned(state.owner(), key) is not None or key in published_keys()
 
 
-def is_published(key: str) -> bool:
-    """Hosted: an analysis the host published, shared read-only with every lifter."""
-    return state.hosted() and key in jobs().published_keys()
+def published_keys() -> set[str]:
+    """Hosted: the analyses the host published, shared read-only with every lifter (none on a laptop)."""
+    return set(jobs().published_keys()) if state.hosted() else set()
 
 
 def private_link(key: str) -> Optional[str]:

@@ -13,8 +13,8 @@ from dashboard.resources import (
     analyse,
     analyse_upload,
     delete_run,
-    is_published,
     jobs,
+    published_keys,
     store,
     visible_entries,
 )
@@ -73,7 +73,7 @@ def past_analyses() -> None:
     if not entries:
         st.sidebar.caption(f"None yet. They are kept in {store().root}.")
         return
-    current = state.open_key()
+    current, shared = state.open_key(), published_keys()
     for entry in entries:
         when = entry.created.astimezone().strftime("%d %b %H:%M")
         details = entry_label(entry.clip_name, when, entry.rep_count, entry.mean_depth)
@@ -81,7 +81,7 @@ def past_analyses() -> None:
         left.button(entry.clip_name, key=SIDEBAR.open(entry.key), on_click=state.open_run, args=(entry.key,),
                     width="stretch", type="primary" if entry.key == current else "secondary",
                     help=f"{details}; model {entry.model}, {entry.side} leg")
-        if is_published(entry.key):  # shared by the host with every lifter: read-only
+        if entry.key in shared:  # published by the host for every lifter: read-only
             left.caption(f"reference lifter · {details.removeprefix(f'{entry.clip_name} · ')}")
             continue
         left.caption(details.removeprefix(f"{entry.clip_name} · "))

@@ -266,8 +266,9 @@ def remember_browser() -> None:
     if _owner_cookie() == token or st.session_state.get(OWNER_COOKIE_SET):
         return
     st.session_state[OWNER_COOKIE_SET] = True
-    st.sidebar.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={OWNER_COOKIE_DAYS * 86400}; "
-            "SameSite=Lax';</script>", unsafe_allow_javascript=True)
+    age = OWNER_COOKIE_DAYS * 86400
+    st.sidebar.html(f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={age}; SameSite=Lax';</script>",
+                    unsafe_allow_javascript=True)
 
 
 def take_hand_over() -> Optional[str]:

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_empty_room_clip, spy
+from conftest import make_empty_room_clip
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-import squat.pipeline
 from dashboard.presenters import (
     ProgressMeter,
     aligned_chart_tables,
@@ -104,11 +103,6 @@ def stored(first_analysis, data_root):
     return store.load(entry.key)
 
 
-@pytest.fixture
-def analyze_calls(monkeypatch):
-    return spy(monkeypatch, squat.pipeline, "analyze")
-
-
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -167,23 +161,26 @@ def test_sample_clip_is_analysed_into_metrics_rep_table_charts_and_video(first_a
     assert "squat_side.mp4" in [b.label for b in at.sidebar.button]  # listed among past analyses
 
 
-def test_reopening_the_sample_uses_the_store_without_analysing_again(first_analysis, analyze_calls):
+def test_reopening_the_sample_uses_the_store_without_analysing_again(first_analysis):
     at = fresh_app()
     at.button(key="sample").click().run(timeout=30)
     assert not at.exception and not at.error
-    assert analyze_calls == []
+    # the analyses run in worker processes: no job was queued, none is running
+    assert Jobs(ResultsStore(os.environ[DATA_DIR_ENV])).list(states=("queued", "running")) == []
+    assert "job" not in at.session_state or not at.session_state["job"]
     assert metrics(at)["reps"] == "1"
     assert [t.value for t in at.toast] == ["Opened the stored analysis of squat_side.mp4"]
 
 
-def test_switching_the_side_re_measures_without_running_the_network(first_analysis, monkeypatch):
-    passes = spy(monkeypatch, squat.pipeline, "detect_poses")
+def test_switching_the_side_re_measures_without_running_the_network(first_analysis):
+    store = ResultsStore(os.environ[DATA_DIR_ENV])
+    kept = {p: p.stat().st_mtime_ns for p in store.passes_dir.glob("*.npz")}
     at = fresh_app()
     at.selectbox(key="side").set_value("left")
     until_done(at.button(key="sample").click().run())
     assert not at.exception and not at.error
-    assert passes == []  # the sample's network pass was kept: only the measuring ran again
-    store = ResultsStore(os.environ[DATA_DIR_ENV])
+    # the worker process read the sample's kept network pass back: none written, none rewritten
+    assert {p: p.stat().st_mtime_ns for p in store.passes_dir.glob("*.npz")} == kept
     key = at.session_state["open_key"]
     assert store.get(key).side == "left"
     store.delete(key)  # the module's other tests expect the one stored analysis

@@ -232,7 +232,7 @@ def test_upload_analyse_and_step_frames(server, browser, shots):
 
 @pytest.fixture(scope="module")
 def hosted(tmp_path_factory):
-    """The app as a share host runs it ($SQUAT_HOSTED=1, two worker threads), with a login: a real
+    """The app as a share host runs it ($SQUAT_HOSTED=1, two worker processes), with a login: a real
     OpenID Connect provider on this machine (oidc-provider-mock) in the [auth] secrets section."""
     provider = pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock is missing "
                                    "(pip install -r requirements-dev.txt)")

@@ -27,6 +27,7 @@ from squat.measure.plate import (
     choose_plate,
     find_circles,
     pixels_per_metre_at_bar,
+    search_region,
     search_scale,
 )
 from squat.measure.reps import segment_reps
@@ -68,7 +69,9 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
             detections += estimator.detect([frame.image], box)
             if look_for_plate:
                 with stage("plate"):
-                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate))
+                    region = search_region(detections[-1].keypoints, lifter_height, frame.image.shape[:2],
+                                           settings.plate)
+                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate, region))
             times.append(frame.time_s)
             if progress:
                 progress("pose", len(times), info.frame_count)

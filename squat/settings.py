@@ -54,6 +54,9 @@ class PlateSettings:
     # radius): 1 px there is ~3 px of a 1080p frame, ~10 ms a frame on 2 cores.
     search_height_px: float = 160.0
     radius_range: tuple[float, float] = (0.1, 0.4)  # plate radius searched, × the lifter's height
+    # Only within this × the lifter's height of someone's keypoints (a plate on the lifter's
+    # shoulders lies within ~0.8 of their hip); the whole frame where nobody was found.
+    region_margin: float = 1.0
     circles_per_channel: int = 5  # strongest Hough circles kept per Lab channel (isoluminant plates)
     # Share of the rim where the colour edge runs across the rim (the rendered plates: 0.7-1.0;
     # a ball on the floor also scores high, so position and size decide the rest).

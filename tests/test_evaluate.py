@@ -133,8 +133,8 @@ def test_swapped_legs_are_counted_in_the_frames_they_happen(truth):
     swapped = frames.index[60:90]  # frames 60..89, around the bottom, where the legs lie furthest apart
     for joint in ("hip", "knee", "ankle"):
         for axis in ("x", "y"):
-            r, l = f"r_{joint}_{axis}", f"l_{joint}_{axis}"
-            frames.loc[swapped, [r, l]] = frames.loc[swapped, [l, r]].to_numpy()
+            right, left = f"r_{joint}_{axis}", f"l_{joint}_{axis}"
+            frames.loc[swapped, [right, left]] = frames.loc[swapped, [left, right]].to_numpy()
     femur = femur_length_px(truth_frames, "r")
     counted = swapped_frames(frames, truth_frames, "r", femur)
     assert counted["swapped_frames"] == 30

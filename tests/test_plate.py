@@ -18,6 +18,7 @@ from squat.measure.plate import (
     find_circles,
     pixels_per_metre,
     pixels_per_metre_at_bar,
+    search_region,
     search_scale,
 )
 from squat.settings import PlateSettings
@@ -37,6 +38,23 @@ def test_isoluminant_plate_is_found_by_colour():
     best = circles[np.argmax(circles[:, 3])]
     assert np.hypot(best[0] - 400, best[1] - 150) < 2 and abs(best[2] - 60) < 3
     assert best[3] > 0.9
+
+
+def test_the_search_stays_near_the_people_found():
+    """Only the frame around someone's keypoints is searched, and circles come back in frame pixels."""
+    wall = np.full((540, 960, 3), 90, np.uint8)
+    cv2.circle(wall, (300, 200), 50, (30, 30, 220), -1, cv2.LINE_AA)  # a plate near the lifter
+    cv2.circle(wall, (880, 450), 50, (220, 30, 30), -1, cv2.LINE_AA)  # one on a rack far away
+    person = np.full((1, 18, 3), np.nan, np.float32)
+    person[0, :3] = [[300, 250, 0.9], [310, 300, 0.9], [320, 400, 0.8]]
+    region = search_region(person, lifter_height_px=200, frame_size=(540, 960))
+    assert region == (100, 50, 520, 540)  # keypoints ± one lifter height, clipped to the frame
+    circles = find_circles(wall, 1.0, 200, region=region)
+    best = circles[np.argmax(circles[:, 3])]
+    assert np.hypot(best[0] - 300, best[1] - 200) < 2 and abs(best[2] - 50) < 3
+    assert not (np.hypot(circles[:, 0] - 880, circles[:, 1] - 450) < 20).any()
+    assert search_region(np.full((1, 18, 3), np.nan), 200, (540, 960)) is None  # nobody: whole frame
+    assert len(find_circles(wall, 1.0, 200, region=(0, 0, 4, 540))) == 0
 
 
 def test_plate_of_the_short_render_is_tracked_within_a_few_pixels():

@@ -58,14 +58,44 @@ def rim_support(gradient: tuple[np.ndarray, np.ndarray, np.ndarray], circles: np
     return ((m > RIM_EDGE) & (radial > RIM_RADIAL)).mean(axis=1)
 
 
+def search_region(people: np.ndarray, lifter_height_px: float, frame_size: tuple[int, int],
+                  settings: PlateSettings = PlateSettings()) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the part of the frame where a plate on someone's shoulders can be, i.e.
+    within region_margin × the lifter's height of any keypoint of the people (P, J, 3) found in
+    this frame; None (the whole frame) where nobody was found.
+
+    choose_plate only takes a circle centred within 1.5 femurs (~0.4 lifter heights) of the
+    lifter's hip and 2.4 femurs above it, whose radius is at most 0.4 heights: all of it lies
+    inside this margin. Outside it, a textured wall or floor only feeds the Hough transform
+    (1.2 s a frame on a 540p gym clip searched whole, issue 15).
+    """
+    xy = np.asarray(people, np.float64)[..., :2].reshape(-1, 2)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if not len(xy):
+        return None
+    h, w = frame_size
+    margin = settings.region_margin * lifter_height_px
+    x0, y0 = np.floor(xy.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(xy.max(axis=0) + margin).astype(int)
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+
+
 def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
-                 settings: PlateSettings = PlateSettings()) -> np.ndarray:
+                 settings: PlateSettings = PlateSettings(),
+                 region: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Plate-sized circles in one BGR frame (as squat.io.video reads them): (N, 4) x, y, radius in frame pixels and rim support.
 
     scale: the frame is searched at this scale (search_scale); lifter_height_px (frame pixels)
-    sets the radii searched. Circles that share a centre across channels are all kept: the
-    per-clip choice takes the best supported.
+    sets the radii searched; region (search_region): only that part of the frame is searched.
+    Circles that share a centre across channels are all kept: the per-clip choice takes the
+    best supported.
     """
+    x0, y0 = 0, 0
+    if region is not None:
+        x0, y0, x1, y1 = region
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return np.zeros((0, 4), np.float32)
+        image = image[y0:y1, x0:x1]
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
     lab = cv2.cvtColor(cv2.GaussianBlur(small, (5, 5), 1.2), cv2.COLOR_BGR2LAB)
     height = lifter_height_px * scale
@@ -81,7 +111,8 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
     circles = np.concatenate(found).astype(np.float64)
     support = rim_support(colour_gradient(lab), circles)
     keep = support >= settings.min_rim_support
-    out = np.column_stack([(circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0], support[keep]])
+    out = np.column_stack([(circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0] + [x0, y0, 0.0],
+                           support[keep]])
     return out.astype(np.float32)
 
 

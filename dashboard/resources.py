@@ -50,7 +50,7 @@ def get_jobs(root: str) -> Jobs:
     jobs = Jobs(get_store(root))
     workers = int(os.environ.get(WORKERS_ENV, "1") or 0)
     if workers > 0 and not jobs.queue_url:  # with RQ ($SQUAT_QUEUE) the workers run apart
-        start_worker_processes(jobs.store.root, workers)
+        jobs.stop_workers = start_worker_processes(jobs.store.root, workers)
     return jobs
 
 

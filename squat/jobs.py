@@ -164,6 +164,7 @@ class Jobs:
     def __init__(self, store: ResultsStore, queue_url: Optional[str] = None):
         self.store = store
         self.queue_url = queue_url if queue_url is not None else (os.environ.get(QUEUE_ENV) or None)
+        self.stop_workers: Callable[[], None] = lambda: None  # the workers started for this table
         with self._db() as db:
             db.execute(_SCHEMA)
 

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 from conftest import make_empty_room_clip
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
+from dashboard import resources
 from dashboard.presenters import (
     ProgressMeter,
     aligned_chart_tables,
@@ -54,6 +56,8 @@ def data_root(tmp_path_factory):
     previous = os.environ.get(DATA_DIR_ENV)
     os.environ[DATA_DIR_ENV] = str(root)
     yield root
+    resources.jobs().stop_workers()  # the app's worker process would poll on to the suite's end
+    st.cache_resource.clear()
     if previous is None:
         os.environ.pop(DATA_DIR_ENV, None)
     else:

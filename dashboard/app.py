@@ -1,7 +1,11 @@
 """The dashboard's one page, run top to bottom on every rerun: the sidebar with, last, the progress of
 the analysis this session follows (a fragment that polls the job, so the page stays usable), then
-the open analysis (dashboard.pages.results, with its comparison) or the welcome page."""
+the open analysis (dashboard.pages.results, with its comparison) or the welcome page. Once the
+followed analysis has its numbers, the page shows them (reps, metrics, charts) while its annotated
+video is still being made, then the whole analysis when it is done."""
 from __future__ import annotations
+
+from typing import Optional
 
 import streamlit as st
 
@@ -9,9 +13,20 @@ from dashboard import state
 from dashboard.pages.results import show_results
 from dashboard.pages.welcome import welcome
 from dashboard.presenters import ProgressMeter
-from dashboard.resources import PROGRESS_EVERY_S, can_open, finished_entry, job_progress, jobs, load_run, store
+from dashboard.resources import (
+    PROGRESS_EVERY_S,
+    can_open,
+    finished_entry,
+    job_progress,
+    jobs,
+    load_run,
+    preview_run,
+    store,
+)
 from dashboard.sidebar import account, intake, past_analyses
 from squat.errors import SquatError
+from squat.jobs import Job
+from squat.store import StoredRun
 
 METER = "_progress_meter:{}"  # a followed job's ProgressMeter, by job id (its rate spans the fragment's reruns)
 
@@ -28,6 +43,7 @@ def follow_running_job() -> None:
         return  # show_progress draws it
     state.follow_job(None)
     st.session_state.pop(METER.format(job_id), None)
+    st.session_state.pop(state.VIDEO_METER.format(job_id), None)
     try:
         entry = finished_entry(job_id)
     except SquatError as e:
@@ -37,6 +53,20 @@ def follow_running_job() -> None:
         jobs().adopt(job_id, state.owner())
     st.toast(f"{entry.clip_name}: {entry.rep_count} rep{'s' * (entry.rep_count != 1)}")
     state.open_run(entry.key)
+
+
+def early_results() -> Optional[tuple[Job, StoredRun]]:
+    """The followed job and its numbers, while its annotated video is still being made. The page
+    switches to them once, when they are ready; a lifter who then opens another analysis sees that."""
+    job_id = state.job()
+    job = jobs().get(job_id) if job_id else None
+    run = preview_run(job) if job is not None else None
+    if job is None or run is None:
+        return None
+    if not state.preview_shown(job.id):
+        state.mark_preview_shown(job.id)
+        state.open_run(None)
+    return None if state.open_key() else (job, run)
 
 
 def show_progress() -> None:
@@ -53,8 +83,8 @@ def show_progress() -> None:
 def progress(job_id: str) -> None:
     """The followed job's progress bar, read from its row; the whole page reruns when it ends."""
     job = jobs().get(job_id)
-    if job is None or job.finished:
-        st.rerun()
+    if job is None or job.finished or (job.preview is not None and not state.preview_shown(job_id)):
+        st.rerun()  # ended: open it; numbers ready: show them
     meter = st.session_state.setdefault(METER.format(job_id), ProgressMeter())
     fraction, text = job_progress(job, meter)
     st.progress(fraction, text=text)
@@ -66,8 +96,13 @@ def main() -> None:
     intake()
     account()
     follow_running_job()  # before the sidebar's list: a private link's analysis joins it
+    early = early_results()  # before the list too: it may close the open analysis
     past_analyses()
     show_progress()
+    if early is not None:
+        job, run = early
+        show_results(run, rendering=job.id)
+        return
     key = state.open_key()
     if key and not can_open(key):
         st.error("That analysis is private: open it with the private link its owner has.", icon=":material/lock:")

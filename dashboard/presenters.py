@@ -127,6 +127,17 @@ class ProgressMeter:
         return fraction, " · ".join(parts)
 
 
+def video_progress(meter: ProgressMeter, stage: str, done: int, total: int) -> tuple[float, str]:
+    """How far the annotated video of an analysis shown early is: a bar fraction (0..1) for the render
+    alone and one line ("Drawing the annotated video: frame 57 of 141 · … · about 7 s left")."""
+    if stage == "render":
+        _, text = meter.update(stage, done, total)
+        return (min(1.0, done / total) if total > 0 else 0.0), text
+    if stage == "heatmaps":
+        return 1.0, "The annotated video is drawn: finishing the heatmaps…"
+    return 0.0, "Starting the annotated video…"
+
+
 def format_seconds(seconds: float) -> str:
     """12 s, 3 min 05 s, 1 h 02 min."""
     s = max(0, int(round(seconds)))

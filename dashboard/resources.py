@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -57,6 +58,26 @@ def get_jobs(root: str) -> Jobs:
 @st.cache_data(max_entries=4, show_spinner=False)
 def load_run(root: str, key: str) -> StoredRun:
     return get_store(root).load(key)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _load_preview(root: str, folder: str, clip: str, name: str, sha: str, _settings: Settings,
+                  created: float) -> StoredRun:
+    """A running job's numbers (`folder`, its job's preview: one per job attempt, so the key)."""
+    return get_store(root).load_preview(folder, clip, name, sha, _settings,
+                                        datetime.fromtimestamp(created, UTC))
+
+
+def preview_run(job: Job) -> Optional[StoredRun]:
+    """A running job's numbers, ready before its annotated video (squat.jobs); None when it has none
+    (not yet, not running, or gone because the job just ended)."""
+    if job.state != "running" or job.preview is None:
+        return None
+    try:
+        return _load_preview(str(store().root), str(job.preview), str(job.clip_path), job.clip_name,
+                             job.clip_sha256, job.settings, job.created)
+    except SquatError:
+        return None
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

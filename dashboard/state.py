@@ -43,6 +43,8 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 HOSTED_ENV = "SQUAT_HOSTED"
 JOB = "job"  # id of the analysis job this session follows, mirrored in the URL as ?job=ID
 HANDLED_UPLOAD = "_handled_upload"  # file_id of the sidebar upload last analysed
+PREVIEWED = "_previewed"  # the followed job whose early numbers the page has switched to
+VIDEO_METER = "_video_meter:{}"  # the render's ProgressMeter of a job shown early, by job id
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,16 @@ def job() -> Optional[str]:
 def follow_job(job_id: Optional[str]) -> None:
     """Follow job `job_id` (None: none), keeping the URL in step."""
     _set_mirrored(JOB, JOB, job_id)
+
+
+def preview_shown(job_id: str) -> bool:
+    """Whether the page has switched to job `job_id`'s early numbers (it does once: the lifter may
+    open another analysis while the video is made)."""
+    return st.session_state.get(PREVIEWED) == job_id
+
+
+def mark_preview_shown(job_id: str) -> None:
+    st.session_state[PREVIEWED] = job_id
 
 
 def hosted() -> bool:

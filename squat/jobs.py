@@ -16,6 +16,11 @@ A worker that dies mid-job (kill -9, out of memory, a restart) stops beating its
 worker to look finds the job running under a dead worker, re-queues it once, and fails it with a
 clear message the second time. The half-written run folder of a dead job is removed; the store's
 index never lists it.
+
+The numbers come before the annotated video: once they are written, a running job's row names
+its preview (the store's previews/<job id>.<attempt>: frames.csv, reps.csv, summary.json), which
+the page following the job shows while the video renders. Only a running job has one: it goes
+when the job ends, and a dead worker's job loses it when re-queued.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import os
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -68,11 +74,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT NOT NULL DEFAULT '',
     run_key TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    finished REAL
+    finished REAL,
+    preview TEXT NOT NULL DEFAULT ''
 )
 """
 _FIELDS = ("id", "owner", "clip_sha256", "clip_name", "clip_path", "settings", "state", "attempts", "worker",
-           "heartbeat", "stage", "done", "total", "error", "run_key", "created", "finished")
+           "heartbeat", "stage", "done", "total", "error", "run_key", "created", "finished", "preview")
+# Columns added since the table was first made: (name, definition), added to an older table as it is opened.
+_ADDED = (("preview", "TEXT NOT NULL DEFAULT ''"),)
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,12 @@ class Job:
     error: str  # for a failed job: what to do, in a lifter's words
     run_key: str  # for a done job: the ResultsStore key
     created: float  # unix time
+    preview: Optional[Path] = None  # a running job whose numbers are ready: the folder they are in
+
+    @property
+    def preview_name(self) -> str:
+        """The store's name for this attempt's preview (ResultsStore.keep_preview)."""
+        return f"{self.id}.{self.attempts}"
 
     @property
     def finished(self) -> bool:
@@ -167,6 +182,14 @@ class Jobs:
         self.stop_workers: Callable[[], None] = lambda: None  # the workers started for this table
         with self._db() as db:
             db.execute(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, definition in _ADDED:
+                if name not in have:  # a table from an older version: the column is added, rows kept
+                    try:
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+                    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                        if "duplicate column" not in str(exc):
+                            raise
 
     # ----------------------------------------------------------------- asking
 
@@ -194,7 +217,7 @@ class Jobs:
                "clip_path": clip.relative_to(self.store.root).as_posix(), "settings": json.dumps(asdict(settings)),
                "state": "done" if found else "queued", "attempts": 0, "worker": "", "heartbeat": None,
                "stage": "", "done": 0, "total": 0, "error": "", "run_key": found.key if found else "",
-               "created": time.time(), "finished": time.time() if found else None}
+               "created": time.time(), "finished": time.time() if found else None, "preview": ""}
         self._insert(job)
         if job["state"] == "queued":
             self._dispatch(job["id"])
@@ -268,7 +291,7 @@ class Jobs:
         row = {f: getattr(job, f, None) for f in _FIELDS}
         row.update(id=secrets.token_urlsafe(16), owner=owner, clip_path=job.clip_path.relative_to(self.store.root)
                    .as_posix(), settings=json.dumps(asdict(job.settings)), worker="", heartbeat=None,
-                   created=time.time(), finished=time.time())
+                   created=time.time(), finished=time.time(), preview="")
         self._insert(row)
         return self.get(row["id"])
 
@@ -301,7 +324,7 @@ class Jobs:
         with self._db() as db:
             row = db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, heartbeat = ?, "
-                f"stage = '', done = 0, total = 0 WHERE id = {which} AND state = 'queued' RETURNING id",
+                f"stage = '', done = 0, total = 0, preview = '' WHERE id = {which} AND state = 'queued' RETURNING id",
                 (worker, time.time(), *params)).fetchone()
         return self.get(row[0]) if row else None
 
@@ -321,28 +344,37 @@ class Jobs:
                 last[0] = now
                 self._update(job.id, worker, stage=stage, done=done, total=total, heartbeat=now)
 
+        def numbers_ready(folder: Path) -> None:  # before the video: the page shows the numbers meanwhile
+            try:
+                kept = self.store.keep_preview(folder, job.preview_name)
+            except OSError as exc:  # no preview: the page shows the progress alone, as before
+                self._log(f"job {job.id}: no preview ({exc})")
+                return
+            self._update(job.id, worker, preview=kept.relative_to(self.store.root).as_posix())
+
         heart = threading.Thread(target=beat, name=f"heartbeat {job.id[:6]}", daemon=True)
         heart.start()
         try:
             entry = self.store.save(job.clip_path, job.settings, name=job.clip_name, progress=progress,
-                                    clip_sha256=job.clip_sha256)
-            self._update(job.id, worker, state="done", run_key=entry.key, finished=time.time())
+                                    clip_sha256=job.clip_sha256, numbers_ready=numbers_ready)
+            self._update(job.id, worker, state="done", run_key=entry.key, finished=time.time(), preview="")
         except SquatError as exc:
-            self._update(job.id, worker, state="failed", error=str(exc), finished=time.time())
+            self._update(job.id, worker, state="failed", error=str(exc), finished=time.time(), preview="")
         except Exception as exc:  # noqa: BLE001 - a worker must outlive any one clip
             ref = secrets.token_hex(3)
             self._log(f"job {job.id} ({ref}): {traceback.format_exc()}")
-            self._update(job.id, worker, state="failed", finished=time.time(),
+            self._update(job.id, worker, state="failed", finished=time.time(), preview="",
                          error=f"unexpected failure ({exc.__class__.__name__}, ref {ref}): the details are in the "
                                "worker's log; try again, and tell the host if it keeps failing")
         finally:
             beating.set()
             heart.join()
+            self.store.drop_preview(job.preview_name)
         return self.get(job.id)  # type: ignore[return-value]
 
     def recover(self, stale_s: float = STALE_S) -> list[Job]:
         """Running jobs whose worker is dead: re-queued once, failed the second time; their
-        half-written run folders removed. Returns them as they are now."""
+        half-written run folders and previews removed. Returns them as they are now."""
         now, out = time.time(), []
         for job, worker, heartbeat in self._running():
             alive = _alive(worker)
@@ -353,9 +385,11 @@ class Jobs:
                 shutil.rmtree(partial, ignore_errors=True)
             state, error = ("queued", "") if job.attempts < MAX_ATTEMPTS else ("failed", INTERRUPTED)
             with self._db() as db:  # only if still held by the dead worker
-                changed = db.execute("UPDATE jobs SET state = ?, error = ?, worker = '', finished = ? "
+                changed = db.execute("UPDATE jobs SET state = ?, error = ?, worker = '', finished = ?, preview = '' "
                                      "WHERE id = ? AND state = 'running' AND worker = ?",
                                      (state, error, now if state == "failed" else None, job.id, worker)).rowcount
+            if changed:
+                self.store.drop_preview(job.preview_name)  # its numbers are no result: the job runs again
             if changed and state == "queued":
                 self._dispatch(job.id)  # with RQ: handed out again (only by the one who re-queued it)
             out.append(self.get(job.id))
@@ -456,6 +490,7 @@ class Jobs:
             clip_path=self.store.root / row["clip_path"], settings=settings_from_dict(json.loads(row["settings"])),
             state=row["state"], attempts=int(row["attempts"]), stage=row["stage"], done=int(row["done"]),
             total=int(row["total"]), error=row["error"], run_key=row["run_key"], created=float(row["created"]),
+            preview=self.store.root / row["preview"] if row["preview"] and row["state"] == "running" else None,
         )
 
     def _log(self, text: str) -> None:

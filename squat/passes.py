@@ -27,7 +27,7 @@ from squat.pose.estimator import Letterbox
 from squat.pose.weights import load_registry
 from squat.settings import Settings
 
-FORMAT = 1  # bump when the file's layout or what the pass computes changes
+FORMAT = 2  # bump when the file's layout or what the pass computes changes
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -49,6 +49,14 @@ class PoseTrack:
     hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
     torso_from_bar: bool = True  # the registry's: whether this model's shoulder behind a plate is lost
     far_hip_guessed: bool = True  # the registry's: whether this model guesses the hidden far hip
+    # The frames the network read (detections and circles are theirs), where it ran below the
+    # clip's frame rate (PoseSettings.network_hz); None: every frame.
+    network_frames: Optional[np.ndarray] = None
+
+    @property
+    def seen_s(self) -> np.ndarray:
+        """The times of the frames the network read."""
+        return self.time_s if self.network_frames is None else self.time_s[self.network_frames]
 
 
 def pass_key(clip_sha256: str, settings: Settings) -> str:
@@ -59,6 +67,7 @@ def pass_key(clip_sha256: str, settings: Settings) -> str:
                "weights": spec.sha256 if spec is not None else "", "pose": asdict(settings.pose),
                "tracking": asdict(settings.tracking), "plate": asdict(settings.plate)}
     shaping["pose"].pop("device")  # the CPU and a GPU see the same maps within float noise
+    shaping["pose"].pop("batch_frames")  # and so does a batch of any size
     return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -72,6 +81,8 @@ def save(track: PoseTrack, path: str | Path) -> Path:
     scores = np.concatenate([d.scores for d in track.detections] or [np.zeros(0)]).astype(np.float32)
     arrays = {"time_s": np.asarray(track.time_s, np.float64), "counts": counts, "keypoints": keypoints,
               "scores": scores}
+    if track.network_frames is not None:
+        arrays["network_frames"] = np.asarray(track.network_frames, np.int64)
     if track.circles is not None:
         arrays["circle_counts"] = np.array([len(c) for c in track.circles], np.int32)
         arrays["circles"] = np.concatenate([np.asarray(c, np.float32).reshape(-1, 4) for c in track.circles]
@@ -118,4 +129,5 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         model_sha256=meta["model_sha256"], device=meta["device"], reader_warnings=tuple(meta["reader_warnings"]),
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
+        network_frames=arrays.get("network_frames"),
     )

@@ -18,7 +18,7 @@ from squat import passes, results
 from squat.draw.band import ChartStrip
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
-from squat.io.video import VideoWriter, iter_frames, probe, read_frames
+from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
 from squat.measure.kinematics import Kinematics, compute_kinematics
@@ -41,10 +41,15 @@ from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from squat.timing import stage
 from squat.track.framing import scout
 from squat.track.lifter import mean_hip, select_lifter
+from squat.track.rate import RateGate, fill_between
 from squat.track.smoothing import smooth_track
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
+
+# The annotated video's frame (without the chart band) is at most this many pixels on its long
+# side: it is watched on a phone, and a 1080p one cost 20 ms a frame to encode (2.2x this).
+ANNOTATED_LONG_SIDE = 1280
 
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
@@ -64,20 +69,36 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     detections: list[Detections] = []
     circles: list[np.ndarray] = []
     times: list[float] = []
+    read: list[int] = []  # the frames the network read
+    due = RateGate(settings.pose.network_hz)
+
+    def look(batch: list[Frame]) -> None:
+        found = estimator.detect([f.image for f in batch], box)
+        detections.extend(found)
+        if look_for_plate:
+            with stage("plate"):
+                for frame, people in zip(batch, found):
+                    region = search_region(people.keypoints, lifter_height, frame.image.shape[:2], settings.plate)
+                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate, region))
+
+    batch: list[Frame] = []
     with iter_frames(video) as reader:
         for frame in reader:
-            detections += estimator.detect([frame.image], box)
-            if look_for_plate:
-                with stage("plate"):
-                    region = search_region(detections[-1].keypoints, lifter_height, frame.image.shape[:2],
-                                           settings.plate)
-                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate, region))
             times.append(frame.time_s)
+            if due(frame.time_s):
+                read.append(frame.index)
+                batch.append(frame)
+            if len(batch) == settings.pose.batch_frames:
+                look(batch)
+                batch = []
             if progress:
                 progress("pose", len(times), info.frame_count)
+        if batch:
+            look(batch)
         reader_warnings = tuple(reader.warnings)
     return PoseTrack(
         video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
+        network_frames=None if len(read) == len(times) else np.asarray(read, np.int64),
         circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
@@ -92,17 +113,21 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
 
 
 def _measure(track: PoseTrack, settings: Settings) -> Analysis:
-    info, time_s = track.video, track.time_s
-    raw = select_lifter(list(track.detections), time_s, info.width, info.height, settings.tracking)
-    detected = ~np.isnan(raw[..., 0]).all(axis=1)
-    if not detected.any():
+    info, time_s, seen_s = track.video, track.time_s, track.seen_s
+    # The lifter is chosen, smoothed and given the plate on the frames the network read, then
+    # the frames between are filled (a 60 fps clip read at 30 Hz).
+    raw = select_lifter(list(track.detections), seen_s, info.width, info.height, settings.tracking)
+    if np.isnan(raw[..., 0]).all():
         raise NoLifterError(
             f"no person found in {Path(info.path).name}: film the lifter whole, side-on, in good light, and try again"
         )
-    tracked = smooth_track(raw, time_s, settings.tracking)
+    tracked = smooth_track(raw, seen_s, settings.tracking)
+    plate = (choose_plate(list(track.circles), tracked[:, :N_JOINTS], seen_s, settings.plate, settings.tracking)
+             if track.circles is not None and settings.plate.enabled else np.full((len(seen_s), 3), np.nan))
+    if track.network_frames is not None:
+        raw, tracked, plate = (fill_between(a, seen_s, time_s) for a in (raw, tracked, plate))
+    detected = ~np.isnan(raw[..., 0]).all(axis=1)
     keypoints, feet = tracked[:, :N_JOINTS], tracked[:, N_JOINTS:]  # feet: (F, 4, 3) or (F, 0, 3)
-    plate = (choose_plate(list(track.circles), keypoints, time_s, settings.plate, settings.tracking)
-             if track.circles is not None and settings.plate.enabled else np.full((len(time_s), 3), np.nan))
     bar = bar_centre(plate, (info.height, info.width), settings.plate)
     model_hip = mean_hip(keypoints)  # on the trunk line even where it rides up the back
     bar_px_per_m = pixels_per_metre_at_bar(plate, (info.height, info.width), settings.plate)
@@ -185,9 +210,12 @@ def _warnings(detected: np.ndarray, kin: Kinematics) -> list[str]:
 
 def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, heatmaps: bool = False,
                   progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None,
-                  annotated: bool = True) -> Path:
-    """frames.csv, reps.csv, summary.json, annotated.mp4 (unless not annotated) and heatmap PNGs into out_dir."""
+                  annotated: bool = True, numbers_ready: Optional[Callable[[Path], None]] = None) -> Path:
+    """frames.csv, reps.csv, summary.json, annotated.mp4 (unless not annotated) and heatmap PNGs into out_dir.
+    numbers_ready(out_dir) is called once the three number files are written, before the video."""
     out = results.write(analysis, out_dir)
+    if numbers_ready:
+        numbers_ready(out)
     if annotated:
         render_video(analysis, video, out / "annotated.mp4", progress)
     if heatmaps:
@@ -201,22 +229,26 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     info = analysis.video
     band = (info.width, chart_size(info.width, info.height)[1])
     strip = ChartStrip(analysis.frames, band)
-    rows = analysis.frames.to_dict(orient="records")
+    table = analysis.frames  # a row at a time: a 10-minute clip's rows as dicts would be ~60 MB
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
-    with VideoWriter(path, info.width, info.height + band[1], info.fps) as writer, iter_frames(video) as reader:
+    height = info.height + band[1]
+    shrink = min(1.0, ANNOTATED_LONG_SIDE / max(info.width, info.height))
+    with VideoWriter(path, info.width, height, info.fps, long_side=round(max(info.width, height) * shrink)) as writer, \
+            iter_frames(video) as reader:
         for frame in reader:
             f = frame.index
-            if f >= len(rows):
+            if f >= len(table):
                 break
+            row = table.iloc[f].to_dict()
             with stage("render"):
-                image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, rows[f],
+                image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, row,
                                        bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk)
-                image = stack_chart(image, strip.at(rows[f]["time_s"]))
-            writer.write(image, rows[f]["time_s"])
+                image = stack_chart(image, strip.at(row["time_s"]))
+            writer.write(image, row["time_s"])
             if progress:
-                progress("render", f + 1, len(rows))
+                progress("render", f + 1, len(table))
 
 
 def write_heatmaps(analysis: Analysis, video: str | Path, out: Path, estimator: PoseEstimator,
@@ -244,9 +276,13 @@ def read_frame(video: str | Path, index: int) -> np.ndarray:
 
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,
         progress: Optional[Progress] = None, overwrite: bool = False, annotated: bool = True,
-        passes_dir: str | Path | None = None, clip_sha256: Optional[str] = None) -> Path:
+        passes_dir: str | Path | None = None, clip_sha256: Optional[str] = None,
+        numbers_ready: Optional[Callable[[Path], None]] = None) -> Path:
     """Analyse and write every output into out_dir, which appears only once complete. passes_dir:
-    where network passes are kept (see network_pass); None runs the network every time."""
+    where network passes are kept (see network_pass); None runs the network every time.
+    numbers_ready(folder): called with the unfinished folder once frames.csv, reps.csv and
+    summary.json are in it, before the video is rendered; the folder is renamed or removed
+    afterwards, so keep (link or copy) what must outlive the call."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise SquatError(f"{out} already exists and is not empty: choose another --out or pass --overwrite")
@@ -255,7 +291,7 @@ def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(),
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write_outputs(analysis, video, tmp, heatmaps, progress, annotated=annotated)
+        write_outputs(analysis, video, tmp, heatmaps, progress, annotated=annotated, numbers_ready=numbers_ready)
         if out.exists():
             shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
         tmp.rename(out)

@@ -29,6 +29,12 @@ class PoseSettings:
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a
     # third of the frames at 2.5x the time (docs/accuracy-log.md), so one pass is the default.
     scale_factors: tuple[float, ...] = (1.0,)
+    # The network reads at most this many frames a second; the frames between are filled from
+    # their neighbours (squat.track.rate): a 60 fps clip costs what it does at 30 fps. 0: every frame.
+    network_hz: float = 30.0
+    # Frames through the network at once: a batch of 4 uses the cores better than one at a time
+    # (bench/bench_network.py); the maps are the same.
+    batch_frames: int = 4
     # Test-time flipping: each frame also goes through the network mirrored, and the two sets of
     # maps are averaged (left and right exchanged back). Twice the network time.
     flip: bool = False

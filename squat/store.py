@@ -8,11 +8,15 @@ Layout under the data folder (env var SQUAT_DATA_DIR, default ~/.squat-form-chec
                                   summary.json, annotated.mp4, heatmap PNGs
     passes/<clip>-<key>.npz       the network pass of a clip (squat.passes): another camera side
                                   or threshold re-measures from it without running the network
+    previews/<name>/              a running analysis's numbers (frames.csv, reps.csv, summary.json)
+                                  kept while its video renders (squat.jobs); never a run, never indexed
 
 A run's key is the clip's content hash (sha256 of its bytes, so the file name does not matter)
 plus a hash of the settings and the engine version. `pipeline.run` makes the run folder appear
 only once complete, and the index gets its row only after that: a failed or interrupted
-analysis leaves nothing that `list()` shows. No Streamlit here: the app and tests share it.
+analysis leaves nothing that `list()` shows. Its numbers may be read early, from a preview
+(`keep_preview`, `load_preview`), which its job shows until the run is complete. No Streamlit
+here: the app and tests share it.
 """
 from __future__ import annotations
 
@@ -21,12 +25,13 @@ import json
 import os
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -132,6 +137,7 @@ class ResultsStore:
         self.runs_dir = self.root / "runs"
         self.clips_dir = self.root / "clips"
         self.passes_dir = self.root / "passes"  # kept network passes (squat.passes), <clip sha[:16]>-<key>.npz
+        self.previews_dir = self.root / "previews"  # the numbers of analyses still rendering their video
         self.index_path = self.root / INDEX_FILE
         for folder in (self.runs_dir, self.clips_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -165,31 +171,63 @@ class ResultsStore:
                 f"the stored analysis of {entry.clip_name} is incomplete ({', '.join(missing) or 'clip'} missing "
                 f"under {self.root}): delete it and analyse the clip again"
             )
-        result = results.read(run_dir)
-        return StoredRun(
-            entry=entry,
-            frames=result.frames,
-            reps=result.reps,
-            summary=dict(result.summary.raw),
-            clip=entry.clip_path,
-            annotated=annotated,
-            frames_csv=result.path("frames.csv"),
-            reps_csv=result.path("reps.csv"),
-            summary_json=result.path("summary.json"),
-            heatmaps=tuple(sorted(run_dir.glob("heatmap*.png"))),
-            result=result,
-        )
+        return _stored(entry, results.read(run_dir))
+
+    def load_preview(self, folder: str | Path, clip: str | Path, name: str, clip_sha256: str, settings: Settings,
+                     created: datetime) -> StoredRun:
+        """The numbers of an analysis whose video is still being made (a preview `keep_preview` kept),
+        as a StoredRun under the key the complete run will have; no video, no heatmaps yet.
+        SquatError when the preview is gone (the analysis ended meanwhile)."""
+        folder = Path(folder)
+        try:
+            result = results.read(folder)
+        except OSError as e:  # removed while being read: the run was completed meanwhile
+            raise SquatError(f"the early numbers of {name} are gone ({e.strerror or e}): the analysis ended") from None
+        entry = _entry(run_key(clip_sha256, settings), name, clip_sha256, settings, dict(result.summary.raw),
+                       folder, Path(clip), created)
+        return _stored(entry, result)
+
+    def keep_preview(self, numbers: str | Path, name: str) -> Path:
+        """previews/<name>/: frames.csv, reps.csv and summary.json of `numbers` (an unfinished run
+        folder, `pipeline.run`'s numbers_ready), linked or copied, appearing whole. `name` must be
+        a plain file name (a job's id)."""
+        if not name or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"a preview's name is a plain file name, not {name!r}")
+        self.previews_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=self.previews_dir))
+        try:
+            for file in results.FILES:
+                try:
+                    os.link(Path(numbers) / file, tmp / file)  # written once, never changed: a link will do
+                except OSError:
+                    shutil.copyfile(Path(numbers) / file, tmp / file)
+            final = self.previews_dir / name
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def drop_preview(self, name: str) -> None:
+        """Remove previews/<name> (its run is complete, failed or abandoned)."""
+        if name and Path(name).name == name:
+            shutil.rmtree(self.previews_dir / name, ignore_errors=True)
+            for partial in self.previews_dir.glob(f".{name}.*.partial"):  # a worker killed while keeping it
+                shutil.rmtree(partial, ignore_errors=True)
 
     # ----------------------------------------------------------------- changes
 
     def save(self, video: str | Path, settings: Settings = Settings(), name: str | None = None,
              progress: Optional[pipeline.Progress] = None, move: bool = False,
-             clip_sha256: str | None = None) -> Entry:
+             clip_sha256: str | None = None, numbers_ready: Optional[Callable[[Path], None]] = None) -> Entry:
         """Analyse `video` and keep the result; returns at once when this content and settings are stored.
 
         `name` is the clip's name to show (default: the file's name); `move` moves the file into the
         store instead of copying it (an upload already written to a temporary file). `clip_sha256`
-        skips hashing when the caller already has it. Raises SquatError for a file that cannot be
+        skips hashing when the caller already has it. `numbers_ready(folder)` is called once the numbers
+        are written into the unfinished run folder, before the video (see `pipeline.run`, and
+        `keep_preview` to keep them while the video renders). Raises SquatError for a file that cannot be
         analysed, leaving the store as it was.
         """
         video = Path(video)
@@ -207,14 +245,9 @@ class ResultsStore:
             if run_dir.exists():  # complete (run() is atomic) but never indexed: a crash before the index
                 shutil.rmtree(run_dir)
             pipeline.run(clip, run_dir, settings, heatmaps=True, progress=progress, passes_dir=self.passes_dir,
-                         clip_sha256=sha)
+                         clip_sha256=sha, numbers_ready=numbers_ready)
             summary = dict(results.read(run_dir).summary.raw)
-            entry = Entry(
-                key=key, clip_name=name, clip_sha256=sha, settings_sha256=settings_hash(settings),
-                created=datetime.now(UTC), rep_count=int(summary["rep_count"]),
-                mean_depth=_mean_depth(summary), run_dir=run_dir, clip_path=clip,
-                model=str(summary["model"]["name"]), side=str(summary["side"]),
-            )
+            entry = _entry(key, name, sha, settings, summary, run_dir, clip, datetime.now(UTC))
             with self.connect() as db:
                 db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                            self._row(entry))
@@ -311,6 +344,32 @@ class _Transaction:
                 self.db.commit()
             else:
                 self.db.rollback()
+
+
+def _entry(key: str, name: str, sha: str, settings: Settings, summary: dict, run_dir: Path, clip: Path,
+           created: datetime) -> Entry:
+    """The index entry of an analysis from its summary.json."""
+    return Entry(key=key, clip_name=name, clip_sha256=sha, settings_sha256=settings_hash(settings), created=created,
+                 rep_count=int(summary["rep_count"]), mean_depth=_mean_depth(summary), run_dir=run_dir,
+                 clip_path=clip, model=str(summary["model"]["name"]), side=str(summary["side"]))
+
+
+def _stored(entry: Entry, result: results.Result) -> StoredRun:
+    """What the dashboard shows of an analysis read from its folder (`results.read`)."""
+    run_dir = entry.run_dir
+    return StoredRun(
+        entry=entry,
+        frames=result.frames,
+        reps=result.reps,
+        summary=dict(result.summary.raw),
+        clip=entry.clip_path,
+        annotated=run_dir / "annotated.mp4",
+        frames_csv=result.path("frames.csv"),
+        reps_csv=result.path("reps.csv"),
+        summary_json=result.path("summary.json"),
+        heatmaps=tuple(sorted(run_dir.glob("heatmap*.png"))),
+        result=result,
+    )
 
 
 def _mean_depth(summary: dict) -> Optional[float]:

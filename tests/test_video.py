@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -358,6 +359,18 @@ def test_written_clip_keeps_frame_times_count_and_pads_odd_size(tmp_path):
         assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
     data = path.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")  # faststart: browsers can play while loading
+
+
+def test_writer_scales_a_large_frame_down_to_long_side(tmp_path):
+    image = np.full((1401, 1920, 3), 40, np.uint8)
+    image[300:1100, 600:1400] = (30, 180, 240)  # an orange square, in the middle
+    with VideoWriter(tmp_path / "big.mp4", 1920, 1401, fps_hint=30, long_side=1280) as writer:
+        writer.write(image, 0.0)
+        writer.write(image, 1 / 30)
+    frames = read_all(tmp_path / "big.mp4")
+    assert len(frames) == 2 and frames[0].image.shape == (934, 1280, 3)  # aspect kept, even sizes
+    small = cv2.resize(image, (1280, 934), interpolation=cv2.INTER_AREA)
+    assert np.abs(frames[0].image.astype(np.int16) - small).mean() < 3
 
 
 def test_writer_refuses_wrong_size_and_time_going_back(tmp_path):

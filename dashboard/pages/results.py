@@ -1,8 +1,11 @@
 """One stored analysis: headline metrics, faults and their cues, the frame viewer with its time charts
-and rep table (an st.fragment: it redraws alone), the annotated video, depth per rep and downloads."""
+and rep table (an st.fragment: it redraws alone), the annotated video, depth per rep and downloads.
+The same view shows an analysis early, while its annotated video is still being made: the numbers,
+the charts and the frame viewer (it reads the clip itself), the render's progress in the video's place."""
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +13,7 @@ import streamlit as st
 from dashboard.pages.compare import comparison
 from dashboard.presenters import (
     HEATMAP_PART_NAMES,
+    ProgressMeter,
     bar_path_at,
     bar_trunk,
     chart_legend_html,
@@ -24,9 +28,10 @@ from dashboard.presenters import (
     rep_table,
     rep_table_formats,
     time_charts,
+    video_progress,
 )
-from dashboard.resources import frame_image, heatmap_image, private_link
-from dashboard.state import ViewerKeys
+from dashboard.resources import PROGRESS_EVERY_S, frame_image, heatmap_image, jobs, private_link
+from dashboard.state import VIDEO_METER, ViewerKeys
 from squat.draw.charts import has_bar, rep_depth_chart
 from squat.draw.overlay import annotate_frame
 from squat.errors import SquatError
@@ -37,13 +42,19 @@ MIME = {".mp4": "video/mp4", ".csv": "text/csv", ".json": "application/json", ".
 FAULT_ROW_STYLE = "background-color: rgba(228, 87, 86, 0.22)"
 
 
-def show_results(run: StoredRun, slot: str = "you") -> None:
-    """Everything about one stored analysis. `slot` keeps widget keys apart when two are on a page."""
+def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = None) -> None:
+    """Everything about one stored analysis. `slot` keeps widget keys apart when two are on a page.
+    `rendering`: the id of the job still making this analysis's annotated video (its numbers are
+    shown early): the render's progress instead of the video, no downloads or comparison yet."""
     summary, reps = run.summary, run.reps
     keys = ViewerKeys(slot, run.entry.key)
     st.header(run.entry.clip_name)
     st.caption(_run_caption(run))
-    link = private_link(run.entry.key) if slot == "you" else None
+    if rendering:
+        st.info("The annotated video is still being made: these reps, numbers and charts are the analysis's "
+                "own. The video and the downloads appear here when it is done (its progress is below).",
+                icon=":material/hourglass_top:")
+    link = private_link(run.entry.key) if slot == "you" and not rendering else None
     if link:
         st.caption(f"Private link to this analysis, for your other devices: [{link}]({link}) (keep it to yourself)")
     for warning in summary.get("warnings", []):
@@ -63,7 +74,7 @@ def show_results(run: StoredRun, slot: str = "you") -> None:
     if not len(reps):
         st.info("No full rep was found: film a whole squat, from standing to standing.")
 
-    if slot == "you" and st.toggle("Compare with a reference lifter", key=keys.compare,
+    if slot == "you" and not rendering and st.toggle("Compare with a reference lifter", key=keys.compare,
                                    help="side by side with another analysis, reps lined up by phase"):
         comparison(run)
         st.divider()
@@ -71,6 +82,17 @@ def show_results(run: StoredRun, slot: str = "you") -> None:
     frame_viewer(run, slot)
 
     left, right = st.columns([3, 2])
+    if rendering:
+        with right:  # drawn before the polling fragment on the left: nothing is drawn after it
+            if len(reps):
+                st.subheader("Depth per rep")
+                st.altair_chart(rep_depth_chart(reps), width="stretch")
+            st.subheader("Downloads")
+            st.caption("The files come with the annotated video.")
+        with left:
+            st.subheader("Annotated video")
+            render_progress(rendering)
+        return
     with left:
         st.subheader("Annotated video")
         st.video(str(run.annotated))
@@ -83,6 +105,18 @@ def show_results(run: StoredRun, slot: str = "you") -> None:
             st.download_button(name, data=functools.partial(path.read_bytes), file_name=name,
                                mime=MIME.get(path.suffix, "application/octet-stream"), on_click="ignore",
                                key=keys.download(name), icon=":material/download:")
+
+
+@st.fragment(run_every=PROGRESS_EVERY_S)
+def render_progress(job_id: str) -> None:
+    """The annotated video's progress, in its place; the page reruns when the job is no longer
+    making it (done: the whole analysis opens)."""
+    job = jobs().get(job_id)
+    if job is None or job.state != "running" or job.preview is None:
+        st.rerun()
+    meter = st.session_state.setdefault(VIDEO_METER.format(job_id), ProgressMeter())
+    fraction, text = video_progress(meter, job.stage, job.done, job.total)
+    st.progress(fraction, text=text)
 
 
 def _run_caption(run: StoredRun) -> str:

@@ -251,12 +251,20 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps_hint: float,
-                 crf: int = 23, preset: str = "veryfast") -> None:
+                 crf: int = 23, preset: str = "veryfast", long_side: int | None = None) -> None:
+        """long_side: frames whose longer side exceeds this are scaled down (aspect kept) as they
+        are converted for the encoder, at no extra pass over the pixels."""
         if width < 1 or height < 1 or fps_hint <= 0:
             raise ValueError(f"need a positive size and fps_hint, got {width}x{height} @ {fps_hint}")
         self.path = Path(path)
         self.width, self.height = width, height
-        self._pad = (height % 2, width % 2)
+        self._scaled = scaled_size(width, height, long_side)
+        if self._scaled != (width, height):  # scaled to even sizes: nothing to pad
+            self._scaled = tuple(max(2, n - n % 2) for n in self._scaled)
+            self._pad = (0, 0)
+        else:
+            self._scaled = None
+            self._pad = (height % 2, width % 2)
         mp4_like = self.path.suffix.lower() in {".mp4", ".mov", ".m4v"}
         self._container = av.open(
             str(self.path), "w", container_options={"movflags": "+faststart"} if mp4_like else {}
@@ -265,7 +273,7 @@ class VideoWriter:
         stream = self._container.add_stream(
             "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
         )
-        stream.width, stream.height = width + self._pad[1], height + self._pad[0]
+        stream.width, stream.height = self._scaled or (width + self._pad[1], height + self._pad[0])
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = WRITE_TIME_BASE
         stream.time_base = WRITE_TIME_BASE
@@ -295,7 +303,9 @@ class VideoWriter:
             if any(self._pad):
                 image_bgr = np.pad(image_bgr, ((0, self._pad[0]), (0, self._pad[1]), (0, 0)))
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
-            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+            width, height = self._scaled or (None, None)
+            frame = frame.reformat(width, height, format="yuv420p", interpolation="AREA" if width else None,
+                                   dst_colorspace="ITU709", dst_color_range="MPEG")
             frame.pts = pts
             frame.time_base = WRITE_TIME_BASE
             self._container.mux(self._stream.encode(frame))

@@ -83,10 +83,23 @@ def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking
     if not images:
         return None
     best: Lifter | None = None
-    for long_side in settings.scout_long_sides:
+    for long_side in sorted(settings.scout_long_sides):
         box = fit(images[0].shape[:2], long_side)
         detections: list[Detections] = [estimator.detect([im], box)[0] for im in images]
         lifter = find_lifter(detections, np.asarray(times), info.width, info.height, tracking)
         if best is None or (lifter.squats, lifter.score) > (best.squats, best.score):
             best = lifter
+        if seen_well(best, box, settings):
+            break  # the larger looks are for small lifters (and cost 4x this one)
     return frame_lifter(best, images[0].shape[:2], settings)
+
+
+# A squatting lifter seen at least this × person_height_px tall in a look is read well enough
+# there to be framed from it: larger looks only misread them (the plate-hidden body).
+SEEN_WELL = 0.75
+
+
+def seen_well(lifter: Lifter, box: Letterbox, settings: PoseSettings) -> bool:
+    """Whether the scout can stop: a squatting lifter was found, tall enough in this look's input."""
+    height = lifter_height(lifter.keypoints) if lifter.squats else None
+    return height is not None and height * box.scale >= SEEN_WELL * settings.person_height_px

@@ -35,6 +35,8 @@ class PoseSettings:
     # Frames through the network at once: a batch of 4 uses the cores better than one at a time
     # (bench/bench_network.py); the maps are the same.
     batch_frames: int = 4
+    # "full" (fp32) or "half": the network in bf16 on a CPU, fp16 on a GPU (docs/speed-log.md).
+    precision: str = "full"
     # Test-time flipping: each frame also goes through the network mirrored, and the two sets of
     # maps are averaged (left and right exchanged back). Twice the network time.
     flip: bool = False

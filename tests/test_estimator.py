@@ -132,3 +132,15 @@ def test_flipped_maps_are_the_mirror_of_the_frames_own_with_left_and_right_excha
     both = np.isfinite(a[:, 0]) & np.isfinite(b[:, 0])
     assert both.sum() >= 10
     np.testing.assert_allclose(b[both, :2], a[both, :2], atol=4)
+
+
+def test_a_batch_gives_each_frame_the_maps_it_gets_alone_and_half_precision_stays_close():
+    image = cv2.imread(str(DATA / "golden_messi5_192x120.png"))
+    other = cv2.flip(image, 1)
+    estimator = load_estimator(PoseSettings(long_side=256))
+    together, _, _ = estimator.maps([image, other])
+    alone, _, _ = estimator.maps([other])
+    np.testing.assert_allclose(together[1], alone[0], atol=1e-4)
+    half, _, _ = load_estimator(PoseSettings(long_side=256, precision="half")).maps([image])
+    assert half.dtype == np.float32 and half.shape == alone.shape
+    assert np.abs(half[0] - together[0]).max() < 0.25  # bf16 moves the maps (docs/speed-log.md §5)

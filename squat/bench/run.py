@@ -14,7 +14,7 @@ from __future__ import annotations
 import resource
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,9 @@ def cmu_network(device: str) -> tuple[PoseEstimator, str]:
     if weights_path(spec, downloads_dir()).exists():
         return load_estimator(settings), "real"
     dev = resolve_device(device)
+    # Random weights find nobody, so the scout would try its every size; with real weights it
+    # stops at the first one where it sees the lifter well (squat.track.framing): time that.
+    settings = replace(settings, scout_long_sides=settings.scout_long_sides[:1])
     return PoseEstimator(spec, OpenPoseNet().eval().to(dev), dev, settings), "random"
 
 

@@ -22,7 +22,7 @@ import squat.pipeline
 import squat.store
 from dashboard.presenters import ProgressMeter, chart_panels, video_progress
 from squat import results
-from squat.jobs import Jobs
+from squat.jobs import Job, Jobs
 from squat.settings import PoseSettings, Settings
 from squat.store import DATA_DIR_ENV, ResultsStore, run_key
 
@@ -101,6 +101,13 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def held_job(root: Path, monkeypatch, camera_side: str) -> tuple["HeldRender", Jobs, Job]:
+    """A job on the sample clip whose annotated video will wait at its start (HeldRender)."""
+    held = HeldRender(monkeypatch)
+    jobs = Jobs(ResultsStore(root))
+    return held, jobs, jobs.submit(SAMPLE, side(camera_side))
+
+
 def test_the_pipeline_hands_over_the_numbers_before_the_video_and_the_run_appears_only_complete(root):
     store = ResultsStore(root)
     before = store.list()
@@ -122,10 +129,8 @@ def test_the_pipeline_hands_over_the_numbers_before_the_video_and_the_run_appear
 
 
 def test_a_running_jobs_numbers_are_readable_before_it_is_done(root, monkeypatch):
-    held = HeldRender(monkeypatch)
-    store = ResultsStore(root)
-    jobs = Jobs(store)
-    job = jobs.submit(SAMPLE, side("left"))
+    held, jobs, job = held_job(root, monkeypatch, "left")
+    store = jobs.store
     thread = run_in_thread(jobs, job.id, "test-worker")
     try:
         assert held.started.wait(TIMEOUT)
@@ -147,10 +152,8 @@ def test_a_running_jobs_numbers_are_readable_before_it_is_done(root, monkeypatch
 
 
 def test_the_page_following_a_running_job_shows_its_numbers_while_the_video_is_made(app_env, monkeypatch):
-    held = HeldRender(monkeypatch)
-    store = ResultsStore(app_env)
-    jobs = Jobs(store)
-    job = jobs.submit(SAMPLE, side("left"))
+    held, jobs, job = held_job(app_env, monkeypatch, "left")
+    store = jobs.store
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params["job"] = job.id
     at.run()
@@ -192,10 +195,8 @@ def test_the_page_following_a_running_job_shows_its_numbers_while_the_video_is_m
 
 
 def test_a_killed_jobs_early_numbers_are_removed_and_never_shown(app_env, monkeypatch):
-    held = HeldRender(monkeypatch)
-    store = ResultsStore(app_env)
-    jobs = Jobs(store)
-    job = jobs.submit(SAMPLE, side("right"))
+    held, jobs, job = held_job(app_env, monkeypatch, "right")
+    store = jobs.store
     worker = dead_worker()  # the job's worker died mid-render, leaving its preview
     thread = run_in_thread(jobs, job.id, worker)
     try:

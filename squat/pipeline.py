@@ -27,6 +27,7 @@ from squat.measure.plate import (
     choose_plate,
     find_circles,
     pixels_per_metre_at_bar,
+    plate_like,
     search_region,
     search_scale,
 )
@@ -36,10 +37,10 @@ from squat.pose.detections import Detections
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
 from squat.results import PLATE_COLUMNS, Analysis
-from squat.settings import KinematicsSettings, Settings
+from squat.settings import KinematicsSettings, PlateSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
 from squat.timing import stage
-from squat.track.framing import scout
+from squat.track.framing import Scouted, scout_clip
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between
 from squat.track.smoothing import smooth_track
@@ -61,11 +62,16 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
     with stage("scout", whole=True):
-        box = scout(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+        scouted = scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+    box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
     look_for_plate = settings.plate.enabled and lifter_height is not None
     plate_scale = search_scale(lifter_height, settings.plate) if look_for_plate else 1.0
+    with stage("plate"):
+        # Nothing plate-like on the lifter's shoulders in any of the scout's frames (spread over
+        # the clip): a bodyweight set, no frame searched (0.4 s a frame on a 540p gym clip).
+        plate_in_clip = look_for_plate and plate_in_scout(scouted, lifter_height, settings.plate)
     detections: list[Detections] = []
     circles: list[np.ndarray] = []
     times: list[float] = []
@@ -75,11 +81,13 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     def look(batch: list[Frame]) -> None:
         found = estimator.detect([f.image for f in batch], box)
         detections.extend(found)
-        if look_for_plate:
+        if plate_in_clip:
             with stage("plate"):
                 for frame, people in zip(batch, found):
                     region = search_region(people.keypoints, lifter_height, frame.image.shape[:2], settings.plate)
                     circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate, region))
+        elif look_for_plate:
+            circles.extend(np.zeros((0, 4), np.float32) for _ in batch)  # searched in the scout: none
 
     batch: list[Frame] = []
     with iter_frames(video) as reader:
@@ -104,6 +112,20 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
         torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
     )
+
+
+def plate_in_scout(scouted: Scouted, lifter_height: float, settings: PlateSettings) -> bool:
+    """Whether any of the scout's frames shows a plate-like circle on the lifter's shoulders
+    (plate_like); True where its kept frames are too small to tell (a small lifter)."""
+    s = scouted.image_scale
+    scale = search_scale(lifter_height, settings)
+    if scouted.lifter is None or not scouted.images or scale > s:
+        return True
+    small = scouted.lifter * np.array([s, s, 1], np.float32)
+    candidates = [find_circles(image, scale / s, lifter_height * s, settings,
+                               search_region(kp[None], lifter_height * s, image.shape[:2], settings))
+                  / np.array([s, s, s, 1], np.float32) for image, kp in zip(scouted.images, small)]
+    return bool(np.isfinite(plate_like(candidates, scouted.lifter, settings)[:, 2]).any())
 
 
 def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:

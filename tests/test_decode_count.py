@@ -58,19 +58,19 @@ def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
 def test_one_analysis_decodes_the_clip_once_plus_the_render(clip, tmp_path, monkeypatch):
     frames = video.count_frames(clip)
     assert frames == 240
-    counts = count_by_stage(monkeypatch, ("probe", "scout", "detect_poses", "render_video", "write_heatmaps"))
+    counts = count_by_stage(monkeypatch, ("probe", "scout_clip", "detect_poses", "render_video", "write_heatmaps"))
     before = video.frames_decoded
     out = pipeline.run(clip, tmp_path / "out", heatmaps=True)
     total = video.frames_decoded - before
     assert (out / "annotated.mp4").stat().st_size and (out / "heatmaps.png").stat().st_size
 
-    network = counts["detect_poses"] - counts["probe"] - counts["scout"]
+    network = counts["detect_poses"] - counts["probe"] - counts["scout_clip"]
     assert network == frames  # the network pass: every frame once
     assert counts["render_video"] == frames  # the render: every frame once more
     # The scout's 24 frames, each decoded from its keyframe (a few frames) — not the whole clip.
-    assert 24 <= counts["scout"] <= frames // 2
+    assert 24 <= counts["scout_clip"] <= frames // 2
     # The deepest frame, from its keyframe: at most a GOP and the frames held back for reordering.
     assert 1 <= counts["write_heatmaps"] <= KEYINT + 4
     assert counts["probe"] <= 4  # the first frame, and what the decoder reads ahead to give it
-    assert total == sum(counts.values()) - counts["probe"] - counts["scout"]  # nothing decoded elsewhere
+    assert total == sum(counts.values()) - counts["probe"] - counts["scout_clip"]  # nothing decoded elsewhere
     assert total < 2.6 * frames  # was 3 whole decodes and the heatmaps' stretch from frame 0

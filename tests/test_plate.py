@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.io.video import iter_frames
+from squat.io.video import iter_frames, probe
 from squat.measure.kinematics import compute_kinematics, shoulders_from_bar
 from squat.measure.plate import (
     bar_centre,
@@ -21,8 +22,11 @@ from squat.measure.plate import (
     search_region,
     search_scale,
 )
-from squat.settings import PlateSettings
+from squat.pipeline import plate_in_scout
+from squat.pose.estimator import load_estimator
+from squat.settings import PlateSettings, Settings
 from squat.skeleton import J
+from squat.track.framing import scout_clip
 
 SHORT = Path(__file__).parent / "data" / "synth_side_short"
 SIDE_CLIPS = ("side_bar_good", "side_bar_longfemur", "side_faults")
@@ -148,3 +152,16 @@ def test_bar_centre_undoes_the_plate_face_parallax():
     before = np.hypot(table["plate_x"] - table["bar_x"], table["plate_y"] - table["bar_y"])
     after = np.hypot(bar[:, 0] - table["bar_x"], bar[:, 1] - table["bar_y"])
     assert before.mean() > 35 and after.mean() < 10  # what is left: the camera tilts 1.7° down
+
+
+def test_the_scout_tells_a_barbell_set_from_a_bodyweight_one():
+    """The plate is looked for in the scout's frames first: with none on the lifter's shoulders
+    in any of them, the full pass searches no frame (a bodyweight set costs no plate search)."""
+    settings = Settings()
+    clip = SHORT / "clip.mp4"
+    scouted = scout_clip(clip, probe(clip), load_estimator(settings.pose), settings.tracking)
+    assert scouted.box is not None and len(scouted.images) == len(scouted.lifter) > 0
+    height = settings.pose.person_height_px / scouted.box.scale
+    assert plate_in_scout(scouted, height, settings.plate)
+    plain = replace(scouted, images=tuple(np.full_like(im, 128) for im in scouted.images))  # no plate anywhere
+    assert not plate_in_scout(plain, height, settings.plate)

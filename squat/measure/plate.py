@@ -116,19 +116,11 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
     return out.astype(np.float32)
 
 
-def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np.ndarray,
-                 settings: PlateSettings = PlateSettings(),
-                 tracking: TrackingSettings = TrackingSettings()) -> np.ndarray:
-    """(F, 3) the lifter's plate per frame: centre x, y and radius in pixels; NaN where not seen.
-
-    candidates: per frame, find_circles' rows. keypoints: the tracked lifter (F, 18, 3). A
-    candidate is the plate when it has a plate's size for this lifter's femur and sits above
-    their hips; of those, the best-supported rim wins. The clip's plate radius is the median
-    of the winners: frames whose winner differs from it by more than radius_tolerance are
-    dropped (another circle), and with too few frames left there is no plate at all.
-    """
-    frames = len(candidates)
-    out = np.full((frames, 3), np.nan)
+def plate_like(candidates: list[np.ndarray], keypoints: np.ndarray,
+               settings: PlateSettings = PlateSettings()) -> np.ndarray:
+    """(F, 3) per frame the best-supported candidate with a plate's size for this lifter's femur,
+    sitting above their hips (x, y, radius); NaN where none fits."""
+    out = np.full((len(candidates), 3), np.nan)
     hip, femur = _hips_and_femur(keypoints)
     if not np.isfinite(femur):
         return out
@@ -144,6 +136,22 @@ def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np
         if fits.any():
             best = np.flatnonzero(fits)[np.argmax(rows[fits, 3])]
             out[f] = rows[best, :3]
+    return out
+
+
+def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np.ndarray,
+                 settings: PlateSettings = PlateSettings(),
+                 tracking: TrackingSettings = TrackingSettings()) -> np.ndarray:
+    """(F, 3) the lifter's plate per frame: centre x, y and radius in pixels; NaN where not seen.
+
+    candidates: per frame, find_circles' rows. keypoints: the tracked lifter (F, 18, 3). A
+    candidate is the plate when it has a plate's size for this lifter's femur and sits above
+    their hips; of those, the best-supported rim wins. The clip's plate radius is the median
+    of the winners: frames whose winner differs from it by more than radius_tolerance are
+    dropped (another circle), and with too few frames left there is no plate at all.
+    """
+    frames = len(candidates)
+    out = plate_like(candidates, keypoints, settings)
     seen = np.isfinite(out[:, 2])
     if seen.any():
         radius = np.median(out[seen, 2])

@@ -9,8 +9,10 @@ views) at the scale that makes the lifter person_height_px tall.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from squat.io.video import VideoInfo, count_frames, read_frames
@@ -68,12 +70,24 @@ def frame_lifter(lifter: Lifter, frame_size: tuple[int, int], settings: PoseSett
     return fit(frame_size, int(np.clip(long_side, settings.min_long_side, settings.max_long_side)))
 
 
-def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
-          ) -> Letterbox | None:
-    """Look at a few frames at a couple of scales, find the lifter, and frame them for the full pass.
+# The scout's frames are kept this small (long side, px) for a first look for the plate:
+# 24 of them are ~37 MB whatever the clip's size.
+KEPT_LONG_SIDE = 960
 
-    None when nobody is found (the full pass then looks at the whole frame).
-    """
+
+@dataclass(frozen=True, eq=False)
+class Scouted:
+    """What the scout saw: the framing for the full pass, and the lifter in its frames."""
+
+    box: Letterbox | None  # None: nobody found (the full pass looks at the whole frame)
+    lifter: np.ndarray | None  # (N, J, 3) the lifter in the scout's frames, frame pixels
+    images: tuple[np.ndarray, ...] = ()  # those frames, shrunk by image_scale (KEPT_LONG_SIDE)
+    image_scale: float = 1.0
+
+
+def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
+               ) -> Scouted:
+    """Look at a few frames at a couple of scales, find the lifter, and frame them for the full pass."""
     settings = estimator.settings
     wanted = sample_indices(info.frame_count, settings.scout_frames)
     # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
@@ -81,7 +95,7 @@ def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking
     frames = read_frames(video, wanted[wanted < count_frames(video)]).values()
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
-        return None
+        return Scouted(None, None)
     best: Lifter | None = None
     for long_side in sorted(settings.scout_long_sides):
         box = fit(images[0].shape[:2], long_side)
@@ -91,7 +105,12 @@ def scout(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking
             best = lifter
         if seen_well(best, box, settings):
             break  # the larger looks are for small lifters (and cost 4x this one)
-    return frame_lifter(best, images[0].shape[:2], settings)
+    framing = frame_lifter(best, images[0].shape[:2], settings)
+    h, w = images[0].shape[:2]
+    scale = min(1.0, KEPT_LONG_SIDE / max(h, w))
+    kept = tuple(cv2.resize(im, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+                 if scale < 1 else im for im in images)
+    return Scouted(framing, best.keypoints if framing is not None else None, kept, scale)
 
 
 # A squatting lifter seen at least this × person_height_px tall in a look is read well enough

@@ -5,6 +5,7 @@ User mistakes end with one line `error: ...` on stderr and exit code 2, never a 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -185,6 +186,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKER_NICENESS = 10
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
@@ -192,6 +196,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from squat.store import ResultsStore
 
     store = ResultsStore(args.data)
+    # Below the web server's priority: on shared cores a lifter's click is answered before the
+    # next frame of someone's analysis (docs/speed-log.md §9).
+    os.nice(WORKER_NICENESS)
     print(f"worker: running jobs from {store.root}", file=sys.stderr)
     stop = threading.Event()
     if args.parent:

@@ -258,13 +258,10 @@ class VideoWriter:
             raise ValueError(f"need a positive size and fps_hint, got {width}x{height} @ {fps_hint}")
         self.path = Path(path)
         self.width, self.height = width, height
-        self._scaled = scaled_size(width, height, long_side)
-        if self._scaled != (width, height):  # scaled to even sizes: nothing to pad
-            self._scaled = tuple(max(2, n - n % 2) for n in self._scaled)
-            self._pad = (0, 0)
-        else:
-            self._scaled = None
-            self._pad = (height % 2, width % 2)
+        scaled = scaled_size(width, height, long_side)
+        # scaled to even sizes (nothing to pad), else written as given with odd sizes padded
+        self._scaled = None if scaled == (width, height) else tuple(max(2, n - n % 2) for n in scaled)
+        self._pad = (0, 0) if self._scaled else (height % 2, width % 2)
         mp4_like = self.path.suffix.lower() in {".mp4", ".mov", ".m4v"}
         self._container = av.open(
             str(self.path), "w", container_options={"movflags": "+faststart"} if mp4_like else {}

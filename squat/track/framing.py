@@ -106,11 +106,13 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
         if seen_well(best, box, settings):
             break  # the larger looks are for small lifters (and cost 4x this one)
     framing = frame_lifter(best, images[0].shape[:2], settings)
+    if framing is None:
+        return Scouted(None, None)
     h, w = images[0].shape[:2]
     scale = min(1.0, KEPT_LONG_SIDE / max(h, w))
     kept = tuple(cv2.resize(im, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
                  if scale < 1 else im for im in images)
-    return Scouted(framing, best.keypoints if framing is not None else None, kept, scale)
+    return Scouted(framing, best.keypoints, kept, scale)
 
 
 # A squatting lifter seen at least this × person_height_px tall in a look is read well enough

@@ -4,6 +4,7 @@
     python tools/train_data.py render OUT --first-seed 6000 --backgrounds PHOTOS...  # over real photos
     python tools/train_data.py crops CLIPS... --out SHARD.npz         # crops + keypoints from renders
     python tools/train_data.py real IMAGES_OR_CLIPS... --out SHARD.npz # crops of real people (distillation)
+    python tools/train_data.py pack SHARD... --out PACK.npz [--skip-origin N...]  # JPEG crops for a GPU machine
 
 Training clips are drawn like the validation set (tools/validation_set.py: bodies, cameras,
 loads, plates, depth, tempo, faults, scenes) but from their own seeds, TRAIN_FIRST_SEED on,
@@ -112,8 +113,10 @@ def clip_crops(clip_dir: Path, rng: np.random.Generator, every: int = 1) -> tupl
     return np.stack(images), np.stack(keypoints)
 
 
-def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, every: int = 7) -> np.ndarray:
-    """Random squares of real frames where the shipped network finds a person, for distillation."""
+def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, every: int = 7
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Random squares of real frames where the shipped network finds a person, for distillation,
+    and each crop's source (its index in `sources`)."""
     import cv2
 
     from squat.io.video import iter_frames
@@ -121,8 +124,8 @@ def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, e
     from squat.settings import PoseSettings
 
     est = load_estimator(PoseSettings(device="cpu"), Path(__file__).resolve().parent.parent / "weights")
-    out = []
-    for src in sources:
+    out, origin = [], []
+    for n, src in enumerate(sources):
         if src.suffix.lower() in (".png", ".jpg", ".jpeg"):
             frames = [cv2.imread(str(src))]
         else:
@@ -138,7 +141,34 @@ def real_crops(sources: list[Path], per_source: int, rng: np.random.Generator, e
                 seen = person[np.isfinite(person[:, 0])]
                 if len(seen) >= 6:
                     out.append(cut(frame, crop_box(seen, standing_height(seen[None]), rng)))
-    return np.stack(out)
+                    origin.append(n)
+        print(f"  {src.name}: {origin.count(n)} crops", flush=True)
+    return np.stack(out), np.array(origin, np.int16)
+
+
+def pack(shards: list[Path], out: Path, only: list[int] | None, skip: list[int], quality: int = 92) -> int:
+    """Crops JPEG-encoded into one byte array with offsets, keypoints kept as they are."""
+    import cv2
+
+    images, keypoints = [], []
+    for path in shards:
+        shard = np.load(path)
+        keep = np.ones(len(shard["images"]), bool)
+        if "origin" in shard.files:
+            if only is not None:
+                keep &= np.isin(shard["origin"], only)
+            keep &= ~np.isin(shard["origin"], skip)
+        images.append(shard["images"][keep])
+        if "keypoints" in shard.files:
+            keypoints.append(shard["keypoints"][keep])
+    images = np.concatenate(images)
+    blobs = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].ravel() for im in images]
+    arrays = {"jpeg": np.concatenate(blobs), "offsets": np.cumsum([0] + [len(b) for b in blobs])}
+    if keypoints:
+        arrays["keypoints"] = np.concatenate(keypoints)
+    np.savez(out, **arrays)
+    print(f"{len(images)} crops -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--per-source", type=int, default=40)
     q.add_argument("--every", type=int, default=7, help="frames apart in each clip")
     q.add_argument("--seed", type=int, default=0)
+    k = sub.add_parser("pack", help="shards as JPEG crops (a tenth of the size): what tools/train_whole.py reads")
+    k.add_argument("shards", type=Path, nargs="+")
+    k.add_argument("--out", type=Path, required=True)
+    k.add_argument("--only-origin", type=int, nargs="*", help="real crops: keep only these sources")
+    k.add_argument("--skip-origin", type=int, nargs="*", default=[], help="real crops: leave these sources out")
     a = ap.parse_args(argv)
+    if a.cmd == "pack":
+        return pack(a.shards, a.out, a.only_origin, a.skip_origin)
     if a.cmd == "render":
         from concurrent.futures import ThreadPoolExecutor
 
@@ -181,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                             clips=json.dumps([d.name for d in a.clips]))
         print(f"{len(images)} crops from {len(a.clips)} clips -> {a.out}")
         return 0
-    images = real_crops(a.sources, a.per_source, rng, a.every)
-    np.savez_compressed(a.out, images=images, sources=json.dumps([s.name for s in a.sources]))
+    images, origin = real_crops(a.sources, a.per_source, rng, a.every)
+    np.savez_compressed(a.out, images=images, origin=origin, sources=json.dumps([str(s) for s in a.sources]))
     print(f"{len(images)} real crops -> {a.out}")
     return 0
 

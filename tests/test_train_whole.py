@@ -1,0 +1,89 @@
+"""Whole-network training (tools/train_whole.py): packs, the GPU-side augmentation and targets, and a
+few steps, on crops of a rendered clip kept in tests/data (run on the CPU here)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+import train_data  # noqa: E402
+import train_pose  # noqa: E402
+import train_whole  # noqa: E402
+
+from squat.pose.mobilenet_thin import MobileNetThinFeet  # noqa: E402
+from squat.skeleton import FOOT, J  # noqa: E402
+
+CLIP = REPO / "tests" / "data" / "synth_new" / "side_left_lowbar"
+
+
+@pytest.fixture(scope="module")
+def packs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("packs")
+    images, points = train_data.clip_crops(CLIP, np.random.default_rng(0), every=10)
+    np.savez(tmp / "synth.npz", images=images, keypoints=points)
+    np.savez(tmp / "real.npz", images=images[:6, ::-1].copy(), origin=np.array([0, 0, 0, 1, 1, 2], np.int16))
+    train_data.pack([tmp / "synth.npz"], tmp / "synth.pack.npz", None, [])
+    train_data.pack([tmp / "real.npz"], tmp / "real.pack.npz", None, [2])
+    train_data.pack([tmp / "real.npz"], tmp / "real_val.pack.npz", [2], [])
+    return tmp, images, points
+
+
+def test_a_pack_keeps_the_crops_and_their_keypoints_and_splits_real_ones_by_source(packs):
+    tmp, images, points = packs
+    got, kp = train_whole.load_pack(tmp / "synth.pack.npz")
+    assert got.shape == images.shape and np.abs(got.astype(int) - images).mean() < 3  # JPEG at quality 92
+    np.testing.assert_array_equal(kp, points)
+    real, none = train_whole.load_pack(tmp / "real.pack.npz")
+    assert len(real) == 5 and none is None
+    assert len(train_whole.load_pack(tmp / "real_val.pack.npz")[0]) == 1
+    assert (tmp / "synth.pack.npz").stat().st_size < images.nbytes / 4
+
+
+def test_batched_targets_equal_the_per_crop_ones(packs):
+    _, _, points = packs
+    p = points[:5, :train_pose.N_POINTS].copy()
+    p[1, J["nose"]] = np.nan  # a missing point: an empty map and no limb
+    hm = train_whole.heatmap_targets(torch.from_numpy(p), 160).numpy()
+    paf = train_whole.paf_targets(torch.from_numpy(p), 160).numpy()
+    np.testing.assert_allclose(hm, np.stack([train_pose.heatmap_targets(q, 160) for q in p]), atol=1e-6)
+    np.testing.assert_allclose(paf, np.stack([train_pose.paf_targets(q, 160) for q in p]), atol=1e-6)
+
+
+def test_the_points_move_with_the_pixels_and_a_mirror_exchanges_left_and_right():
+    """A white dot drawn at each point lands where the warped point says it is."""
+    gen = torch.Generator().manual_seed(3)
+    n, size = 16, 160
+    points = torch.full((n, train_pose.N_POINTS, 2), float("nan"))
+    points[:, J["r_knee"]] = torch.tensor([60.0, 90.0])
+    points[:, FOOT["l_heel"]] = torch.tensor([100.0, 130.0])
+    A, b, mirror = train_whole.random_similarity(n, gen, torch.device("cpu"))
+    assert mirror.any() and (~mirror).any()
+    warped = train_whole.warp_points(points, A, b, mirror, size)
+    for name, (x, y) in (("r_knee", (60, 90)), ("l_heel", (100, 130))):
+        image = torch.full((n, 3, size, size), train_whole.GREY)
+        image[:, :, y - 2:y + 3, x - 2:x + 3] = 255.0
+        out = train_whole.warp(image, A, b)[:, 0]
+        ys, xs = np.unravel_index(out.reshape(n, -1).argmax(dim=1).numpy(), (size, size))
+        index = {**J, **FOOT}
+        mirrored = {"r_knee": "l_knee", "l_heel": "r_heel"}[name]
+        where = torch.where(mirror[:, None], warped[:, index[mirrored]], warped[:, index[name]])
+        assert np.abs(np.stack([xs, ys], 1) - where.numpy()).max() <= 2.5
+
+
+def test_a_few_whole_network_steps_run_and_save_a_strictly_loadable_file(packs):
+    tmp, _, _ = packs
+    out = tmp / "run.pth"
+    args = train_whole.parser().parse_args([
+        "--synth", str(tmp / "synth.pack.npz"), "--real", str(tmp / "real.pack.npz"),
+        "--real-val", str(tmp / "real_val.pack.npz"), "--out", str(out), "--steps", "3", "--batch", "2",
+        "--real-batch", "1", "--warmup", "1", "--log-every", "1", "--keep-at", "0.0"])
+    result = train_whole.train(args)
+    assert result["steps"] == 3
+    assert result["real_val_distil"]["before"] == 0  # the student starts as the original network
+    assert result["real_val_distil"]["after"] > 0
+    for path in (out, tmp / "run_0.pth"):
+        MobileNetThinFeet().load_state_dict(torch.load(path, weights_only=True))

@@ -1,0 +1,283 @@
+"""Train the whole MobileNet-thin OpenPose (backbone included) on rendered squats, on a GPU.
+
+    python tools/train_whole.py --synth TRAIN.pack.npz --real REAL.pack.npz --out RUN.pth \
+        [--minutes 6] [--init weights/mobilenet_thin_squat.pth] [--lr 1e-4] [--backbone-lr 0.1] \
+        [--real-weight 1] [--batch 64] [--real-batch 32] [--keep-at 0.5]
+
+tools/train_pose.py trains the last stages on stage inputs computed once (what a 2-core CPU
+allows); here every step runs the whole network, so each crop is augmented afresh on the GPU:
+a random similarity (scale, rotation, shift, mirror with left and right exchanged), colour,
+blur and noise. Rendered crops learn targets made from the truth on the GPU (OpenPose's
+Gaussian heatmaps, σ 7 px, plus background, and unit-vector PAFs 8 px wide, as train_pose.py
+makes them; heels and big toes in the foot branch); real crops learn the original network's
+own maps on the same augmented pixels (distillation: real people must not be forgotten).
+
+Packs come from `tools/train_data.py pack` (JPEG crops: a pack travels to a GPU machine in a
+few MB). `--real-val` scores the distillation error on real crops training never saw (their
+own sources): the first sign of forgetting, before the real clips are run. Every run goes in
+docs/training-log.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from train_pose import N_POINTS, PAF_WIDTH_PX, POINT_MIRROR, SIGMA_PX, held_out_errors, map_losses, save, student  # noqa: E402
+
+from squat.pose.maps import STRIDE  # noqa: E402
+from squat.pose.mobilenet_thin import MobileNetThin  # noqa: E402
+from squat.skeleton import LIMB_JOINTS, N_JOINTS, PAF_CHANNELS  # noqa: E402
+
+GREY = 114.0  # outside the crop, as train_data.cut pads
+
+
+def load_pack(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, S, S, 3) uint8 BGR crops and (N, 23, 2) keypoints (None for real crops) from a pack."""
+    pack = np.load(path)
+    blob, offsets = pack["jpeg"], pack["offsets"]
+    images = np.stack([cv2.imdecode(blob[a:b], cv2.IMREAD_COLOR) for a, b in zip(offsets[:-1], offsets[1:])])
+    return images, (pack["keypoints"] if "keypoints" in pack.files else None)
+
+
+def random_similarity(n: int, gen: torch.Generator, device: torch.device, *, scale=(0.75, 1.3),
+                      degrees: float = 12.0, shift: float = 0.12) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per crop in normalised coordinates (-1..1): A (n, 2, 2), b (n, 2) with dst = A src + b, and
+    whether it mirrors (n,) bool."""
+    u = torch.rand(n, 4, generator=gen, device=device)
+    s = scale[0] * (scale[1] / scale[0]) ** u[:, 0]  # log-uniform
+    a = torch.deg2rad((u[:, 1] * 2 - 1) * degrees)
+    mirror = u[:, 2] < 0.5
+    fx = torch.where(mirror, -1.0, 1.0)
+    cos, sin = torch.cos(a) * s, torch.sin(a) * s
+    A = torch.stack([torch.stack([cos * fx, -sin], -1), torch.stack([sin * fx, cos], -1)], -2)
+    b = (torch.rand(n, 2, generator=gen, device=device) * 2 - 1) * shift
+    return A, b, mirror
+
+
+def warp(images: torch.Tensor, A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(n, 3, S, S) float images under dst = A src + b (normalised), grey outside."""
+    inv = torch.linalg.inv(A)
+    theta = torch.cat([inv, -(inv @ b[:, :, None])], dim=2)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images - GREY, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + GREY
+
+
+def warp_points(points: torch.Tensor, A: torch.Tensor, b: torch.Tensor, mirror: torch.Tensor, size: int) -> torch.Tensor:
+    """(n, P, 2) crop-pixel points under the same map; a mirrored crop's left and right exchange names."""
+    norm = (2 * points + 1) / size - 1
+    out = torch.einsum("nij,npj->npi", A, norm) + b[:, None]
+    out = (out + 1) * size / 2 - 0.5
+    swapped = out[:, torch.as_tensor(POINT_MIRROR, device=out.device)]
+    return torch.where(mirror[:, None, None], swapped, out)
+
+
+def photometric(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Gain per channel, contrast, brightness, a phone's blur now and then, sensor noise; 0..255."""
+    n, dev = len(x), x.device
+    r = lambda *shape: torch.rand(*shape, generator=gen, device=dev)  # noqa: E731
+    x = x * (0.75 + 0.5 * r(n, 3, 1, 1))
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * (0.7 + 0.6 * r(n, 1, 1, 1)) + mean + (r(n, 1, 1, 1) * 60 - 30)
+    small = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+    blurred = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    x = torch.where(r(n, 1, 1, 1) < 0.25, blurred, x)
+    x = x + torch.randn(x.shape, generator=gen, device=dev) * (r(n, 1, 1, 1) * 6)
+    return x.clamp(0, 255)
+
+
+def cell_centres(size: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(size // STRIDE, device=device, dtype=torch.float32) * STRIDE + (STRIDE - 1) / 2
+
+
+def heatmap_targets(points: torch.Tensor, size: int, sigma: float = SIGMA_PX) -> torch.Tensor:
+    """(n, 22, 2) input-pixel points (NaN: none) → (n, 23, s, s): 18 parts, background, 4 foot
+    points (train_pose.heatmap_targets, batched)."""
+    c = cell_centres(size, points.device)
+    dx = c[None, None, :] - points[..., :1]
+    dy = c[None, None, :] - points[..., 1:]
+    g = torch.exp(-(dy[..., :, None] ** 2 + dx[..., None, :] ** 2) / (2 * sigma ** 2))
+    g = torch.nan_to_num(g, nan=0.0)
+    background = 1 - g[:, :N_JOINTS].amax(dim=1, keepdim=True)
+    return torch.cat([g[:, :N_JOINTS], background, g[:, N_JOINTS:]], dim=1)
+
+
+_LIMB_A = [a for a, _ in LIMB_JOINTS]
+_LIMB_B = [b for _, b in LIMB_JOINTS]
+_PAF_X = [cx for cx, _ in PAF_CHANNELS]
+_PAF_Y = [cy for _, cy in PAF_CHANNELS]
+
+
+def paf_targets(points: torch.Tensor, size: int, width: float = PAF_WIDTH_PX) -> torch.Tensor:
+    """(n, 38, s, s): each limb's unit vector on the cells within `width` of it (train_pose.paf_targets, batched)."""
+    c = cell_centres(size, points.device)
+    pa, pb = points[:, _LIMB_A], points[:, _LIMB_B]  # (n, 19, 2)
+    v = pb - pa
+    length = torch.linalg.norm(v, dim=-1)
+    ok = torch.isfinite(length) & (length >= 1)
+    u = torch.nan_to_num(v / length.clamp(min=1)[..., None])
+    pa = torch.nan_to_num(pa)
+    gx = c[None, None, None, :] - pa[..., 0, None, None]  # (n, 19, 1, s)
+    gy = c[None, None, :, None] - pa[..., 1, None, None]  # (n, 19, s, 1)
+    ux, uy = u[..., 0, None, None], u[..., 1, None, None]
+    along = gx * ux + gy * uy
+    across = (gx * uy - gy * ux).abs()
+    on = (along >= -width / 2) & (along <= length[..., None, None] + width / 2) & (across <= width) & ok[..., None, None]
+    out = torch.zeros(len(points), 2 * len(LIMB_JOINTS), len(c), len(c), device=points.device)
+    out[:, _PAF_X] = ux * on
+    out[:, _PAF_Y] = uy * on
+    return out
+
+
+def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Generator):
+    """A batch of uint8 NHWC crops on the device → (x, points) augmented afresh."""
+    x = images.permute(0, 3, 1, 2).float()
+    A, b, mirror = random_similarity(len(x), gen, x.device)
+    x = photometric(warp(x, A, b), gen)
+    return x, (None if points is None else warp_points(points, A, b, mirror, x.shape[-1]))
+
+
+def param_groups(model: torch.nn.Module, lr: float, backbone: float, feet: float) -> list[dict]:
+    groups = {"backbone": [], "stages": [], "feet": []}
+    for name, p in model.named_parameters():
+        groups[name.split(".")[0] if name.split(".")[0] in groups else "stages"].append(p)
+    return [{"params": groups["backbone"], "lr": lr * backbone}, {"params": groups["stages"], "lr": lr},
+            {"params": groups["feet"], "lr": lr * feet}]
+
+
+@torch.no_grad()
+def distil_error(model: torch.nn.Module, teacher: MobileNetThin, images: torch.Tensor, chunk: int = 256) -> float:
+    """Mean body + PAF map error against the original network on un-augmented real crops."""
+    model.eval()
+    total = 0.0
+    for lo in range(0, len(images), chunk):
+        x = images[lo:lo + chunk].permute(0, 3, 1, 2).float()
+        hm_t, paf_t = teacher(x)
+        hm, paf = model(x)
+        b, lm, _ = map_losses(hm[:, :hm_t.shape[1]].float(), paf.float(), hm_t.float(), paf_t.float())
+        total += float(b + lm) * len(x)
+    model.train()
+    return round(total / len(images), 5)
+
+
+def train(args: argparse.Namespace) -> dict:
+    torch.manual_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gen = torch.Generator(device=device).manual_seed(args.seed)  # every draw made where the batch is
+    parts = [load_pack(p) for p in args.synth]
+    images = torch.from_numpy(np.concatenate([p[0] for p in parts])).to(device)
+    points = torch.from_numpy(np.concatenate([p[1] for p in parts])[:, :N_POINTS].astype(np.float32)).to(device)
+    real = torch.from_numpy(np.concatenate([load_pack(p)[0] for p in args.real])).to(device) if args.real else None
+    real_val = torch.from_numpy(np.concatenate([load_pack(p)[0] for p in args.real_val])).to(device) \
+        if args.real_val else None
+    print(f"{len(images)} rendered crops, {0 if real is None else len(real)} real, "
+          f"{0 if real_val is None else len(real_val)} real held out, on {device}", flush=True)
+
+    model = student(args.base, args.init).to(device).train()
+    teacher = MobileNetThin()
+    teacher.load_state_dict(torch.load(args.base, map_location="cpu", weights_only=True))
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(param_groups(model, args.lr, args.backbone_lr, args.foot_lr), lr=args.lr, weight_decay=0)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    size = images.shape[1]
+    before = distil_error(model, teacher, real_val) if real_val is not None else None
+
+    start, step, history, kept = time.time(), 0, [], set()
+    total = 60 * args.minutes
+    while (not args.steps or step < args.steps) and time.time() - start < total:
+        frac = (time.time() - start) / total
+        # warm up (Adam's first steps move every weight by ~lr whatever its gradient), then cosine to half
+        ramp = min(1.0, (step + 1) / args.warmup) * (0.5 + 0.5 * math.cos(math.pi * min(frac, 1.0)))
+        for g, base in zip(opt.param_groups, (args.lr * args.backbone_lr, args.lr, args.lr * args.foot_lr)):
+            g["lr"] = base * ramp
+        pick = torch.randint(len(images), (args.batch,), generator=gen, device=device)
+        x, p = augmented(images[pick], points[pick], gen)
+        with torch.no_grad():
+            hm_t, paf_t = heatmap_targets(p, size), paf_targets(p, size)
+        with autocast:
+            hm, paf = model(x)
+        body, limbs, feet = map_losses(hm.float(), paf.float(), hm_t, paf_t)
+        loss = body + limbs + args.foot_weight * feet
+        distil = torch.zeros((), device=device)
+        if real is not None and args.real_batch:
+            r = torch.randint(len(real), (args.real_batch,), generator=gen, device=device)
+            xr, _ = augmented(real[r], None, gen)
+            with torch.no_grad(), autocast:
+                hr_t, pr_t = teacher(xr)
+            with autocast:
+                hr, pr = model(xr)
+            b, lm, _ = map_losses(hr[:, :hr_t.shape[1]].float(), pr.float(), hr_t.float(), pr_t.float())
+            distil = b + lm
+            loss = loss + args.real_weight * distil
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % args.log_every == 0 or step == 1:
+            row = dict(step=step, s=round(time.time() - start, 1), body=round(body.item(), 5),
+                       pafs=round(limbs.item(), 5), feet=round(feet.item(), 5), distil=round(distil.item(), 5))
+            history.append(row)
+            print(json.dumps(row), flush=True)
+        for at in args.keep_at:
+            if frac >= at and at not in kept and args.out:
+                kept.add(at)
+                save(model, args.out.with_name(f"{args.out.stem}_{int(at * 100)}{args.out.suffix}"))
+    if args.out:
+        save(model, args.out)
+    result = {"steps": step, "seconds": round(time.time() - start), "first": history[0] if history else None,
+              "last": history[-1] if history else None}
+    if real_val is not None:
+        result["real_val_distil"] = {"before": before, "after": distil_error(model, teacher, real_val)}
+    for path in args.val:
+        vi, vp = load_pack(path)
+        result[f"val {path.name} original"] = held_out_errors(teacher, vi, vp, device)
+        result[f"val {path.name} trained"] = held_out_errors(model, vi, vp, device)
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--synth", type=Path, nargs="+", required=True)
+    ap.add_argument("--real", type=Path, nargs="*", default=[])
+    ap.add_argument("--real-val", type=Path, nargs="*", default=[], help="real crops never trained on (other sources)")
+    ap.add_argument("--val", type=Path, nargs="*", default=[], help="rendered crops never trained on (other seeds)")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--base", type=Path, default=ROOT / "weights" / "mobilenet_thin.pth")
+    ap.add_argument("--init", type=Path, help="start from these MobileNetThinFeet weights (else the base + a new foot branch)")
+    ap.add_argument("--minutes", type=float, default=6)
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: by time only)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--real-batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--backbone-lr", type=float, default=0.1, help="the backbone learns this × slower")
+    ap.add_argument("--foot-lr", type=float, default=10.0, help="the foot branch learns this × faster")
+    ap.add_argument("--foot-weight", type=float, default=3.0)
+    ap.add_argument("--real-weight", type=float, default=1.0)
+    ap.add_argument("--warmup", type=int, default=500, help="steps of linear learning-rate warm-up")
+    ap.add_argument("--keep-at", type=float, nargs="*", default=[0.5], help="also save at these fractions of the time")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-every", type=int, default=200)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    print(json.dumps({k: str(v) for k, v in vars(args).items()}), flush=True)
+    print(json.dumps(train(args)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -298,25 +298,31 @@ def save(model: torch.nn.Module, out: Path) -> None:
     tmp.replace(out)
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_arguments(ap: argparse.ArgumentParser, *, minutes: float, batch: int, real_batch: int, lr: float,
+                  foot_weight: float) -> None:
+    """What every training script takes: its data, where it starts and ends, how long, how hard."""
     ap.add_argument("--synth", type=Path, nargs="+", required=True)
     ap.add_argument("--real", type=Path, nargs="*", default=[])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--base", type=Path, default=ROOT / "weights" / "mobilenet_thin.pth")
-    ap.add_argument("--init", type=Path, help="continue from these MobileNetThinFeet weights")
-    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--init", type=Path, help="start from these MobileNetThinFeet weights (else the base + a new foot branch)")
+    ap.add_argument("--minutes", type=float, default=minutes)
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: by time only)")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--real-batch", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=5e-5)
-    ap.add_argument("--foot-weight", type=float, default=1.0)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--real-batch", type=int, default=real_batch)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--foot-weight", type=float, default=foot_weight)
     ap.add_argument("--real-weight", type=float, default=1.0)
+    ap.add_argument("--foot-lr", type=float, default=10.0, help="the foot branch learns this × faster")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run_arguments(ap, minutes=60, batch=16, real_batch=4, lr=5e-5, foot_weight=1.0)
     ap.add_argument("--first-stage", type=int, default=3,
                     help="0-based first refinement stage that learns; the backbone and the stages before it stay fixed")
     ap.add_argument("--val", type=Path, nargs="*", default=[], help="held-out crops (other seeds) scored at the end")
-    ap.add_argument("--foot-lr", type=float, default=10.0, help="the new foot branch learns this × faster")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=20)
     return ap
 

@@ -35,7 +35,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
-from train_pose import N_POINTS, PAF_WIDTH_PX, POINT_MIRROR, SIGMA_PX, held_out_errors, map_losses, save, student  # noqa: E402
+from train_pose import (  # noqa: E402
+    N_POINTS,
+    PAF_WIDTH_PX,
+    POINT_MIRROR,
+    SIGMA_PX,
+    held_out_errors,
+    map_losses,
+    run_arguments,
+    save,
+    student,
+)
 
 from squat.pose.maps import STRIDE  # noqa: E402
 from squat.pose.mobilenet_thin import MobileNetThin  # noqa: E402
@@ -249,25 +259,12 @@ def train(args: argparse.Namespace) -> dict:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--synth", type=Path, nargs="+", required=True)
-    ap.add_argument("--real", type=Path, nargs="*", default=[])
+    run_arguments(ap, minutes=6, batch=64, real_batch=32, lr=1e-4, foot_weight=3.0)
     ap.add_argument("--real-val", type=Path, nargs="*", default=[], help="real crops never trained on (other sources)")
     ap.add_argument("--val", type=Path, nargs="*", default=[], help="rendered crops never trained on (other seeds)")
-    ap.add_argument("--out", type=Path)
-    ap.add_argument("--base", type=Path, default=ROOT / "weights" / "mobilenet_thin.pth")
-    ap.add_argument("--init", type=Path, help="start from these MobileNetThinFeet weights (else the base + a new foot branch)")
-    ap.add_argument("--minutes", type=float, default=6)
-    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: by time only)")
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--real-batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--backbone-lr", type=float, default=0.1, help="the backbone learns this × slower")
-    ap.add_argument("--foot-lr", type=float, default=10.0, help="the foot branch learns this × faster")
-    ap.add_argument("--foot-weight", type=float, default=3.0)
-    ap.add_argument("--real-weight", type=float, default=1.0)
     ap.add_argument("--warmup", type=int, default=500, help="steps of linear learning-rate warm-up")
     ap.add_argument("--keep-at", type=float, nargs="*", default=[0.5], help="also save at these fractions of the time")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-every", type=int, default=200)
     return ap
 

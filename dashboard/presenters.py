@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from squat.compare import comparison_summary, ghost_skeleton, matching_frame, proportions_table, rank_references
-from squat.draw.charts import PHASE_COLORS, SELECTED_COLOR, comparison_chart, has_panel, panel_chart
+from squat.draw.charts import PHASE_COLORS, SELECTED_COLOR, TIME_FIELD, comparison_chart, has_panel, panel_chart
 from squat.draw.overlay import bar_trail
 from squat.measure.reps import FAULT_CUES
 from squat.measures import PANELS, REP, on_panel
@@ -212,6 +212,35 @@ def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_tim
     return [panel_chart(frames, panel, reps, selected_time, height=heights.get(panel, 160))
             .configure_axisY(minExtent=axis_width, maxExtent=axis_width).configure_legend(disable=True)
             for panel in chart_panels(frames)]
+
+
+SELECTED_DATA = "selected_time"  # the time charts' specs name the selected-frame rule's one-row data
+
+
+def time_chart_specs(frames: pd.DataFrame, reps: Optional[pd.DataFrame], axis_width: int = 44,
+                     heights: Mapping[str, int] = CHART_HEIGHTS) -> list[dict]:
+    """time_charts as Vega-Lite specs whose selected-frame rule reads the data named SELECTED_DATA
+    (`at_time` moves it): built once per clip, not on every rerun. Building and converting the
+    Altair charts took 0.3 s of the web server per click or frame step, under a lock that every
+    session's Altair conversion shares."""
+    specs = []
+    for chart in time_charts(frames, reps, 0.0, axis_width, heights):
+        spec = chart.to_dict()
+        spec.get("config", {}).pop("view", None)  # Altair's default 300 px view: the page sizes its charts
+        (rule,) = [layer for layer in spec["layer"] if layer.get("mark", {}).get("type") == "rule"
+                   and layer["mark"].get("color") == SELECTED_COLOR]
+        placeholder, rule["data"] = rule["data"]["name"], {"name": SELECTED_DATA}
+        if all(layer.get("data", {}).get("name") != placeholder for layer in spec["layer"]):
+            del spec["datasets"][placeholder]
+        specs.append(spec)
+    return specs
+
+
+def at_time(spec: dict, selected_time: Optional[float]) -> dict:
+    """A time chart spec (time_chart_specs) with its rule at selected_time (none when None); the
+    spec itself is left as it was (it is cached)."""
+    rows = [{TIME_FIELD: float(selected_time)}] if is_finite_number(selected_time) else []
+    return {**spec, "datasets": {**spec["datasets"], SELECTED_DATA: rows}}
 
 
 def chart_panels(frames: pd.DataFrame) -> list[str]:

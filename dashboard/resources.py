@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.presenters import ProgressMeter, heatmap_joint
+from dashboard.presenters import ProgressMeter, heatmap_joint, time_chart_specs
 from squat.draw.overlay import blend_heatmap
 from squat.errors import SquatError
 from squat.jobs import Job, Jobs, start_worker_processes
 from squat.pipeline import read_frame
-from squat.pose.estimator import PoseEstimator, load_estimator
+from squat.pose.estimator import PoseEstimator, check_model, load_estimator
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 
@@ -101,6 +102,13 @@ def heatmap_image(clip: str, index: int, pose: PoseSettings, side: str, part: st
     return blend_heatmap(image, maps[part])
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def chart_specs(key: str, created: float, rows: int, _frames: pd.DataFrame, _reps: Optional[pd.DataFrame]) -> list[dict]:
+    """The time charts of one analysis (or a running job's preview: its creation time tells them
+    apart), for every session that shows it (presenters.time_chart_specs)."""
+    return time_chart_specs(_frames, _reps)
+
+
 def store() -> ResultsStore:
     """The store under $SQUAT_DATA_DIR, read each time: tests point it elsewhere between runs."""
     return get_store(str(data_dir()))
@@ -127,7 +135,7 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
     try:
         sha = clip_sha256 or content_hash(video)
         if results.find(sha, settings) is None:
-            get_estimator(settings.pose)  # loaded once per process; missing weights fail here, before queueing
+            check_model(settings.pose)  # missing weights fail here, before queueing; the workers load the network
         # always a job, even for a stored analysis (done at once): hosted, it records who owns it
         job = jobs().submit(video, settings, name=name, move=move, clip_sha256=sha, owner=state.owner())
         if job.state == "done":
@@ -152,7 +160,7 @@ def analyse(video: Path, name: str, settings: Settings, move: bool = False,
 def job_progress(job: Job, meter: ProgressMeter) -> tuple[float, str]:
     """The progress bar's fraction and line for a job that is not finished."""
     if job.state == "queued":
-        ahead = sum(1 for j in jobs().list(states=("queued",)) if j.created < job.created)
+        ahead = jobs().queued_ahead(job)
         return 0.0, (f"Waiting for a free worker ({ahead} analysis ahead)…" if ahead else "Starting the analysis…")
     if not job.total:
         return 0.0, f"Analysing {job.clip_name}…"

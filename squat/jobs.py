@@ -25,6 +25,7 @@ when the job ends, and a dead worker's job loses it when re-queued.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import secrets
@@ -257,6 +258,14 @@ class Jobs:
 
     # ----------------------------------------------------------------- owning
 
+    def queued_ahead(self, job: Job) -> int:
+        """How many queued jobs were submitted before this one (a count, not the jobs: every waiting
+        page asks once a second)."""
+        with self._db() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND created < ?",
+                                  (job.created,)).fetchone()
+        return int(count)
+
     def owned(self, owner: str, run_key: str) -> Optional[Job]:
         """The owner's done job of a stored analysis, if they have one."""
         rows = self._select("WHERE owner = ? AND run_key = ? AND state = 'done' ORDER BY created", (owner, run_key))
@@ -487,7 +496,7 @@ class Jobs:
     def _job(self, row: dict) -> Job:
         return Job(
             id=row["id"], owner=row["owner"], clip_sha256=row["clip_sha256"], clip_name=row["clip_name"],
-            clip_path=self.store.root / row["clip_path"], settings=settings_from_dict(json.loads(row["settings"])),
+            clip_path=self.store.root / row["clip_path"], settings=_settings(row["settings"]),
             state=row["state"], attempts=int(row["attempts"]), stage=row["stage"], done=int(row["done"]),
             total=int(row["total"]), error=row["error"], run_key=row["run_key"], created=float(row["created"]),
             preview=self.store.root / row["preview"] if row["preview"] and row["state"] == "running" else None,
@@ -499,6 +508,12 @@ class Jobs:
 
     def _db(self):
         return self.store.connect()
+
+
+@functools.lru_cache(maxsize=256)
+def _settings(text: str) -> Settings:
+    """A job row's settings (frozen, so shared): parsed once, not on every poll of every page."""
+    return settings_from_dict(json.loads(text))
 
 
 def run_queued(root: str, job_id: str) -> str:

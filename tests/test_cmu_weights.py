@@ -260,6 +260,17 @@ def test_missing_download_tells_the_exact_fetch_command(tmp_path):
         weights.build_model(spec, tmp_path, "cpu")
 
 
+def test_check_model_refuses_what_loading_would_without_building_the_network(tmp_path):
+    from squat.pose.estimator import check_model
+    from squat.settings import PoseSettings
+
+    with pytest.raises(WeightsError, match=r"run `python -m squat weights fetch cmu_body_pose`"):
+        check_model(PoseSettings(model="cmu_body_pose"), tmp_path)
+    with pytest.raises(WeightsError, match="unknown model 'nope'"):
+        check_model(PoseSettings(model="nope"), tmp_path)
+    assert check_model(PoseSettings(), tmp_path).is_file()  # the shipped default lives in the repo
+
+
 def test_truncated_file_is_caught_by_size_before_loading(tmp_path):
     (tmp_path / "w.pth").write_bytes(b"\0" * 1000)
     with pytest.raises(WeightsError, match="1000 bytes, expected 209267595.*weights fetch cmu_body_pose"):

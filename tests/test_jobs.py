@@ -26,6 +26,25 @@ FAST = Settings(pose=PoseSettings(long_side=256, framing="full"))  # whole frame
 
 
 @pytest.fixture(scope="module")
+def short_sample(tmp_path_factory) -> Path:
+    """The sample's first 45 frames (1.5 s, the lifter standing under the bar), for the tests where
+    a job only has to run to its end: what they assert does not depend on the clip's length. (A
+    worker killed mid-analysis keeps the whole sample: the kill must land inside its network pass.)"""
+    import av
+
+    path = tmp_path_factory.mktemp("clip") / "squat_side_start.mp4"
+    with av.open(str(SAMPLE)) as src, av.open(str(path), "w") as dst:
+        out = dst.add_stream("libx264", rate=30, options={"crf": "18"})
+        out.width, out.height, out.pix_fmt = src.streams.video[0].width, src.streams.video[0].height, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == 45:
+                break
+            dst.mux(out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")))
+        dst.mux(out.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """A real redis-server on a free port for this module (.ci/run installs Debian's redis-server)."""
     if shutil.which("redis-server") is None:
@@ -86,10 +105,10 @@ def listed_runs(store: ResultsStore) -> set[str]:
     return {p.name for p in store.runs_dir.iterdir()}
 
 
-def test_a_job_is_queued_then_run_by_a_worker_with_its_progress(tmp_path, queue_url):
+def test_a_job_is_queued_then_run_by_a_worker_with_its_progress(tmp_path, queue_url, short_sample):
     store = ResultsStore(tmp_path / "data")
     jobs = Jobs(store, queue_url=queue_url)
-    job = jobs.submit(SAMPLE, FAST, owner="lifter-a")
+    job = jobs.submit(short_sample, FAST, owner="lifter-a")
     assert job.state == "queued" and len(job.id) >= 20  # an unguessable handle, not the clip's hash
     assert jobs.list(owner="lifter-a") == [job] and jobs.list(owner="lifter-b") == []
     assert store.list() == []
@@ -99,7 +118,7 @@ def test_a_job_is_queued_then_run_by_a_worker_with_its_progress(tmp_path, queue_
     assert done.total > 0 and done.done == done.total  # the last progress written
     (entry,) = store.list()
     assert entry.key == done.run_key
-    again = jobs.submit(SAMPLE, FAST)  # analysed already: done at once, no worker needed
+    again = jobs.submit(short_sample, FAST)  # analysed already: done at once, no worker needed
     assert again.state == "done" and again.run_key == entry.key and again.id != job.id
 
 
@@ -138,11 +157,11 @@ def test_a_worker_killed_mid_analysis_leaves_the_job_re_queued_once_then_failed(
     assert failed.error == INTERRUPTED and failed.attempts == 2
 
 
-def test_a_re_queued_job_finishes_on_the_next_worker(tmp_path, queue_url):
+def test_a_re_queued_job_finishes_on_the_next_worker(tmp_path, queue_url, short_sample):
     root = tmp_path / "data"
     store = ResultsStore(root)
     jobs = Jobs(store, queue_url=queue_url)
-    job = jobs.submit(SAMPLE, FAST)
+    job = jobs.submit(short_sample, FAST)
     worker = start_worker(root, queue_url)
     try:
         wait_for(lambda: jobs.get(job.id).state == "running")
@@ -182,10 +201,11 @@ def test_limits_refuse_a_long_clip_and_a_lifter_over_the_job_cap_with_what_to_do
     with pytest.raises(SquatError, match=r"up to 0.01 MB: trim it"):
         jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_clip_mb=0.01))
     assert store.list() == [] and jobs.list() == [] and not any(store.clips_dir.iterdir())  # nothing kept
-    jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_jobs=1))
+    first = jobs.submit(SAMPLE, FAST, owner="a", limits=Limits(max_jobs=1))
     with pytest.raises(SquatError, match="1 at once from each lifter"):
         jobs.submit(REPO / "tests" / "data" / "pose2sim_cam01.mp4", FAST, owner="a", limits=Limits(max_jobs=1))
-    jobs.submit(REPO / "tests" / "data" / "pose2sim_cam01.mp4", FAST, owner="b", limits=Limits(max_jobs=1))
+    second = jobs.submit(REPO / "tests" / "data" / "pose2sim_cam01.mp4", FAST, owner="b", limits=Limits(max_jobs=1))
+    assert [jobs.queued_ahead(j) for j in (first, second)] == [0, 1]  # what a waiting page says
 
 
 def test_limits_come_from_the_environment(monkeypatch):
@@ -197,10 +217,10 @@ def test_limits_come_from_the_environment(monkeypatch):
         Limits.from_env()
 
 
-def test_analyses_past_the_keep_days_are_removed_with_their_clip(tmp_path):
+def test_analyses_past_the_keep_days_are_removed_with_their_clip(tmp_path, short_sample):
     store = ResultsStore(tmp_path / "data")
     jobs = Jobs(store)
-    job = jobs.submit(SAMPLE, FAST)
+    job = jobs.submit(short_sample, FAST)
     jobs.work(once=True)
     key = jobs.get(job.id).run_key
     assert jobs.clean_up(keep_days=0) == [] and jobs.clean_up(keep_days=1) == []  # fresh: kept
@@ -233,10 +253,11 @@ def test_a_worker_started_by_the_app_ends_with_it(tmp_path):
              .split(")")[1].split()[:1], timeout=30)
 
 
-def test_a_published_reference_is_analysed_at_once_for_everyone_and_a_clip_with_nobody_is_refused(tmp_path):
+def test_a_published_reference_is_analysed_at_once_for_everyone_and_a_clip_with_nobody_is_refused(tmp_path,
+                                                                                                   short_sample):
     store = ResultsStore(tmp_path / "data")
     jobs = Jobs(store)
-    job = jobs.publish(SAMPLE, FAST, name="pro lifter.mp4")
+    job = jobs.publish(short_sample, FAST, name="pro lifter.mp4")
     assert job.state == "done" and job.owner == "public" and jobs.published_keys() == [job.run_key]
     assert store.get(job.run_key).clip_name == "pro lifter.mp4"
     with pytest.raises(SquatError, match="no person found"):

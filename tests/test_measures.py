@@ -2,10 +2,20 @@
 the video's chart band, the app's charts and tables all follow it."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
-from dashboard.presenters import chart_legend_html, frame_caption, rep_table, rep_table_formats, time_charts
+from dashboard.presenters import (
+    at_time,
+    chart_legend_html,
+    frame_caption,
+    rep_table,
+    rep_table_formats,
+    time_chart_specs,
+    time_charts,
+)
 from squat.draw.band import ChartStrip
 from squat.draw.charts import SERIES_COLORS
 from squat.measure.reps import REP_COLUMNS, segment_reps
@@ -80,6 +90,18 @@ def test_the_app_shows_one_chart_per_panel_with_data_and_a_legend_entry_per_line
     for panel in PANELS:
         for m in on_panel(panel):
             assert m.label in legend and SERIES_COLORS[m.label] == m.colour
+
+
+def test_cached_chart_specs_move_only_their_selected_frame_rule():
+    specs = time_chart_specs(clip_table(bar=True), None)
+    built = [json.dumps(s, sort_keys=True) for s in specs]
+    for spec, fresh in zip(specs, time_charts(clip_table(bar=True), None, 1.25)):
+        moved = at_time(spec, 1.25)
+        assert moved["datasets"]["selected_time"] == [{"time_s": 1.25}]
+        # the same lines, bands and click selection as a chart built at that time
+        assert sorted(map(json.dumps, moved["datasets"].values())) == sorted(map(json.dumps, fresh.to_dict()["datasets"].values()))
+        assert at_time(spec, None)["datasets"]["selected_time"] == []
+    assert [json.dumps(s, sort_keys=True) for s in specs] == built  # the cached specs untouched
 
 
 def test_the_app_tables_read_headers_and_formats_from_the_registry():

@@ -14,6 +14,7 @@ from dashboard.pages.compare import comparison
 from dashboard.presenters import (
     HEATMAP_PART_NAMES,
     ProgressMeter,
+    at_time,
     bar_path_at,
     bar_trunk,
     chart_legend_html,
@@ -27,10 +28,9 @@ from dashboard.presenters import (
     rep_bottom_frame,
     rep_table,
     rep_table_formats,
-    time_charts,
     video_progress,
 )
-from dashboard.resources import PROGRESS_EVERY_S, frame_image, heatmap_image, jobs, private_link
+from dashboard.resources import PROGRESS_EVERY_S, chart_specs, frame_image, heatmap_image, jobs, private_link
 from dashboard.state import VIDEO_METER, ViewerKeys
 from squat.draw.charts import has_bar, rep_depth_chart
 from squat.draw.overlay import annotate_frame
@@ -163,9 +163,11 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
         with right:
             selected_time = float(frames["time_s"].iloc[index]) if count else None
             st.html(chart_legend_html(bar=has_bar(frames)))
-            for i, chart in enumerate(time_charts(frames, reps, selected_time)):
-                st.altair_chart(chart, width="stretch", key=keys.chart(i), selection_mode="pick",
-                                on_select=functools.partial(_pick_frame, keys.chart(i), keys.frame, frames))
+            specs = chart_specs(run.entry.key, run.entry.created.timestamp(), count, frames, reps)
+            for i, spec in enumerate(specs):
+                st.vega_lite_chart(spec=at_time(spec, selected_time), width="stretch", key=keys.chart(i),
+                                   selection_mode="pick",
+                                   on_select=functools.partial(_pick_frame, keys.chart(i), keys.frame, frames))
 
 
 def _rep_table(reps: pd.DataFrame, keys: ViewerKeys, count: int) -> None:

@@ -12,7 +12,7 @@ import torch
 from squat.pose.decode import decode, upsample
 from squat.pose.detections import Detections
 from squat.pose.maps import STRIDE
-from squat.pose.weights import ModelSpec, build_model, downloads_dir, load_registry, resolve_device
+from squat.pose.weights import ModelSpec, build_model, downloads_dir, load_registry, present_weights, resolve_device
 from squat.settings import PoseSettings
 from squat.skeleton import FOOT_MIRROR, LIMB_JOINTS, MIRROR, N_HEATMAPS, N_JOINTS, PAF_CHANNELS
 from squat.timing import stage
@@ -209,6 +209,16 @@ def load_estimator(settings: PoseSettings, weights_dir: Path | None = None) -> P
     """An estimator with these settings; the network itself is loaded once per process."""
     spec, model, device = _network(settings.model, settings.device, Path(weights_dir or downloads_dir()))
     return PoseEstimator(spec, model, device, settings)
+
+
+def check_model(settings: PoseSettings, weights_dir: Path | None = None) -> Path:
+    """What load_estimator would refuse (unknown model or device, weights missing or wrong size),
+    refused the same way without building the network; the weights file otherwise."""
+    registry = load_registry()
+    if settings.model not in registry:
+        _unknown(settings.model)
+    resolve_device(settings.device)
+    return present_weights(registry[settings.model], Path(weights_dir or downloads_dir()))
 
 
 def _unknown(name: str):

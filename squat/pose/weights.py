@@ -226,8 +226,9 @@ def resolve_device(name: str) -> torch.device:
     raise SquatError(f"unknown device {name!r}: use auto, cpu or cuda")
 
 
-def build_model(spec: ModelSpec, weights_dir: Path | str, device: torch.device | str) -> nn.Module:
-    """The network for `spec` with its weights loaded strictly, on `device`, in eval mode."""
+def present_weights(spec: ModelSpec, weights_dir: Path | str) -> Path:
+    """The model's weights file, or WeightsError saying how to get it: a check that costs no loading
+    (the web server makes it before queueing an analysis its workers would fail)."""
     path = weights_path(spec, weights_dir)
     if not path.is_file():
         if spec.shipped:
@@ -238,6 +239,12 @@ def build_model(spec: ModelSpec, weights_dir: Path | str, device: torch.device |
             f"{path} has {path.stat().st_size} bytes, expected {spec.size} (incomplete or replaced): "
             f"delete it and run `{fetch_command(spec)}`"
         )
+    return path
+
+
+def build_model(spec: ModelSpec, weights_dir: Path | str, device: torch.device | str) -> nn.Module:
+    """The network for `spec` with its weights loaded strictly, on `device`, in eval mode."""
+    path = present_weights(spec, weights_dir)
     module_name, class_name = ARCHS[spec.arch].split(":")
     model: nn.Module = getattr(importlib.import_module(module_name), class_name)()
     state = load_state_dict(path, spec.arch)

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from squat import passes, results
-from squat.draw.band import ChartStrip
+from squat.draw.band import ChartStrip, strip_size
 from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
 from squat.errors import NoLifterError, SquatError
 from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames
@@ -249,13 +249,13 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
     frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms."""
     info = analysis.video
-    band = (info.width, chart_size(info.width, info.height)[1])
-    strip = ChartStrip(analysis.frames, band)
+    strip = ChartStrip(analysis.frames, strip_size((info.width, chart_size(info.width, info.height)[1])))
+    band_height = max(1, round(strip.size[1] * info.width / strip.size[0]))  # as stack_chart fits it
     table = analysis.frames  # a row at a time: a 10-minute clip's rows as dicts would be ~60 MB
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
-    height = info.height + band[1]
+    height = info.height + band_height
     shrink = min(1.0, ANNOTATED_LONG_SIDE / max(info.width, info.height))
     with VideoWriter(path, info.width, height, info.fps, long_side=round(max(info.width, height) * shrink)) as writer, \
             iter_frames(video) as reader:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from squat.draw.band import ChartStrip
+from squat.draw.band import MIN_STRIP, ChartStrip, strip_size
 from squat.draw.overlay import (
     PALETTE,
     annotate_frame,
@@ -17,6 +17,7 @@ from squat.draw.overlay import (
     draw_moment_arms,
     draw_skeleton,
     heatmap_panel,
+    stack_chart,
 )
 from squat.skeleton import J
 
@@ -343,6 +344,18 @@ def test_chart_strip_has_exactly_the_requested_size(size):
     strip = ChartStrip(strip_frames(knee_angle=lambda t: 120 + 50 * np.cos(t)), size)
     image = strip.at(3.0)
     assert image.shape == (size[1], size[0], 3) and image.dtype == np.uint8
+
+
+@pytest.mark.parametrize("frame", [(320, 180), (160, 90), (100, 56), (90, 160)])
+def test_a_small_clip_still_gets_its_chart_band_stacked_above_the_frame(frame):
+    """A 320×180 clip's band would be 49 px tall: it is drawn at the smallest readable size and
+    fitted to the frame's width, not refused (issue 17)."""
+    band = (frame[0], chart_size(*frame)[1])
+    size = strip_size(band)
+    assert size[0] >= MIN_STRIP[0] and size[1] >= MIN_STRIP[1]
+    stacked = stack_chart(blank(*frame), ChartStrip(strip_frames(), size).at(1.0))
+    assert stacked.shape[1] == frame[0] and stacked.shape[0] == frame[1] + round(size[1] * frame[0] / size[0])
+    assert strip_size((1920, 292)) == (1920, 292)  # a band big enough is drawn as it is
 
 
 def test_chart_strip_for_frame_fits_the_band_without_resizing():

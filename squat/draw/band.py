@@ -100,6 +100,17 @@ def _column(frames: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frames[name], errors="coerce").to_numpy(dtype=np.float64)
 
 
+MIN_STRIP = (120, 60)  # (width, height) px: smaller, the panels' labels and lines no longer fit
+
+
+def strip_size(band: tuple[int, int]) -> tuple[int, int]:
+    """The size to draw a band of `band` pixels at: at least MIN_STRIP (a 320×180 clip's band is
+    49 px tall), the same shape otherwise; `stack_chart` fits it to the frame's width."""
+    width, height = int(band[0]), int(band[1])
+    grow = max(1.0, MIN_STRIP[0] / max(width, 1))
+    return max(round(width * grow), MIN_STRIP[0]), max(round(height * grow), MIN_STRIP[1])
+
+
 class ChartStrip:
     """The time panels of squat.measures (angles in degrees, moment arms × femur, and the bar against
     the midfoot in cm where a bar was seen) over the clip, with rep bands, ticks and a readout.
@@ -110,8 +121,9 @@ class ChartStrip:
 
     def __init__(self, frames: pd.DataFrame, size: tuple[int, int], style: ChartStyle = ChartStyle()):
         width, height = int(size[0]), int(size[1])
-        if width < 120 or height < 60:
-            raise ValueError(f"chart strip needs at least 120x60 pixels, got {width}x{height}")
+        if width < MIN_STRIP[0] or height < MIN_STRIP[1]:
+            raise ValueError(f"chart strip needs at least {MIN_STRIP[0]}x{MIN_STRIP[1]} pixels, got {width}x{height}"
+                             " (strip_size gives one that fits)")
         if "time_s" not in frames or len(frames) == 0:
             raise ValueError("chart strip needs a per-frame table with a time_s column and at least one row")
         table = frames.sort_values("time_s", kind="stable")

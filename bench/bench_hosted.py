@@ -54,7 +54,7 @@ def start_app(data: Path, workers: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=open(data.parent / "server.log", "wb"))
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -139,6 +139,8 @@ def main() -> int:
                 page.get_by_test_id("stFileUploader").locator("input[type=file]").set_input_files(clip)
             for page in pages:  # every job queued or running before the clicks begin
                 expect(page.get_by_role("progressbar")).to_be_visible(timeout=120_000)
+            log = base / "server.log"
+            log_from = log.stat().st_size
             for _ in range(a.clicks):
                 for page in pages:
                     if jobs.list(states=("queued", "running")) == []:
@@ -150,6 +152,8 @@ def main() -> int:
                     latencies.append(time.perf_counter() - began)
                     page.wait_for_timeout(300)  # the heading's message may still be on its way (rounds 2 and 3)
                     answers.append(clocks[id(page)].answer_time(clicked))
+            slow_runs = [float(line.split(":")[-1].split()[0]) for line in
+                         log.read_bytes()[log_from:].decode(errors="replace").splitlines() if "slow page run" in line]
             for page, clip in zip(pages, clips):
                 expect(page.get_by_test_id("stSidebar").get_by_role("button", name=clip.name, exact=True)).to_have_count(
                     1, timeout=1_800_000)
@@ -169,6 +173,8 @@ def main() -> int:
               f"slowest {max(latencies):.2f} s, {under} of {len(latencies)} under 1 s; by round: "
               + " | ".join(" ".join(f"{t:.2f}" for t in latencies[i:i + a.lifters])
                            for i in range(0, len(latencies), a.lifters)))
+        print(f"  page runs over 1 s in the server's log while the clicks ran: {len(slow_runs)}"
+              + (f" (slowest {max(slow_runs):.2f} s)" if slow_runs else ""))
         heard = [t for t in answers if math.isfinite(t)] or [math.nan]
         print(f"  the server's answer (click sent → heading received, by the browser's network clock): median "
               f"{statistics.median(heard):.2f} s, slowest {max(heard):.2f} s, "

@@ -5,6 +5,8 @@ followed analysis has its numbers, the page shows them (reps, metrics, charts) w
 video is still being made, then the whole analysis when it is done."""
 from __future__ import annotations
 
+import logging
+import time
 from typing import Optional
 
 import streamlit as st
@@ -28,6 +30,8 @@ from squat.errors import SquatError
 from squat.jobs import Job
 from squat.store import StoredRun
 
+SLOW_PAGE_S = 1.0  # a click should be answered within this
+log = logging.getLogger(__name__)
 METER = "_progress_meter:{}"  # a followed job's ProgressMeter, by job id (its rate spans the fragment's reruns)
 
 
@@ -91,6 +95,18 @@ def progress(job_id: str) -> None:
 
 
 def main() -> None:
+    """One page run, timed: a run slower than SLOW_PAGE_S is logged (the host's log shows when its
+    pages stop answering clicks in time; fragment reruns, the progress polls, are not page runs)."""
+    began = time.perf_counter()
+    try:
+        page()
+    finally:
+        took = time.perf_counter() - began
+        if took > SLOW_PAGE_S:
+            log.warning("slow page run: %.2f s", took)
+
+
+def page() -> None:
     st.set_page_config(page_title="Squat form check", page_icon=":material/fitness_center:", layout="wide")
     state.open_from_url()
     intake()

@@ -132,6 +132,15 @@ def selected_times(at: AppTest) -> list[float]:
 # --------------------------------------------------------------------------- the page
 
 
+def test_a_slow_page_run_is_logged_for_the_host(data_root, monkeypatch, caplog):
+    import dashboard.app
+
+    monkeypatch.setattr(dashboard.app, "SLOW_PAGE_S", 0.0)  # every run counts as slow
+    with caplog.at_level("WARNING", logger="dashboard.app"):
+        fresh_app()
+    assert any(r.getMessage().startswith("slow page run: ") for r in caplog.records)
+
+
 def test_first_page_offers_upload_sample_and_only_installed_models(data_root):
     at = fresh_app()
     assert "Try a sample clip" in at.info[0].value

@@ -12,21 +12,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
+import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.presenters import ProgressMeter, heatmap_joint, time_chart_specs
-from squat.draw.overlay import blend_heatmap
+from dashboard.presenters import (
+    ProgressMeter,
+    bar_path_at,
+    bar_trunk,
+    frame_row,
+    heatmap_joint,
+    network_pose,
+    time_chart_specs,
+)
+from squat.draw.charts import rep_depth_chart
+from squat.draw.overlay import annotate_frame, blend_heatmap
 from squat.errors import SquatError
 from squat.jobs import Job, Jobs, start_worker_processes
 from squat.pipeline import read_frame
 from squat.pose.estimator import PoseEstimator, check_model, load_estimator
+from squat.results import keypoints_at
 from squat.settings import PoseSettings, Settings
 from squat.store import Entry, ResultsStore, StoredRun, content_hash, data_dir
 
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "m4v"]
+JPEG_QUALITY = 92  # the annotated frame on the page: sharp lines, a tenth of a PNG's bytes
 PROGRESS_EVERY_S = 1.0  # the progress bar reads the job's row this often
 WORKERS_ENV = "SQUAT_WORKERS"
 
@@ -107,6 +119,32 @@ def chart_specs(key: str, created: float, rows: int, _frames: pd.DataFrame, _rep
     """The time charts of one analysis (or a running job's preview: its creation time tells them
     apart), for every session that shows it (presenters.time_chart_specs)."""
     return time_chart_specs(_frames, _reps)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def depth_chart_spec(key: str, created: float, _reps: pd.DataFrame) -> dict:
+    """The depth-per-rep chart of one analysis as a Vega-Lite spec, built once (Altair validates
+    the whole spec each time it converts one: most of the chart's cost)."""
+    spec = rep_depth_chart(_reps).to_dict()
+    spec.get("config", {}).pop("view", None)  # Altair's default 300 px view: the page sizes its charts
+    return spec
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def annotated_jpeg(key: str, created: float, index: int, heat_part: Optional[str], _run: StoredRun) -> bytes:
+    """Frame `index` of an analysis with its skeleton drawn (over one part's heatmap when `heat_part`
+    is given), encoded once as JPEG: every session that shows it, and every return to it, reuses the
+    bytes instead of drawing and encoding the frame again."""
+    frames, summary = _run.frames, _run.summary
+    side = summary.get("side", "right")
+    base = (heatmap_image(str(_run.clip), index, network_pose(summary), side, heat_part) if heat_part is not None
+            else frame_image(str(_run.clip), index))
+    image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index),
+                           bar_path=bar_path_at(frames, index), bar_trunk=bar_trunk(summary))
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise SquatError(f"could not encode frame {index} of {_run.entry.clip_name}")
+    return data.tobytes()
 
 
 def store() -> ResultsStore:

@@ -15,27 +15,21 @@ from dashboard.presenters import (
     HEATMAP_PART_NAMES,
     ProgressMeter,
     at_time,
-    bar_path_at,
-    bar_trunk,
     chart_legend_html,
     clamp_frame,
     fault_notes,
     frame_caption,
-    frame_row,
     headline_metrics,
-    network_pose,
     picked_frame,
     rep_bottom_frame,
     rep_table,
     rep_table_formats,
     video_progress,
 )
-from dashboard.resources import PROGRESS_EVERY_S, chart_specs, frame_image, heatmap_image, jobs, private_link
+from dashboard.resources import PROGRESS_EVERY_S, annotated_jpeg, chart_specs, depth_chart_spec, jobs, private_link
 from dashboard.state import VIDEO_METER, ViewerKeys
-from squat.draw.charts import has_bar, rep_depth_chart
-from squat.draw.overlay import annotate_frame
+from squat.draw.charts import has_bar
 from squat.errors import SquatError
-from squat.results import keypoints_at
 from squat.store import StoredRun
 
 MIME = {".mp4": "video/mp4", ".csv": "text/csv", ".json": "application/json", ".png": "image/png"}
@@ -86,7 +80,8 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
         with right:  # drawn before the polling fragment on the left: nothing is drawn after it
             if len(reps):
                 st.subheader("Depth per rep")
-                st.altair_chart(rep_depth_chart(reps), width="stretch")
+                st.vega_lite_chart(spec=depth_chart_spec(run.entry.key, run.entry.created.timestamp(), reps),
+                                   width="stretch")
             st.subheader("Downloads")
             st.caption("The files come with the annotated video.")
         with left:
@@ -99,7 +94,8 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
     with right:
         if len(reps):
             st.subheader("Depth per rep")
-            st.altair_chart(rep_depth_chart(reps), width="stretch")
+            st.vega_lite_chart(spec=depth_chart_spec(run.entry.key, run.entry.created.timestamp(), reps),
+                               width="stretch")
         st.subheader("Downloads")
         for name, path in run.downloads.items():
             st.download_button(name, data=functools.partial(path.read_bytes), file_name=name,
@@ -193,19 +189,12 @@ def _rep_table(reps: pd.DataFrame, keys: ViewerKeys, count: int) -> None:
 
 def _frame(run: StoredRun, index: int, heat_part: str | None) -> None:
     """Frame `index` with the skeleton drawn on it, over one part's heatmap when `heat_part` is given."""
-    frames = run.frames
-    side = run.summary.get("side", "right")
     try:
-        if heat_part is not None:
-            base = heatmap_image(str(run.clip), index, network_pose(run.summary), side, heat_part)
-        else:
-            base = frame_image(str(run.clip), index)
-        image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index),
-                               bar_path=bar_path_at(frames, index), bar_trunk=bar_trunk(run.summary))
+        image = annotated_jpeg(run.entry.key, run.entry.created.timestamp(), index, heat_part, run)
     except SquatError as e:
         st.error(str(e))
     else:
-        st.image(image, channels="BGR", width="stretch", caption=frame_caption(frames, index))
+        st.image(image, width="stretch", caption=frame_caption(run.frames, index))
 
 
 def _pick_frame(chart_key: str, frame_key: str, frames: pd.DataFrame) -> None:

@@ -81,3 +81,18 @@ def make_empty_room_clip(path: Path) -> Path:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((96, 160, 3), 120, np.uint8), format="rgb24")))
         out.mux(stream.encode())
     return path
+
+
+def cut_clip(source: Path, path: Path, frames: range) -> Path:
+    """Frames `frames` of a clip re-encoded (H.264, 30 fps) as a shorter clip of its own: for tests
+    whose assertions do not depend on a clip's length."""
+    with av.open(str(source)) as src, av.open(str(path), "w") as dst:
+        out = dst.add_stream("libx264", rate=30, options={"crf": "18"})
+        out.width, out.height, out.pix_fmt = src.streams.video[0].width, src.streams.video[0].height, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i >= frames.stop:
+                break
+            if i in frames:
+                dst.mux(out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")))
+        dst.mux(out.encode(None))
+    return path

@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import cut_clip
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -261,19 +262,7 @@ def annas(tmp_path_factory) -> Path:
     asserts (both analyses finish, who sees which) does not depend on a clip's length, and the whole
     clip (a small person, so a large network input; the first 38 frames are the flip) took the most
     of its time."""
-    import av
-
-    path = tmp_path_factory.mktemp("anna") / "sports2d_landing.mp4"
-    with av.open(str(SPORTS2D)) as src:
-        frames = [f.to_ndarray(format="rgb24") for i, f in enumerate(src.decode(video=0)) if i < LANDING.stop]
-    with av.open(str(path), "w") as dst:
-        out = dst.add_stream("libx264", rate=30, options={"crf": "18"})
-        out.height, out.width = frames[0].shape[:2]
-        out.pix_fmt = "yuv420p"
-        for i in LANDING:
-            dst.mux(out.encode(av.VideoFrame.from_ndarray(frames[i], format="rgb24")))
-        dst.mux(out.encode(None))
-    return path
+    return cut_clip(SPORTS2D, tmp_path_factory.mktemp("anna") / "sports2d_landing.mp4", LANDING)
 
 
 def upload(page, clip: Path) -> None:

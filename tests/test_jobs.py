@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_empty_room_clip
+from conftest import cut_clip, make_empty_room_clip
 
 from squat.errors import SquatError
 from squat.jobs import INTERRUPTED, Jobs, Limits
@@ -30,18 +30,7 @@ def short_sample(tmp_path_factory) -> Path:
     """The sample's first 45 frames (1.5 s, the lifter standing under the bar), for the tests where
     a job only has to run to its end: what they assert does not depend on the clip's length. (A
     worker killed mid-analysis keeps the whole sample: the kill must land inside its network pass.)"""
-    import av
-
-    path = tmp_path_factory.mktemp("clip") / "squat_side_start.mp4"
-    with av.open(str(SAMPLE)) as src, av.open(str(path), "w") as dst:
-        out = dst.add_stream("libx264", rate=30, options={"crf": "18"})
-        out.width, out.height, out.pix_fmt = src.streams.video[0].width, src.streams.video[0].height, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == 45:
-                break
-            dst.mux(out.encode(av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")))
-        dst.mux(out.encode(None))
-    return path
+    return cut_clip(SAMPLE, tmp_path_factory.mktemp("clip") / "squat_side_start.mp4", range(45))
 
 
 @pytest.fixture(scope="module")

@@ -217,6 +217,14 @@ def time_charts(frames: pd.DataFrame, reps: Optional[pd.DataFrame], selected_tim
 SELECTED_DATA = "selected_time"  # the time charts' specs name the selected-frame rule's one-row data
 
 
+def vega_spec(chart: alt.TopLevelMixin) -> dict:
+    """An Altair chart as the Vega-Lite spec the page shows (st.vega_lite_chart), converted once to
+    be cached: without Altair's default 300 px view, the page sizes its charts."""
+    spec = chart.to_dict()
+    spec.get("config", {}).pop("view", None)
+    return spec
+
+
 def time_chart_specs(frames: pd.DataFrame, reps: Optional[pd.DataFrame], axis_width: int = 44,
                      heights: Mapping[str, int] = CHART_HEIGHTS) -> list[dict]:
     """time_charts as Vega-Lite specs whose selected-frame rule reads the data named SELECTED_DATA
@@ -225,8 +233,7 @@ def time_chart_specs(frames: pd.DataFrame, reps: Optional[pd.DataFrame], axis_wi
     session's Altair conversion shares."""
     specs = []
     for chart in time_charts(frames, reps, 0.0, axis_width, heights):
-        spec = chart.to_dict()
-        spec.get("config", {}).pop("view", None)  # Altair's default 300 px view: the page sizes its charts
+        spec = vega_spec(chart)
         (rule,) = [layer for layer in spec["layer"] if layer.get("mark", {}).get("type") == "rule"
                    and layer["mark"].get("color") == SELECTED_COLOR]
         placeholder, rule["data"] = rule["data"]["name"], {"name": SELECTED_DATA}

@@ -26,6 +26,7 @@ from dashboard.presenters import (
     heatmap_joint,
     network_pose,
     time_chart_specs,
+    vega_spec,
 )
 from squat.draw.charts import rep_depth_chart
 from squat.draw.overlay import annotate_frame, blend_heatmap
@@ -125,9 +126,7 @@ def chart_specs(key: str, created: float, rows: int, _frames: pd.DataFrame, _rep
 def depth_chart_spec(key: str, created: float, _reps: pd.DataFrame) -> dict:
     """The depth-per-rep chart of one analysis as a Vega-Lite spec, built once (Altair validates
     the whole spec each time it converts one: most of the chart's cost)."""
-    spec = rep_depth_chart(_reps).to_dict()
-    spec.get("config", {}).pop("view", None)  # Altair's default 300 px view: the page sizes its charts
-    return spec
+    return vega_spec(rep_depth_chart(_reps))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -16,7 +16,15 @@ import numpy as np
 
 from squat import passes, results
 from squat.draw.band import ChartStrip, strip_size
-from squat.draw.overlay import annotate_frame, bar_trail, blend_heatmap, chart_size, heatmap_panel, stack_chart
+from squat.draw.overlay import (
+    annotate_frame,
+    bar_trail,
+    blend_heatmap,
+    chart_size,
+    heatmap_panel,
+    stack_chart,
+    stacked_height,
+)
 from squat.errors import NoLifterError, SquatError
 from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames
 from squat.measure.body import measure_body
@@ -250,7 +258,7 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms."""
     info = analysis.video
     strip = ChartStrip(analysis.frames, strip_size((info.width, chart_size(info.width, info.height)[1])))
-    band_height = max(1, round(strip.size[1] * info.width / strip.size[0]))  # as stack_chart fits it
+    band_height = stacked_height(strip.size, info.width)
     table = analysis.frames  # a row at a time: a 10-minute clip's rows as dicts would be ~60 MB
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()

@@ -710,10 +710,16 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     return out
 
 
+def stacked_height(chart_size: tuple[int, int], frame_width: int) -> int:
+    """How tall a chart of (width, height) pixels is once stack_chart fits it to the frame's width."""
+    width, height = chart_size
+    return height if width == frame_width else max(1, round(height * frame_width / width))
+
+
 def stack_chart(image: np.ndarray, chart: np.ndarray) -> np.ndarray:
     """The chart as a band above the frame (the video gets taller), so it never hides the lifter."""
     if chart.shape[1] != image.shape[1]:
-        height = max(1, round(chart.shape[0] * image.shape[1] / chart.shape[1]))
+        height = stacked_height((chart.shape[1], chart.shape[0]), image.shape[1])
         chart = cv2.resize(chart, (image.shape[1], height), interpolation=cv2.INTER_AREA)
     return np.vstack([chart, image])
 

@@ -30,7 +30,7 @@ from squat.skeleton import HEATMAP_PARTS
 SIDES: tuple[str, ...] = ("auto", "left", "right")
 HEATMAP_PART_NAMES: tuple[str, ...] = tuple(HEATMAP_PARTS)  # neck, hip, knee, ankle
 
-CHART_HEIGHTS: dict[str, int] = {"angles": 250, "arms": 190, "bar": 140}  # px per time chart
+CHART_HEIGHTS: dict[str, int] = {"angles": 250, "arms": 190, "bar": 140, "speed": 160}  # px per time chart
 STAGE_LABELS: dict[str, str] = {
     "pose": "Finding the lifter",
     "render": "Drawing the annotated video",
@@ -266,15 +266,15 @@ def picked_frame(selection: Mapping[str, Any] | None, frames: pd.DataFrame) -> O
 
 def chart_legend_html(bar: bool = False, panels: Optional[list[str]] = None) -> str:
     """One line of coloured names for the time charts: every plotted measure, rep phases and the
-    selected-frame rule. `panels`: those shown (default: angles and moment arms, plus the bar's
-    panel when `bar`)."""
+    selected-frame rule. `panels`: those shown (chart_panels; default: angles and moment arms,
+    plus the bar's panel and the bar speed's when `bar`)."""
     def swatch(colour: str, name: str, shape: str = "line") -> str:
         style = (f"display:inline-block;width:14px;height:3px;background:{colour};vertical-align:middle"
                  if shape == "line" else
                  f"display:inline-block;width:12px;height:12px;background:{colour};opacity:0.45;vertical-align:middle")
         return f'<span style="white-space:nowrap;margin-right:12px"><span style="{style}"></span> {name}</span>'
 
-    shown = panels if panels is not None else [p for p in PANELS if p != "bar" or bar]
+    shown = panels if panels is not None else [p for p in PANELS if p not in ("bar", "speed") or bar]
     lines = [swatch(m.colour, m.label) for p in shown for m in on_panel(p)]
     phases = [swatch(PHASE_COLORS[p], p, "box") for p in ("descent", "ascent")]
     return ('<div style="font-size:0.85rem;line-height:1.8">'
@@ -356,14 +356,37 @@ def headline_metrics(summary: Mapping[str, Any], reps: pd.DataFrame) -> list[Met
                "thigh length over trunk length, measured standing: long femurs mean more trunk lean at the same depth"),
         Metric("shin / femur", _fmt(proportions.get("shin_to_femur", math.nan), ".2f"),
                "shin length over thigh length, measured standing"),
+        *bar_speed_metrics(summary, reps),
+    ]
+
+
+def bar_speed_metrics(summary: Mapping[str, Any], reps: pd.DataFrame) -> list[Metric]:
+    """The set's bar speed: the fastest rep's MCV and the velocity loss to the last rep; one
+    "bar speed —" saying why where no plate was seen."""
+    speed = summary.get("bar_speed") or {}
+    if not speed.get("available"):
+        note = speed.get("note") or "no bar speed in this analysis (analysed before bar speed was measured)"
+        return [Metric("bar speed", "—", note)] if len(reps) else []
+    mcv, loss = REP["mcv_ms"], REP["velocity_loss_pct"]
+    return [
+        Metric(f"best {mcv.short}", mcv.text(speed.get("best_mcv_ms")),
+               "mean concentric velocity of the fastest rep: the bar's rise over the time from the bottom to the top, "
+               "from the plate's centre"),
+        Metric(loss.short, loss.text(speed.get("velocity_loss_pct")),
+               "how much slower the last rep was than the fastest (mean concentric velocity); "
+               "velocity-based training often ends a set at 20-30 % loss"),
     ]
 
 
 # reps.csv columns the results table shows, in order; headers and formats come from squat.measures.
 REP_TABLE_COLUMNS: tuple[str, ...] = (
     "rep", "depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s", "max_trunk_lean",
-    "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm", "faults",
+    "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm", "mcv_ms", "peak_velocity_ms",
+    "concentric_cm", "velocity_loss_pct", "faults",
 )
+# Bar columns shown only where the clip has them (no plate seen: a bodyweight set has none).
+BAR_TABLE_COLUMNS = frozenset({"bar_off_midfoot_cm", "mcv_ms", "peak_velocity_ms", "concentric_cm",
+                               "velocity_loss_pct"})
 
 
 def rep_table_formats() -> dict[str, str]:
@@ -376,8 +399,8 @@ def rep_table(reps: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=range(len(reps)))
     for column in REP_TABLE_COLUMNS:
         m = REP[column]
-        if column not in reps or (column == "bar_off_midfoot_cm" and reps[column].isna().all()):
-            continue  # no barbell seen: no bar column
+        if column not in reps or (column in BAR_TABLE_COLUMNS and reps[column].isna().all()):
+            continue  # no barbell seen: no bar columns
         values = reps[column].reset_index(drop=True)
         if column == "faults":
             values = values.map(lambda f: ", ".join(fault_label(x) for x in fault_names(f)))

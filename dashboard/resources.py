@@ -28,8 +28,9 @@ from dashboard.presenters import (
     time_chart_specs,
     vega_spec,
 )
-from squat.draw.charts import rep_depth_chart
+from squat.draw.charts import rep_depth_chart, rep_velocity_chart
 from squat.draw.overlay import annotate_frame, blend_heatmap
+from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import SquatError
 from squat.jobs import Job, Jobs, start_worker_processes
 from squat.pipeline import read_frame
@@ -129,17 +130,26 @@ def depth_chart_spec(key: str, created: float, _reps: pd.DataFrame) -> dict:
     return vega_spec(rep_depth_chart(_reps))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def velocity_chart_spec(key: str, created: float, _reps: pd.DataFrame) -> dict:
+    """The bar-speed-per-rep chart of one analysis as a Vega-Lite spec, built once (as depth_chart_spec)."""
+    return vega_spec(rep_velocity_chart(_reps))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def annotated_jpeg(key: str, created: float, index: int, heat_part: Optional[str], _run: StoredRun) -> bytes:
     """Frame `index` of an analysis with its skeleton drawn (over one part's heatmap when `heat_part`
     is given), encoded once as JPEG: every session that shows it, and every return to it, reuses the
-    bytes instead of drawing and encoding the frame again."""
+    bytes instead of drawing and encoding the frame again. The bar's speed and a rep's MCV as the
+    video shows them."""
     frames, summary = _run.frames, _run.summary
     side = summary.get("side", "right")
     base = (heatmap_image(str(_run.clip), index, network_pose(summary), side, heat_part) if heat_part is not None
             else frame_image(str(_run.clip), index))
-    image = annotate_frame(base, keypoints_at(frames, index), side, frame_row(frames, index),
-                           bar_path=bar_path_at(frames, index), bar_trunk=bar_trunk(summary))
+    row = frame_row(frames, index)
+    rep_top = rep_top_texts(_run.reps, frames["time_s"].to_numpy())[index]  # a few reps: cheap
+    image = annotate_frame(base, keypoints_at(frames, index), side, row, bar_path=bar_path_at(frames, index),
+                           bar_trunk=bar_trunk(summary), labels=bar_speed_labels(base.shape, row, rep_top))
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise SquatError(f"could not encode frame {index} of {_run.entry.clip_name}")

@@ -37,7 +37,8 @@ ALIGN_COLUMNS: tuple[str, ...] = (
 REP_METRICS: dict[str, tuple[str, str]] = {
     c: ("reps below parallel", "%") if c == "hip_below_knee" else (REP[c].label, REP[c].unit)
     for c in ("depth_knee_angle", "hip_below_knee", "descent_s", "pause_s", "ascent_s", "max_trunk_lean",
-              "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm")
+              "max_hip_moment_arm_femur", "max_knee_moment_arm_femur", "bar_off_midfoot_cm",
+              "mcv_ms", "peak_velocity_ms", "concentric_cm", "velocity_loss_pct")
 }
 
 _EPS_S = 1e-6  # frame times and rep times come from the same rounded CSV values
@@ -453,8 +454,8 @@ def ghost_skeleton(
 
 
 def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.DataFrame:
-    """Per-rep means, you vs the reference: depth, share below parallel, tempo, max lean and
-    moment arms. Index: the reps.csv column; columns metric, unit, you, reference, difference
+    """Per-rep means, you vs the reference: depth, share below parallel, tempo, max lean, moment
+    arms and bar speed (the set's velocity loss: its last rep's). Index: the reps.csv column; columns metric, unit, you, reference, difference
     (you − reference, in the metric's unit). NaN where a side has no rep or no such column; a
     metric neither side has (the bar, without a barbell) is left out."""
     def mean(reps: pd.DataFrame, column: str) -> float:
@@ -464,7 +465,10 @@ def comparison_summary(you_reps: pd.DataFrame, ref_reps: pd.DataFrame) -> pd.Dat
         if column == "hip_below_knee":  # bools, or "True"/"False" from a CSV read as text
             column_values = column_values.map(lambda v: {"true": 100.0, "false": 0.0}.get(str(v).strip().lower(), np.nan))
         values = column_values.map(number).to_numpy(dtype=np.float64)
-        return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+        if not np.isfinite(values).any():
+            return np.nan
+        # the set's velocity loss is its last measured rep's (squat.measure.bar_speed.velocity_loss_pct)
+        return float(values[np.isfinite(values)][-1] if column == "velocity_loss_pct" else np.nanmean(values))
 
     table = pd.DataFrame(
         {

@@ -67,6 +67,9 @@ class Panel:
     fmt: str  # tooltip and readout format
     zero_line: bool = False  # a dashed rule at 0: on the midfoot line
     min_reach: float = 0.0  # > 0: a symmetric axis of at least ±min_reach (else the data's own range)
+    # False: only the app charts it; the video's band is too short for another lane and writes
+    # this panel's number on the frame instead (the bar's speed at the bar)
+    in_video: bool = True
 
 
 _F, _R = "frame", "rep"
@@ -91,6 +94,9 @@ MEASURES: tuple[Measure, ...] = (
     Measure("plate_x", "plate centre x", "plate x", "px", ".0f", B),  # the visible plate's face
     Measure("plate_y", "plate centre y", "plate y", "px", ".0f", B),
     Measure("plate_radius", "plate radius", "plate", "px", ".0f", B),
+    # bar speed from the plate (squat.measure.bar_speed): height above the first seen frame, up +
+    Measure("bar_height_cm", "bar height", "bar height", "cm", ".1f", B),
+    Measure("bar_velocity_ms", "bar velocity (vertical)", "bar speed", "m/s", ".2f", B, "speed"),
     # per rep, in reps.csv order
     Measure("rep", "rep", "rep", "", "d", per=_R, kind="int"),
     Measure("start_time", "start", "start", "s", ".2f", per=_R),
@@ -111,6 +117,15 @@ MEASURES: tuple[Measure, ...] = (
     Measure("max_knee_moment_arm_femur", "max knee moment arm", "max knee arm", "× femur", ".2f", K, per=_R),
     Measure("bar_off_midfoot_cm", "bar's furthest off the midfoot (+ ahead)", "bar off midfoot", "cm", ".1f", B,
             per=_R),
+    # bar speed, velocity-based training (squat.measure.bar_speed); NaN without a plate
+    Measure("mcv_ms", "mean concentric velocity", "MCV", "m/s", ".2f", B, per=_R),
+    Measure("mpv_ms", "mean propulsive velocity", "MPV", "m/s", ".2f", B, per=_R),
+    Measure("peak_velocity_ms", "peak concentric velocity", "peak", "m/s", ".2f", B, per=_R),
+    Measure("time_to_peak_s", "time to peak velocity", "to peak", "s", ".2f", per=_R),
+    Measure("concentric_cm", "bar rise (concentric range)", "rise", "cm", ".0f", B, per=_R),
+    Measure("eccentric_cm", "bar drop (eccentric range)", "drop", "cm", ".0f", B, per=_R),
+    Measure("bar_path_deviation_cm", "bar path's furthest forward or back", "bar drift", "cm", ".1f", B, per=_R),
+    Measure("velocity_loss_pct", "velocity loss from the fastest rep", "velocity loss", "%", ".0f", B, per=_R),
     Measure("faults", "faults", "faults", "", "", per=_R, kind="text"),
     # why a fault was (not) called: squat.measure.reps.fault_measures
     Measure("max_thigh_angle", "thigh below horizontal at the bottom", "thigh", "°", ".0f", per=_R),
@@ -129,6 +144,7 @@ PANELS: dict[str, Panel] = {
     "angles": Panel("angles", "angle (°)", ".0f"),
     "arms": Panel("arms", "moment arm (× femur)", ".2f", zero_line=True),
     "bar": Panel("bar", "bar (cm)", ".1f", zero_line=True, min_reach=5.0),
+    "speed": Panel("speed", "bar velocity (m/s)", ".2f", zero_line=True, min_reach=0.5, in_video=False),
 }
 
 

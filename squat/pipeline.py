@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from squat import passes, results
 from squat.draw.band import ChartStrip, strip_size
@@ -25,8 +26,10 @@ from squat.draw.overlay import (
     stack_chart,
     stacked_height,
 )
+from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
 from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames
+from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
 from squat.measure.kinematics import Kinematics, compute_kinematics
@@ -34,6 +37,7 @@ from squat.measure.plate import (
     bar_centre,
     choose_plate,
     find_circles,
+    pixels_per_metre,
     pixels_per_metre_at_bar,
     plate_like,
     search_region,
@@ -169,12 +173,17 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, body=body)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
-    frames = results.frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet)
+    # The plate's centre moves with the plate, so its own face gives the metres (not the midline).
+    speed = measure_bar_speed(plate, time_s, pixels_per_metre(plate, settings.plate), reps, settings.bar_speed)
+    reps = with_bar_speed(reps, speed)
+    frames = results.frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet,
+                                 extra=speed.frames if speed.available else None)
     return Analysis(
         video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
         device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
         frames=frames, reps=reps, framing=track.framing, plate=plate, bar_px_per_m=bar_px_per_m,
-        warnings=tuple(track.reader_warnings) + tuple(_warnings(detected, kin)),
+        velocity_loss_pct=speed.velocity_loss_pct,
+        warnings=tuple(track.reader_warnings) + tuple(_warnings(detected, kin, speed)),
     )
 
 
@@ -228,10 +237,25 @@ def camera_side_foot(feet: np.ndarray, side: str) -> tuple[np.ndarray | None, np
     return feet[:, FOOT_POINTS.index(f"{s}_heel")], feet[:, FOOT_POINTS.index(f"{s}_toe")]
 
 
-def _warnings(detected: np.ndarray, kin: Kinematics) -> list[str]:
+def with_bar_speed(reps: pd.DataFrame, speed: BarSpeed) -> pd.DataFrame:
+    """The rep table with its bar-speed columns (declared in squat.measures, NaN from segment_reps)
+    filled from the bar speed's rows, matched by rep number."""
+    if not len(reps):
+        return reps
+    out = reps.copy()
+    by_rep = speed.reps.set_index("rep")
+    for column in by_rep.columns:
+        out[column] = out["rep"].map(by_rep[column]).astype(float)
+    return out
+
+
+def _warnings(detected: np.ndarray, kin: Kinematics, speed: BarSpeed) -> list[str]:
     out = []
     if kin.view.warning:
         out.append(kin.view.warning)
+        if speed.available:  # the plates face a side-on camera square; off it they are ellipses
+            out.append("bar speed assumes the plate faces the camera square (a side-on camera): off side-on its "
+                       "circle is an ellipse, the metres and the speeds read wrong")
     share = detected.mean()
     if share < MIN_DETECTED_SHARE:
         out.append(f"the lifter was found in only {share:.0%} of frames: numbers between detections are missing")
@@ -255,13 +279,15 @@ def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, he
 
 def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
     """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
-    frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms."""
+    frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms, the
+    bar's speed beside the plate and each rep's MCV as it ends."""
     info = analysis.video
     strip = ChartStrip(analysis.frames, strip_size((info.width, chart_size(info.width, info.height)[1])))
     band_height = stacked_height(strip.size, info.width)
     table = analysis.frames  # a row at a time: a 10-minute clip's rows as dicts would be ~60 MB
     plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
     rep = analysis.frames["rep"].to_numpy()
+    rep_top = rep_top_texts(analysis.reps, analysis.frames["time_s"].to_numpy())  # once: a frame reads its line
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
     height = info.height + band_height
     shrink = min(1.0, ANNOTATED_LONG_SIDE / max(info.width, info.height))
@@ -274,7 +300,8 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             row = table.iloc[f].to_dict()
             with stage("render"):
                 image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, row,
-                                       bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk)
+                                       bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
+                                       labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
                 image = stack_chart(image, strip.at(row["time_s"]))
             writer.write(image, row["time_s"])
             if progress:

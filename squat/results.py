@@ -30,6 +30,8 @@ from squat.skeleton import FOOT_POINTS, JOINTS
 FILES = ("frames.csv", "reps.csv", "summary.json")
 KEYPOINT_SUFFIXES = ("x", "y", "conf")  # frames.csv: <joint>_x, <joint>_y, <joint>_conf per keypoint
 PLATE_COLUMNS = ("plate_x", "plate_y", "plate_radius")  # the visible plate (its face), px
+BAR_SPEED_UNAVAILABLE = ("no plate seen, so no bar speed: it is measured from a barbell plate's centre, its 45 cm "
+                         "giving the metres (a bodyweight or dumbbell set has none)")
 FLOAT_FORMAT = "%.3f"  # CSV precision: 0.001 px and 0.001° are far below what a video resolves
 
 
@@ -51,6 +53,7 @@ class Analysis:
     framing: Optional[Letterbox] = None  # the region and scale the network saw (None: whole frame)
     plate: Optional[np.ndarray] = None  # (F, 3) the barbell plate's centre and radius, px; NaN where not seen
     bar_px_per_m: float = float("nan")  # the scale at the lifter's midline, from the plate (NaN: no plate)
+    velocity_loss_pct: float = float("nan")  # the set's bar-speed loss, fastest rep to last (NaN: not measured)
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -73,6 +76,21 @@ class Analysis:
             "px_per_m_at_bar": jsonable(self.bar_px_per_m),  # at the lifter's midline
         }
 
+    def bar_speed_summary(self) -> dict:
+        """The set's bar speed: fastest and mean MCV, velocity loss, or why there is none."""
+        mcv = self.reps["mcv_ms"].to_numpy(np.float64) if "mcv_ms" in self.reps else np.zeros(0)
+        measured = mcv[np.isfinite(mcv)]
+        available = "bar_velocity_ms" in self.frames
+        return {
+            "available": available,
+            "source": "plate" if available else "",
+            "reps_measured": int(len(measured)),
+            "best_mcv_ms": jsonable(float(measured.max())) if len(measured) else None,
+            "mean_mcv_ms": jsonable(float(measured.mean())) if len(measured) else None,
+            "velocity_loss_pct": jsonable(self.velocity_loss_pct),
+            "note": "" if available else BAR_SPEED_UNAVAILABLE,
+        }
+
     def summary(self) -> dict:
         v = self.video
         return {
@@ -90,6 +108,7 @@ class Analysis:
             "proportions": jsonable(asdict(self.kinematics.proportions)),
             "detected_share": float(self.detected.mean()) if len(self.detected) else 0.0,
             "plate": self.plate_summary(),
+            "bar_speed": self.bar_speed_summary(),
             "rep_count": int(len(self.reps)),
             "reps": jsonable(self.reps.to_dict(orient="records")),
             "warnings": list(self.warnings),
@@ -99,7 +118,7 @@ class Analysis:
 
 def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray, kin_frames: pd.DataFrame,
                 rep_per_frame: np.ndarray, plate: Optional[np.ndarray] = None,
-                feet: Optional[np.ndarray] = None) -> pd.DataFrame:
+                feet: Optional[np.ndarray] = None, extra: Optional[pd.DataFrame] = None) -> pd.DataFrame:
     """frames.csv: frame, time_s, detected, <joint>_x/_y/_conf for COCO-18 (then the foot points
     for models with feet), then the per-frame measures of squat.measures in their declared order,
     each where this clip has it (plate_x/_y/_radius only where a plate was seen)."""
@@ -110,6 +129,8 @@ def frame_table(time_s: np.ndarray, detected: np.ndarray, keypoints: np.ndarray,
             cols[f"{name}_{suffix}"] = points[:, j, k]
     sources = dict(kin_frames.items())
     sources["rep"] = rep_per_frame
+    if extra is not None:
+        sources.update(extra.items())
     if plate is not None and np.isfinite(plate).any():
         sources.update(zip(PLATE_COLUMNS, np.asarray(plate, np.float64).T))
     for m in FRAME_MEASURES:  # in the declared order; a measure this clip has no data for is left out

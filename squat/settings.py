@@ -232,6 +232,25 @@ class FaultSettings:
 
 
 @dataclass(frozen=True)
+class BarSpeedSettings:
+    """How the plate track becomes bar speed. Times in seconds, lengths in metres."""
+
+    hampel_window_s: float = 0.2  # outlier test window: 3 frames either side at 30 fps, outvotes a 2-frame blur
+    hampel_sigmas: float = 3.0  # robust SDs (1.4826 x MAD) from the window's median that make a frame an outlier
+    noise_m: float = 0.01  # deviations and steps this small are never outliers (a few pixels of detection)
+    max_speed_ms: float = 3.0  # a loaded squat bar stays under ~2 m/s: a faster step is a misdetection
+    max_blip_s: float = 0.2  # a run of frames between two impossible steps shorter than this is dropped
+    max_gap_s: float = 0.25  # gaps up to this long (seen frame to seen frame) are interpolated linearly in time
+    smooth_window_s: float = 0.1  # local quadratic smoothing of the height: removes pixel jitter, keeps the turns
+    velocity_window_s: float = 0.15  # local quadratic fit whose slope is the velocity, its curvature the acceleration
+    min_fit_frames: int = 5  # a fit window spans at least this many frame intervals (low frame rates)
+    still_ms: float = 0.02  # m/s: slower than this the bar is still (finds the ascent's start and lock-out)
+    turn_band: float = 0.5  # a turn's fit takes the approach frames up to this share of the peak velocity
+    min_phase_frames: int = 4  # a phase (descent, ascent) with fewer frames is not measured
+    g: float = 9.81  # m/s^2: acceleration below -g ends the propulsive phase (MPV)
+
+
+@dataclass(frozen=True)
 class CompareSettings:
     """Side-by-side with a reference lifter (squat.compare)."""
 
@@ -256,6 +275,7 @@ class Settings:
     kinematics: KinematicsSettings = field(default_factory=KinematicsSettings)
     reps: RepSettings = field(default_factory=RepSettings)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    bar_speed: BarSpeedSettings = field(default_factory=BarSpeedSettings)
     # CompareSettings stays apart: comparing two analyses never changes either of them.
 
 

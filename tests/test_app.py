@@ -23,6 +23,7 @@ from dashboard.presenters import (
     ProgressMeter,
     aligned_chart_tables,
     analysis_settings,
+    bar_speed_metrics,
     fault_notes,
     format_seconds,
     frame_caption,
@@ -37,7 +38,7 @@ from dashboard.presenters import (
 from squat.draw.charts import SELECTED_COLOR
 from squat.jobs import Jobs
 from squat.measure.reps import FAULT_CUES
-from squat.results import keypoints_at
+from squat.results import BAR_SPEED_UNAVAILABLE, keypoints_at
 from squat.settings import PoseSettings, Settings
 from squat.skeleton import JOINTS
 from squat.store import DATA_DIR_ENV, ResultsStore
@@ -167,7 +168,9 @@ def test_sample_clip_is_analysed_into_metrics_rep_table_charts_and_video(first_a
     assert shown["tempo (s)"].count("/") == 2
     (table,) = at.dataframe
     assert len(table.value) == 1 and table.value["rep"].tolist() == [1]
-    assert len(at.get("vega_lite_chart")) == 4  # angles, moment arms, the bar (a barbell clip), depth per rep
+    # angles, moment arms, the bar and its speed (a barbell clip), depth and bar speed per rep
+    assert len(at.get("vega_lite_chart")) == 6
+    assert float(shown["best MCV"].split()[0]) > 0.2 and shown["velocity loss"] == "—"  # one rep: no loss yet
     assert len(at.get("video")) == 1
     assert {b.label for b in at.get("download_button")} >= {"annotated.mp4", "frames.csv", "reps.csv", "summary.json"}
     assert at.image[0].captions[0].startswith("frame ")
@@ -314,7 +317,7 @@ def test_moving_the_slider_shows_that_frame_and_moves_the_chart_rule(sample_app,
     assert not at.exception
     assert at.image[0].captions[0].startswith("frame 10 ·")
     t10 = float(stored.frames["time_s"].iloc[10])
-    assert selected_times(at) == pytest.approx([t10] * 3, abs=1e-4)  # angles, moment arms, bar
+    assert selected_times(at) == pytest.approx([t10] * 4, abs=1e-4)  # angles, moment arms, bar, bar speed
     key = at.session_state["open_key"]
     at.button(key=f"you:{key}:next").click().run()
     assert at.slider(key=frame_key(at)).value == 11
@@ -345,7 +348,7 @@ def test_choosing_a_rep_in_the_table_jumps_to_its_bottom_frame(sample_app, store
     at.run()
     bottom = int(stored.reps["bottom_frame"].iloc[0])
     assert at.slider(key=frame_key(at)).value == bottom
-    assert selected_times(at) == pytest.approx([stored.frames["time_s"].iloc[bottom]] * 3, abs=1e-4)
+    assert selected_times(at) == pytest.approx([stored.frames["time_s"].iloc[bottom]] * 4, abs=1e-4)
     at.slider(key=frame_key(at)).set_value(20).run()  # the rep stays chosen; the slider moves freely
     assert at.slider(key=frame_key(at)).value == 20
 
@@ -459,6 +462,38 @@ def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(fir
     assert at.dataframe[0].value["faults"].tolist() == ["forward lean, hips shoot up"]
 
 
+def test_a_slowing_set_shows_its_bar_speed_per_rep_and_the_sets_velocity_loss(first_analysis, data_root, tmp_path,
+                                                                              monkeypatch):
+    copy = tmp_path / "data"
+    shutil.copytree(data_root, copy)
+    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
+    (entry,) = ResultsStore(copy).list()
+    reps = pd.read_csv(entry.run_dir / "reps.csv")
+    assert np.isfinite(reps["mcv_ms"]).all()  # the engine measured the sample's one rep
+    slower = reps.assign(rep=2, mcv_ms=reps["mcv_ms"] * 0.75, velocity_loss_pct=25.0)
+    pd.concat([reps, slower]).to_csv(entry.run_dir / "reps.csv", index=False)
+    summary = json.loads((entry.run_dir / "summary.json").read_text())
+    summary["bar_speed"]["velocity_loss_pct"] = 25.0
+    (entry.run_dir / "summary.json").write_text(json.dumps(summary))
+    resources.velocity_chart_spec.clear()  # cached by the analysis' key: the edited copy has the same
+    at = fresh_app()
+    at.button(key=f"open:{entry.key}").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["velocity loss"] == "25%"
+    (velocity,) = [c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("layer", [{}])[0]
+                   .get("encoding", {}).get("y", {}).get("field") == "mcv_ms"]
+    (data,) = {d.name: d for d in velocity.proto.datasets}.values()  # bars and their labels share one table
+    assert dataframe_util.convert_arrow_bytes_to_pandas_df(data.data.data)["label"].tolist() == ["fastest", "−25%"]
+    assert "MCV (m/s)" in at.dataframe[0].value.columns
+
+
+def test_a_clip_without_a_plate_says_why_there_is_no_bar_speed():
+    reps = pd.DataFrame({"rep": [1], "mcv_ms": [np.nan]})
+    (metric,) = bar_speed_metrics({"bar_speed": {"available": False, "note": BAR_SPEED_UNAVAILABLE}}, reps)
+    assert metric.value == "—" and "no plate seen" in metric.help
+    assert "MCV (m/s)" not in rep_table(reps.assign(depth_knee_angle=70.0))
+
+
 # --------------------------------------------------------------------------- reference lifter
 
 
@@ -516,6 +551,7 @@ def test_comparison_opens_with_the_closest_reference_side_by_side(compare_app):
     assert any("longer" in m.value or "shorter" in m.value for m in at.markdown)  # the implications
     (summary,) = [t for t in tables if "metric" in t]
     assert summary["metric"].iloc[0].startswith("depth")
+    assert "mean concentric velocity (m/s)" in summary["metric"].tolist()  # the bar's speed side by side
     overlaid = [c for c in at.get("vega_lite_chart") if '"reference"' in c.proto.spec]
     assert len(overlaid) == 3  # knee angle, hip angle, trunk lean
 

@@ -7,14 +7,18 @@ import pytest
 
 from squat.measure.bar_speed import (
     REP_SPEED_COLUMNS,
-    BarSpeedSettings,
     bar_forward_m,
     bar_height_m,
     bar_speed_per_rep,
     bar_velocity,
+    measure_bar_speed,
     rep_velocities,
     velocity_loss_pct,
 )
+from squat.measure.reps import REP_COLUMNS
+from squat.measures import FRAME, REP
+from squat.pipeline import with_bar_speed
+from squat.settings import BarSpeedSettings, Settings
 
 PX_PER_M = 400.0  # the plate's scale at the bar
 Y0_PX = 900.0  # the bar's image y when standing
@@ -271,3 +275,29 @@ def test_velocity_loss_compares_the_last_rep_with_the_fastest() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         BarSpeedSettings().max_speed_ms = 10.0  # type: ignore[misc]
+
+
+def test_the_clip_gets_per_frame_columns_and_each_rep_its_loss_from_the_fastest() -> None:
+    height, plan, duration = squat_set()
+    t = np.arange(0, duration, 1 / 30)
+    speed = measure_bar_speed(plate_track(t, height(t)), t, PX_PER_M, rep_table(t, plan))
+    assert speed.available and list(speed.frames.columns) == ["bar_height_cm", "bar_velocity_ms"]
+    assert all(c in FRAME for c in speed.frames.columns) and all(c in REP for c in speed.reps.columns)
+    assert np.nanmin(speed.frames["bar_height_cm"]) == pytest.approx(-100 * ROM_M, abs=1.0)
+    loss = speed.reps["velocity_loss_pct"].to_numpy()
+    assert loss[0] == 0.0 and np.all(np.diff(loss) > 0)  # each rep slower than the one before
+    assert loss[-1] == pytest.approx(speed.velocity_loss_pct) == pytest.approx(TRUE_LOSS, abs=3.0)
+
+
+def test_no_plate_gives_no_bar_speed_and_reps_keep_every_declared_column() -> None:
+    t = np.arange(0, 3, 1 / 30)
+    reps = pd.DataFrame([dict.fromkeys(REP_COLUMNS, np.nan) | {"rep": 1, "start_frame": 5, "bottom_frame": 40,
+                                                               "end_frame": 80, "faults": ""}])
+    speed = measure_bar_speed(None, t, float("nan"), reps)
+    assert not speed.available and np.isnan(speed.velocity_loss_pct)
+    table = with_bar_speed(reps, speed)
+    assert list(table.columns) == list(REP_COLUMNS) and table["mcv_ms"].isna().all()
+
+
+def test_bar_speed_settings_travel_with_the_analysis_settings() -> None:
+    assert Settings().bar_speed == BarSpeedSettings()

@@ -23,7 +23,7 @@ from squat.measures import FRAME, MEASURES, PANELS, REP, Measure, on_panel
 from squat.results import frame_table
 
 
-def clip_table(n: int = 90, bar: bool = True) -> pd.DataFrame:
+def clip_table(n: int = 90, bar: bool = True, speed: bool = False) -> pd.DataFrame:
     t = np.arange(n) / 30.0
     dip = np.sin(np.pi * t / t[-1]) ** 2
     frames = pd.DataFrame({
@@ -33,6 +33,8 @@ def clip_table(n: int = 90, bar: bool = True) -> pd.DataFrame:
     })
     if bar:
         frames["bar_midfoot_cm"] = 2.0 * np.sin(6 * t)
+    if speed:
+        frames["bar_velocity_ms"] = -np.gradient(0.5 * dip, t)
     return frames
 
 
@@ -74,8 +76,10 @@ def test_frames_csv_writes_the_declared_measures_in_their_order_and_only_those()
 def test_the_video_band_draws_every_panel_with_data_so_the_bar_panel_comes_from_the_registry_alone():
     with_bar = ChartStrip(clip_table(bar=True), (900, 290))
     without = ChartStrip(clip_table(bar=False), (900, 290))
-    assert with_bar.panels == tuple(PANELS) == ("angles", "arms", "bar")
+    assert with_bar.panels == tuple(p for p in PANELS if PANELS[p].in_video) == ("angles", "arms", "bar")
     assert without.panels == ("angles", "arms")
+    # the bar speed is charted in the app, written at the bar in the video: no lane for it in the band
+    assert ChartStrip(clip_table(bar=True, speed=True), (900, 290)).panels == ("angles", "arms", "bar")
     # the bar's line is drawn in its declared colour in the band
     colour = tuple(int(FRAME["bar_midfoot_cm"].colour[i:i + 2], 16) for i in (5, 3, 1))  # BGR
     near = np.abs(with_bar.background.astype(int) - colour).sum(axis=2) < 30
@@ -86,6 +90,7 @@ def test_the_video_band_draws_every_panel_with_data_so_the_bar_panel_comes_from_
 def test_the_app_shows_one_chart_per_panel_with_data_and_a_legend_entry_per_line():
     charts = time_charts(clip_table(bar=True), None, 1.0)
     assert len(charts) == 3 and len(time_charts(clip_table(bar=False), None, 1.0)) == 2
+    assert len(time_charts(clip_table(bar=True, speed=True), None, 1.0)) == 4  # the bar's velocity on the time axis
     legend = chart_legend_html(bar=True)
     for panel in PANELS:
         for m in on_panel(panel):

@@ -16,6 +16,7 @@ from dashboard.presenters import (
     ProgressMeter,
     at_time,
     chart_legend_html,
+    chart_panels,
     clamp_frame,
     fault_notes,
     frame_caption,
@@ -26,9 +27,17 @@ from dashboard.presenters import (
     rep_table_formats,
     video_progress,
 )
-from dashboard.resources import PROGRESS_EVERY_S, annotated_jpeg, chart_specs, depth_chart_spec, jobs, private_link
+from dashboard.resources import (
+    PROGRESS_EVERY_S,
+    annotated_jpeg,
+    chart_specs,
+    depth_chart_spec,
+    jobs,
+    private_link,
+    velocity_chart_spec,
+)
 from dashboard.state import VIDEO_METER, ViewerKeys
-from squat.draw.charts import has_bar
+from squat.draw.charts import has_bar_speed
 from squat.errors import SquatError
 from squat.store import StoredRun
 
@@ -78,10 +87,7 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
     left, right = st.columns([3, 2])
     if rendering:
         with right:  # drawn before the polling fragment on the left: nothing is drawn after it
-            if len(reps):
-                st.subheader("Depth per rep")
-                st.vega_lite_chart(spec=depth_chart_spec(run.entry.key, run.entry.created.timestamp(), reps),
-                                   width="stretch")
+            _rep_charts(run, reps)
             st.subheader("Downloads")
             st.caption("The files come with the annotated video.")
         with left:
@@ -92,10 +98,7 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
         st.subheader("Annotated video")
         st.video(str(run.annotated))
     with right:
-        if len(reps):
-            st.subheader("Depth per rep")
-            st.vega_lite_chart(spec=depth_chart_spec(run.entry.key, run.entry.created.timestamp(), reps),
-                               width="stretch")
+        _rep_charts(run, reps)
         st.subheader("Downloads")
         for name, path in run.downloads.items():
             st.download_button(name, data=functools.partial(path.read_bytes), file_name=name,
@@ -158,12 +161,24 @@ def frame_viewer(run: StoredRun, slot: str) -> None:
             _frame(run, index, part if heat else None)
         with right:
             selected_time = float(frames["time_s"].iloc[index]) if count else None
-            st.html(chart_legend_html(bar=has_bar(frames)))
+            st.html(chart_legend_html(panels=chart_panels(frames)))
             specs = chart_specs(run.entry.key, run.entry.created.timestamp(), count, frames, reps)
             for i, spec in enumerate(specs):
                 st.vega_lite_chart(spec=at_time(spec, selected_time), width="stretch", key=keys.chart(i),
                                    selection_mode="pick",
                                    on_select=functools.partial(_pick_frame, keys.chart(i), keys.frame, frames))
+
+
+def _rep_charts(run: StoredRun, reps: pd.DataFrame) -> None:
+    """Depth per rep, and bar speed per rep where a plate was seen (the charts built once per analysis)."""
+    if not len(reps):
+        return
+    created = run.entry.created.timestamp()
+    st.subheader("Depth per rep")
+    st.vega_lite_chart(spec=depth_chart_spec(run.entry.key, created, reps), width="stretch")
+    if has_bar_speed(reps):
+        st.subheader("Bar speed per rep")
+        st.vega_lite_chart(spec=velocity_chart_spec(run.entry.key, created, reps), width="stretch")
 
 
 def _rep_table(reps: pd.DataFrame, keys: ViewerKeys, count: int) -> None:

@@ -133,9 +133,9 @@ class ChartStrip:
         self._t0 = float(np.nanmin(self._times))
         span = float(np.nanmax(self._times)) - self._t0
         self._span = span if span > 0 else 1.0
-        # the first panel (angles) always shows; the others where this clip has data for them
-        shown = [name for i, name in enumerate(PANELS)
-                 if i == 0 or any(np.isfinite(_column(table, m.column)).any() for m in on_panel(name))]
+        # the first panel (angles) always shows; the others meant for the video where this clip has data for them
+        shown = [name for i, (name, panel) in enumerate(PANELS.items()) if i == 0 or (
+                 panel.in_video and any(np.isfinite(_column(table, m.column)).any() for m in on_panel(name)))]
         self._measures = tuple(m for name in shown for m in on_panel(name))
         self._values = {m.column: _column(table, m.column) for m in self._measures}
         reps = np.nan_to_num(_column(table, "rep"), nan=0.0).astype(int)

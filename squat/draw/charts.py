@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from squat.measures import COLOURS, FRAME, PANELS, on_panel
+from squat.measures import COLOURS, FRAME, PANELS, REP, on_panel
 from squat.numbers import is_finite_number
 from squat.series import rep_spans
 
@@ -244,6 +244,37 @@ def rep_depth_chart(reps: pd.DataFrame, parallel_knee_angle: float = 90.0, heigh
     text = alt.Chart(_inline(parallel)).mark_text(align="left", dx=4, dy=-6, color="#333333").encode(
         y="knee_flexion:Q", x=alt.value(0), text="label:N")
     return alt.layer(bars, rule, text).properties(height=height)
+
+
+def has_bar_speed(reps: pd.DataFrame) -> bool:
+    """Whether any rep's mean concentric velocity was measured (a plate was seen through its ascent)."""
+    return "mcv_ms" in reps and bool(np.isfinite(pd.to_numeric(reps["mcv_ms"], errors="coerce")).any())
+
+
+def rep_velocity_chart(reps: pd.DataFrame, height: int = 200) -> alt.LayerChart:
+    """Bars per rep of the mean concentric velocity (MCV), each labelled with its loss from the
+    set's fastest rep: the velocity-based training view of a set slowing down. A rep whose MCV was
+    not measured has no bar (its label says so)."""
+    mcv, loss = REP["mcv_ms"], REP["velocity_loss_pct"]
+    table = pd.DataFrame({
+        "rep": reps["rep"].astype(int).to_numpy() if "rep" in reps else np.arange(1, len(reps) + 1),
+        "mcv_ms": pd.to_numeric(reps["mcv_ms"], errors="coerce").to_numpy(),
+        "velocity_loss_pct": pd.to_numeric(reps.get("velocity_loss_pct"), errors="coerce").to_numpy()
+        if "velocity_loss_pct" in reps else np.nan,
+    }).reset_index(drop=True)
+    table["label"] = [("fastest" if loss_pct == 0 else f"−{loss_pct:.0f}%") if np.isfinite(loss_pct) else
+                      ("" if np.isfinite(v) else "not measured")
+                      for v, loss_pct in zip(table["mcv_ms"], table["velocity_loss_pct"])]
+    table["label_at"] = table["mcv_ms"].fillna(0.0)
+    top = float(np.nanmax(table["mcv_ms"])) if np.isfinite(table["mcv_ms"]).any() else 1.0
+    y = alt.Y("mcv_ms:Q", title=mcv.title, scale=alt.Scale(domain=[0, round(top * 1.25, 2)]))
+    bars = alt.Chart(_inline(table)).mark_bar(color=mcv.colour).encode(
+        x=alt.X("rep:O", title="rep"), y=y,
+        tooltip=[alt.Tooltip("rep:O"), alt.Tooltip("mcv_ms:Q", title=mcv.title, format=mcv.fmt),
+                 alt.Tooltip("velocity_loss_pct:Q", title=loss.title, format=loss.fmt)])
+    text = alt.Chart(_inline(table)).mark_text(dy=-8, color="#333333").encode(
+        x="rep:O", y=alt.Y("label_at:Q"), text="label:N")
+    return alt.layer(bars, text).properties(height=height)
 
 
 def rep_phase(frames: pd.DataFrame) -> pd.Series:

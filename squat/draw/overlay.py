@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -206,6 +206,7 @@ class _Label:
     size: float = 1.0  # × the style's font size
     degree: bool = False
     priority: int = 0  # lower is placed first and gets the best spot
+    arrow: int = 0  # +1 / -1: an up / down triangle drawn before the text (Hershey fonts have no arrows)
 
 
 @dataclass
@@ -215,6 +216,7 @@ class _Scene:
     segments: list[tuple[Point, Point, float]] = field(default_factory=list)  # (a, b, half width)
     boxes: list[Box] = field(default_factory=list)
     labels: list[_Label] = field(default_factory=list)
+    top: int = 0  # no label reaches above this row: the chart band pasted over the frame's top
 
 
 def _font(scale: float, size: float, style: OverlayStyle) -> tuple[float, int, int]:
@@ -223,18 +225,32 @@ def _font(scale: float, size: float, style: OverlayStyle) -> tuple[float, int, i
     return font, _px(style.font_thickness * size, scale), _px(style.label_pad * size, scale, 2)
 
 
-def _label_extent(text: str, scale: float, size: float, style: OverlayStyle, degree: bool) -> tuple[int, int]:
+def _label_extent(text: str, scale: float, size: float, style: OverlayStyle, degree: bool,
+                  arrow: bool = False) -> tuple[int, int]:
     """(width, height) of a label's box, padding included."""
     fs, th, pad = _font(scale, size, style)
     w, cap, base = text_size(text, fs, th, degree)
-    return w + 2 * pad, cap + base + 2 * pad
+    return w + 2 * pad + (sum(_arrow_extent(cap, th)) if arrow else 0), cap + base + 2 * pad
 
 
-def _box_at(centre: Point, extent: tuple[int, int], shape: tuple[int, ...]) -> Box:
-    """Box of `extent` centred on `centre`, shifted to lie inside the frame."""
+def _arrow_extent(cap: int, thickness: int) -> tuple[int, int]:
+    """(width, gap after it) of a label's up/down triangle, as tall as the text's capitals."""
+    return max(3, int(round(cap * 0.9))), max(2, 2 * thickness)
+
+
+def _draw_arrow(image: np.ndarray, x: int, top: int, cap: int, thickness: int, up: bool, color: Color) -> None:
+    """A filled triangle `cap` tall from (x, top), pointing up or down."""
+    w = _arrow_extent(cap, thickness)[0]
+    tip, base = (top, top + cap) if up else (top + cap, top)
+    triangle = np.array([[x, base], [x + w, base], [x + w / 2, tip]]) * _ONE
+    cv2.fillPoly(image, [np.round(triangle).astype(np.int32)], color, _AA, _SHIFT)
+
+
+def _box_at(centre: Point, extent: tuple[int, int], shape: tuple[int, ...], top: int = 0) -> Box:
+    """Box of `extent` centred on `centre`, shifted to lie inside the frame, below row `top`."""
     w, h = extent
     x0 = min(max(int(round(centre[0] - w / 2)), 0), max(0, shape[1] - w))
-    y0 = min(max(int(round(centre[1] - h / 2)), 0), max(0, shape[0] - h))
+    y0 = min(max(int(round(centre[1] - h / 2)), top), max(top, shape[0] - h))
     return x0, y0, x0 + w, y0 + h
 
 
@@ -267,7 +283,7 @@ def _place(scene: _Scene, extent: tuple[int, int], candidates: tuple[Point, ...]
     """The first candidate box covering the fewest things already drawn (ideally none)."""
     best, best_cost = None, math.inf
     for centre in candidates:
-        box = _box_at(centre, extent, shape)
+        box = _box_at(centre, extent, shape, scene.top)
         cost = sum(_boxes_overlap(box, other) for other in scene.boxes) + sum(
             _segment_hits_box(a, b, box, hw + gap) for a, b, hw in scene.segments)
         if cost < best_cost:
@@ -284,13 +300,17 @@ def _draw_labels(image: np.ndarray, scene: _Scene, style: OverlayStyle) -> None:
     for label in sorted(scene.labels, key=lambda label: label.priority):
         if not label.candidates:
             continue
-        extent = _label_extent(label.text, s, label.size, style, label.degree)
+        extent = _label_extent(label.text, s, label.size, style, label.degree, bool(label.arrow))
         box = _place(scene, extent, label.candidates, image.shape, gap)
         scene.boxes.append(box)
         fs, th, pad = _font(s, label.size, style)
         cap = text_size(label.text, fs, th)[1]
         _dim_box(image, *box, style.label_opacity)
-        put_text(image, label.text, (box[0] + pad, box[1] + pad + cap), label.color, fs, th, label.degree)
+        x = box[0] + pad
+        if label.arrow:
+            _draw_arrow(image, x, box[1] + pad, cap, th, label.arrow > 0, label.color)
+            x += sum(_arrow_extent(cap, th))
+        put_text(image, label.text, (x, box[1] + pad + cap), label.color, fs, th, label.degree)
 
 
 def _around(centre: Point, directions: list[np.ndarray], distance: float, extent: tuple[int, int],
@@ -676,7 +696,8 @@ def trunk_to_bar(keypoints: np.ndarray, side: str, bar_x: float, bar_y: float) -
 
 def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
                    chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE,
-                   bar_path: np.ndarray | None = None, bar_trunk: bool = True) -> np.ndarray:
+                   bar_path: np.ndarray | None = None, bar_trunk: bool = True,
+                   labels: Sequence[_Label] = ()) -> np.ndarray:
     """Midfoot line, bar path, moment arms, skeleton and angles, then `chart` over the top band; same
     size as input.
 
@@ -685,6 +706,8 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     `bar_path` (K, 2) pixels, e.g. `bar_trail(...)`: where the bar went this rep, against the midfoot line.
     `bar_trunk`: draw the trunk to the bar where it is seen, as it was measured (see
     summary.json's trunk_line); else to the network's own neck.
+    `labels`: more labels placed with the overlay's own, clear of the skeleton and out of the chart
+    band (e.g. squat.draw.speed_labels.bar_speed_labels).
     """
     _check(image, keypoints, side)
     kp = np.asarray(keypoints, np.float32)
@@ -692,11 +715,9 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
         kp = trunk_to_bar(kp, side, _value(row, "bar_x"), _value(row, "bar_y"))
     out = image.copy()
     s = frame_scale(out.shape, style)
-    scene = _Scene()
     midfoot_x = _value(row, "midfoot_x")
     band_bottom = 0 if chart is None else _chart_box(out.shape, chart.shape, style)[3]
-    if chart is not None:  # labels stay out of the chart band
-        scene.boxes.append((0, 0, out.shape[1], band_bottom))
+    scene = _Scene(labels=list(labels), top=band_bottom)  # labels stay out of the chart band
     _chain_obstacles(scene, kp, side, s, style)
     _draw_midfoot_line(out, midfoot_x, style, scene, top=band_bottom)
     if bar_path is not None:

@@ -17,8 +17,10 @@ What is compared with what (errors are ours − truth unless named "abs"):
   truth.csv's image verdict), trunk lean and hip / knee moment arms at the bottom (ours at our
   bottom frame, the truth's at its bottom frame; moment-arm errors × the true femur);
   the bar's distance ahead of the midfoot in cm (barbell clips);
-- per clip: femur/torso and shin/femur against the truth's keypoint proportions, the view.
-Targets (TARGETS) apply to side-view clips only.
+- per clip: femur/torso and shin/femur against the truth's keypoint proportions, the view;
+- bar speed (MCV, peak velocity, bar rise, the set's velocity loss) against the bar's exact height,
+  for renders whose truth.csv has `bar_height_m` (squat.eval.bar_speed; absent otherwise).
+Targets (TARGETS, and BAR_SPEED_TARGETS where the bar's height is known) apply to side-view clips only.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import pandas as pd
 
 from squat import results
 from squat.errors import SquatError
+from squat.eval.bar_speed import bar_speed_errors, bar_speed_targets, format_bar_speed
 from squat.numbers import number
 
 # Truth knee_angle_2d below this (degrees) is "at depth".
@@ -382,10 +385,11 @@ def view_verdict(summary: dict, meta: dict) -> dict:
             "right": (ours == "side") == truth_side}
 
 
-def check_targets(measures: dict, side_view: bool) -> list[dict]:
-    """Each TARGET with its measured value and PASS / FAIL ("no target" off a side view)."""
+def check_targets(measures: dict, side_view: bool,
+                  targets: dict[str, tuple[str, float, str]] = TARGETS) -> list[dict]:
+    """Each target (TARGETS unless given) with its measured value and PASS / FAIL ("no target" off a side view)."""
     out = []
-    for name, (key, limit, unit) in TARGETS.items():
+    for name, (key, limit, unit) in targets.items():
         value = measures.get(key, math.nan)
         if not side_view:
             status = "no target"
@@ -411,6 +415,7 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
     angles = {ours: error_stats(frames[ours].to_numpy(float), truth[col].to_numpy(float), at_depth)
               for ours, col in ANGLE_PAIRS.items()}
     rep = rep_errors(frames, reps, truth, list(meta["reps"]), femur)
+    speed = bar_speed_errors(reps, summary, truth, list(meta["reps"]), match_reps(reps, list(meta["reps"])))
     props = proportion_errors(summary, meta)
     view = view_verdict(summary, meta)
     side_view = is_side_view(meta["camera_azimuth_deg"])
@@ -419,6 +424,7 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
         "hip_mae": angles["hip_angle"]["mae"], "trunk_lean_mae": angles["trunk_lean"]["mae"],
         "reps_missed": rep["missed"], "reps_invented": rep["invented"],
         "femur_to_torso_error_pct": props["femur_to_torso"]["error_pct"], **rep["summary"],
+        **(speed["summary"] if speed else {}),
     }
     detected = frames["detected"].map(_bool).to_numpy(bool)
     return results.jsonable({
@@ -440,7 +446,8 @@ def evaluate(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, truth: pd.
         "reps": rep,
         "proportions": props,
         "view": view,
-        "targets": check_targets(measures, side_view),
+        **({"bar_speed": speed} if speed else {}),  # left out for renders without the bar's height
+        "targets": check_targets(measures, side_view, {**TARGETS, **bar_speed_targets(speed)}),
     })
 
 
@@ -508,6 +515,7 @@ def format_report(result: dict, run_dir: str = "", truth_dir: str = "") -> str:
             f"{_g(m['knee_moment_arm_mae_femur'], '.3f'):>7}")
         lines.append("  (errors are ours − truth; ✗: our hip-below-knee verdict differs from the 3D truth)")
     lines.append("")
+    lines += format_bar_speed(result.get("bar_speed"))
 
     p, v = result["proportions"], result["view"]
     lines.append("PER CLIP")
@@ -519,7 +527,8 @@ def format_report(result: dict, run_dir: str = "", truth_dir: str = "") -> str:
 
     lines.append("TARGETS" + ("" if c["side_view"] else "   (not a side view: no targets)"))
     for t in result["targets"]:
-        value = _g(t["value"], ".3f" if "femur" in t["unit"] else ".2f" if t["unit"] == " s" else ".1f")
+        value = _g(t["value"], ".3f" if "femur" in t["unit"] or t["unit"] == " m/s" else ".2f" if t["unit"] == " s"
+                   else ".1f")
         if isinstance(t["value"], int):
             value = str(t["value"])
         limit = f"{_g(t['limit'], 'g')}{t['unit']}"

@@ -52,11 +52,14 @@ COLUMNS = (  # key, header, format
     ("bottom_time_max_abs_error_s", "bottom", ".2f"), ("depth_calls", "depth ok", "s"),
     ("femur_to_torso_error_pct", "f/t %", "+.0f"), ("view", "view", "s"), ("shin_cv", "shinCV", ".3f"),
     ("femur_cv", "femCV", ".3f"), ("identity_jumps", "jumps", "d"), ("hip_at_depth_femur", "hip@d", ".2f"),
-    ("midfoot_cm", "midfoot", ".1f"), ("passed", "targets", "s"),
+    ("midfoot_cm", "midfoot", ".1f"), ("mcv_max_abs_error_ms", "MCV err", ".3f"),
+    ("velocity_loss_error_pct", "VL err", "+.1f"), ("passed", "targets", "s"),
 )
 # For the mean / worst rows: which way is worse.
 WORSE_HIGH = ("knee_mae", "knee_mae_at_depth", "hip_mae", "trunk_lean_mae", "bottom_time_max_abs_error_s",
-              "shin_cv", "femur_cv", "identity_jumps", "hip_at_depth_femur", "midfoot_cm")
+              "shin_cv", "femur_cv", "identity_jumps", "hip_at_depth_femur", "midfoot_cm", "mcv_max_abs_error_ms")
+# Signed errors: the mean and the worst rows take their size.
+SIGNED = ("femur_to_torso_error_pct", "velocity_loss_error_pct")
 
 
 def clip_folders(set_dir: Path) -> list[Path]:
@@ -82,6 +85,7 @@ def render_row(result: dict) -> dict:
     """One rendered clip's row from evaluate()'s result."""
     measures = {t["measure"]: t["value"] for t in result["targets"]}
     angles, reps = result["frames"]["angles"], result["reps"]
+    speed = (result.get("bar_speed") or {}).get("summary", {})  # renders with the bar's height only
     side_view = result["clip"]["side_view"]
     return {
         "kind": "render", "side_view": side_view,
@@ -99,6 +103,9 @@ def render_row(result: dict) -> dict:
         # the camera-side hip keypoint's distance from the truth's at depth, × femur; the midfoot line's error
         "hip_at_depth_femur": result["frames"]["keypoints"]["hip"]["mean_femur_at_depth"],
         "midfoot_cm": result["frames"]["midfoot"]["mae_cm"],
+        # bar speed: the worst rep's MCV error (m/s) and the set's velocity loss error (percentage points)
+        "mcv_max_abs_error_ms": speed.get("mcv_max_abs_error_ms"),
+        "velocity_loss_error_pct": speed.get("velocity_loss_error_pct"),
         "passed": sum(t["status"] == "PASS" for t in result["targets"]),
         "judged": sum(t["status"] != "no target" for t in result["targets"]),
     }
@@ -196,12 +203,11 @@ def summary_rows(rows: list[dict]) -> list[dict]:
             continue
         values = np.array([number(r.get(key)) for r in rows], float)
         values = values[np.isfinite(values)]
-        if key == "femur_to_torso_error_pct":
+        if key in SIGNED:
             values = np.abs(values)
         mean[key] = float(values.mean()) if len(values) else None
         if len(values):
-            worst[key] = float(values.max() if key in WORSE_HIGH or key == "femur_to_torso_error_pct"
-                               else values.min())
+            worst[key] = float(values.max() if key in WORSE_HIGH or key in SIGNED else values.min())
         else:
             worst[key] = None
     return [mean, worst]
@@ -222,7 +228,9 @@ def format_set(set_dir: str, rows: list[dict], targets: list[dict]) -> str:
         lines.append(f"{s['clip']:{width}}  " + " ".join(f"{c:>8}" for c in cells))
     lines += ["", "  knee/hip/lean: angle MAE (°) against the rendered truth; bottom: worst rep's bottom time error (s);",
               "  depth ok: hip-below-knee calls right / made; f/t %: femur/torso error; CV: bone-length variation;",
-              "  jumps: frames where the track moved faster than a body can; worst f/t is the largest |error|.",
+              "  jumps: frames where the track moved faster than a body can; MCV err: worst rep's mean concentric",
+              "  velocity error (m/s), VL err: the set's velocity loss error (percentage points), on renders with the",
+              "  bar's height; worst f/t and VL err are the largest |error|.",
               "", "SET TARGETS"]
     for t in targets:
         value = "—" if t["value"] is None else (_pct(t["value"]) if "share" in t["name"] or "found" in t["name"]

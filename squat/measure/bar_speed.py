@@ -32,6 +32,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from squat.settings import BarSpeedSettings
+
 MAD_TO_SD = 1.4826  # the MAD of normal noise is 0.6745 SD
 
 # One row per rep, in this order: velocities m/s, times s, displacements cm.
@@ -39,25 +41,6 @@ REP_SPEED_COLUMNS: tuple[str, ...] = (
     "rep", "mcv_ms", "mpv_ms", "peak_velocity_ms", "time_to_peak_s", "concentric_s", "concentric_cm", "eccentric_cm",
     "bar_path_deviation_cm",
 )
-
-
-@dataclass(frozen=True)
-class BarSpeedSettings:
-    """How the plate track becomes bar speed. Times in seconds, lengths in metres."""
-
-    hampel_window_s: float = 0.2  # outlier test window: 3 frames either side at 30 fps, outvotes a 2-frame blur
-    hampel_sigmas: float = 3.0  # robust SDs (1.4826 x MAD) from the window's median that make a frame an outlier
-    noise_m: float = 0.01  # deviations and steps this small are never outliers (a few pixels of detection)
-    max_speed_ms: float = 3.0  # a loaded squat bar stays under ~2 m/s: a faster step is a misdetection
-    max_blip_s: float = 0.2  # a run of frames between two impossible steps shorter than this is dropped
-    max_gap_s: float = 0.25  # gaps up to this long (seen frame to seen frame) are interpolated linearly in time
-    smooth_window_s: float = 0.1  # local quadratic smoothing of the height: removes pixel jitter, keeps the turns
-    velocity_window_s: float = 0.15  # local quadratic fit whose slope is the velocity, its curvature the acceleration
-    min_fit_frames: int = 5  # a fit window spans at least this many frame intervals (low frame rates)
-    still_ms: float = 0.02  # m/s: slower than this the bar is still (finds the ascent's start and lock-out)
-    turn_band: float = 0.5  # a turn's fit takes the approach frames up to this share of the peak velocity
-    min_phase_frames: int = 4  # a phase (descent, ascent) with fewer frames is not measured
-    g: float = 9.81  # m/s^2: acceleration below -g ends the propulsive phase (MPV)
 
 
 def bar_height_m(plate: np.ndarray, time_s: np.ndarray, px_per_m: float,
@@ -129,6 +112,45 @@ def velocity_loss_pct(mcv: np.ndarray | Sequence[float]) -> float:
     if len(seen) < 2 or seen.max() <= 0:
         return float("nan")
     return float(100.0 * (seen.max() - seen[-1]) / seen.max())
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: tables have no single truth value
+class BarSpeed:
+    """The bar's speed in one clip, ready for frames.csv, reps.csv and summary.json."""
+
+    frames: pd.DataFrame  # per frame: FRAME_COLUMNS
+    reps: pd.DataFrame  # per rep: rep, then REP_COLUMNS
+    velocity_loss_pct: float  # the set's (velocity_loss_pct); NaN under 2 measured reps
+
+    @property
+    def available(self) -> bool:
+        return bool(np.isfinite(self.frames["bar_velocity_ms"].to_numpy()).any())
+
+
+FRAME_COLUMNS: tuple[str, ...] = ("bar_height_cm", "bar_velocity_ms")
+# What reps.csv keeps of REP_SPEED_COLUMNS (the concentric time is the MCV's denominator, shown
+# through it; the rep's ascent time is the body's), plus each rep's loss from the fastest.
+REP_COLUMNS: tuple[str, ...] = (
+    "mcv_ms", "mpv_ms", "peak_velocity_ms", "time_to_peak_s", "concentric_cm", "eccentric_cm",
+    "bar_path_deviation_cm", "velocity_loss_pct",
+)
+
+
+def measure_bar_speed(plate: np.ndarray | None, time_s: np.ndarray, px_per_m: float, reps: pd.DataFrame | Sequence,
+                      settings: BarSpeedSettings = BarSpeedSettings()) -> BarSpeed:
+    """Per frame the bar's height (cm above the first seen frame) and vertical velocity; per rep
+    rep_velocities' measures and each rep's loss from the set's fastest MCV. All NaN without a
+    plate or a scale."""
+    t = _as_float(time_s)
+    height = bar_height_m(_plate_or_nan(plate, t), t, px_per_m, settings)
+    forward = bar_forward_m(_plate_or_nan(plate, t), t, px_per_m, settings)
+    velocity = bar_velocity(height, t, settings)
+    per_rep = rep_velocities(height, velocity, t, reps, forward, settings)
+    mcv = per_rep["mcv_ms"].to_numpy()
+    best = np.nanmax(mcv) if np.isfinite(mcv).any() else np.nan
+    per_rep["velocity_loss_pct"] = 100.0 * (best - mcv) / best if best > 0 else np.nan
+    frames = pd.DataFrame({"bar_height_cm": 100.0 * height, "bar_velocity_ms": velocity})
+    return BarSpeed(frames, per_rep[["rep", *REP_COLUMNS]], velocity_loss_pct(mcv))
 
 
 def bar_speed_per_rep(plate: np.ndarray, time_s: np.ndarray, px_per_m: float, reps: pd.DataFrame | Sequence,
@@ -386,6 +408,11 @@ def _propulsive_velocity(t: np.ndarray, h: np.ndarray, a: np.ndarray, peak: int,
 
 def _as_float(x: np.ndarray | Sequence[float]) -> np.ndarray:
     return np.array(x, dtype=np.float64).reshape(-1)
+
+
+def _plate_or_nan(plate: np.ndarray | None, time_s: np.ndarray) -> np.ndarray:
+    """The (F, 3) plate track, or all NaN where there is none (a bodyweight set)."""
+    return np.full((len(time_s), 3), np.nan) if plate is None else plate
 
 
 def _plate_column(plate: np.ndarray | None, time_s: np.ndarray, column: int) -> np.ndarray:

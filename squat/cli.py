@@ -38,6 +38,9 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+PLATE_CM = (15, 60)  # plate diameters (cm) --plate-cm accepts: 15 cm change plates to 45 cm bumpers and a margin
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m squat", description="Squat form check from a video clip.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected failures")
@@ -50,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--side", choices=("auto", "left", "right"), default="auto", help="leg facing the camera")
     a.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     a.add_argument("--long-side", type=int, default=None, help="look at the whole frame at this network input size instead of a crop around the lifter")
+    a.add_argument("--plate-cm", type=float, default=None, metavar="CM",
+                   help="diameter of the plate facing the camera (default 45: every bumper and competition plate); "
+                        "the metres of the bar speed and the bar's distance from the midfoot come from it")
     a.add_argument("--heatmaps", action="store_true", help="also save heatmaps blended over the deepest frame")
     a.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -113,6 +119,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.long_side:  # an explicit size means: the whole frame at that size
         pose = replace(pose, long_side=args.long_side, framing="full")
     settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
+    if args.plate_cm is not None:
+        if not PLATE_CM[0] <= args.plate_cm <= PLATE_CM[1]:
+            raise SquatError(f"--plate-cm {args.plate_cm:g} is not a barbell plate: give its diameter in centimetres "
+                             f"({PLATE_CM[0]}-{PLATE_CM[1]}; bumper plates are 45)")
+        settings = replace(settings, plate=replace(settings.plate, diameter_m=args.plate_cm / 100))
     if not args.video.is_file():
         raise SquatError(f"{args.video} not found: give the path to a video file")
     out = args.out or default_out_dir(args.video)

@@ -74,6 +74,9 @@ class PlateSettings:
     height_femur: tuple[float, float] = (0.3, 2.4)  # ... and this × femur above the hip
     radius_tolerance: float = 0.15  # a frame's circle this far (relative) from the clip's radius is not the plate
     min_share: float = 0.3  # the plate must be seen in this share of frames, else: no barbell
+    # The hip a candidate is checked against is interpolated across pose gaps up to this long: the
+    # network loses a lifter for 8-10 frames of a fast descent (renders) while the plate is in plain view.
+    hip_gap_s: float = 1.0
     # Parallax: the plate's outer face is nearer the camera than the bar's middle (above the
     # lifter's midline), so it shows further from the image centre. Undone with a pinhole camera
     # of this focal length (× the frame's long side: a phone's main camera, ~26 mm equivalent,
@@ -244,8 +247,12 @@ class BarSpeedSettings:
     smooth_window_s: float = 0.1  # local quadratic smoothing of the height: removes pixel jitter, keeps the turns
     velocity_window_s: float = 0.15  # local quadratic fit whose slope is the velocity, its curvature the acceleration
     min_fit_frames: int = 5  # a fit window spans at least this many frame intervals (low frame rates)
-    still_ms: float = 0.02  # m/s: slower than this the bar is still (finds the ascent's start and lock-out)
-    turn_band: float = 0.5  # a turn's fit takes the approach frames up to this share of the peak velocity
+    # The ascent (MCV's time) runs from the bar's upward speed first passing this, m/s, to it last
+    # falling below it: the few millimetres it creeps at the turns are left out, on the truth as on
+    # the measure (docs/accuracy-log.md §20)
+    concentric_ms: float = 0.05
+    concentric_peak_share: float = 0.1  # or this share of the rep's peak velocity, if higher (fast reps)
+    top_reach_s: float = 0.5  # the bar's top is looked for this long after the knees lock out (the rep's end)
     min_phase_frames: int = 4  # a phase (descent, ascent) with fewer frames is not measured
     g: float = 9.81  # m/s^2: acceleration below -g ends the propulsive phase (MPV)
 

@@ -204,6 +204,13 @@ def test_existing_results_are_never_overwritten(tmp_path):
     assert (out / "notes.txt").read_text() == "my notes"
 
 
+def test_a_plate_size_that_is_no_plate_is_refused_before_any_work(tmp_path):
+    result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--plate-cm", "0.45")  # metres given for centimetres
+    assert result.returncode == 2 and result.stderr.startswith("error: --plate-cm 0.45 is not a barbell plate")
+    assert not (tmp_path / "r").exists()
+
+
 def test_missing_weights_get_the_fetch_command(tmp_path):
     result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
                      "--model", "cmu_body_pose", SQUAT_WEIGHTS_DIR=str(tmp_path))

@@ -12,9 +12,8 @@ plate track, filmed side-on, is a linear position transducer. Pure functions, in
 - `bar_velocity`: the slope of a local quadratic fit over velocity_window_s of real time, i.e.
   a Savitzky-Golay derivative that needs no resampling of variable-frame-rate clips.
 - `rep_velocities`: per rep, the concentric phase runs from the rep's lowest bar height to the
-  highest after it. Both turns are flat, so a pixel of noise moves the lowest and highest frames
-  by 0.1 s; each end is instead timed by fitting a parabola either side of the turn (constant
-  acceleration into and out of it, zero velocity at it) to the heights around it.
+  highest after it. Both turns are flat (the bar creeps millimetres for tenths of a second), so
+  each end is timed where the bar's upward speed passes concentric_ms, not where it stops.
   MCV (mean concentric velocity) = its displacement / its duration.
   MPV (mean propulsive velocity) = the same over the propulsive part only: from the start until
   the bar's acceleration first drops below -g (Sanchez-Medina, Perez & Gonzalez-Badillo 2010,
@@ -80,7 +79,7 @@ def rep_velocities(height_m: np.ndarray, velocity: np.ndarray, time_s: np.ndarra
     (start, bottom, end) frame indices. forward_m: bar_forward_m, for the bar path deviation.
 
     mcv_ms: mean concentric velocity, displacement / duration from the rep's lowest bar height to
-      the highest after it (the turns timed to a fraction of a frame, _turn_time). mpv_ms: mean
+      the highest after it, timed where its speed passes concentric_ms (_ascent_ends). mpv_ms: mean
       propulsive velocity, the same up to the acceleration first dropping below -g after the peak
       (= mcv_ms when it never does). peak_velocity_ms, and time_to_peak_s from the concentric
       start. concentric_s / concentric_cm: duration and rise. eccentric_cm: from the highest bar
@@ -97,7 +96,11 @@ def rep_velocities(height_m: np.ndarray, velocity: np.ndarray, time_s: np.ndarra
     # Acceleration for MPV's -g test: the curvature of the same local quadratic whose slope is the
     # velocity (differentiating the velocity again would smooth twice and hide a 0.1 s braking).
     accel = _local_quadratic(t, h, _fit_window(t, settings.velocity_window_s, settings))[2]
-    rows = [{"rep": n, **_one_rep(t, h, v, accel, x, s, e, settings)} for n, (s, _, e) in zip(numbers, frames)]
+    # The bar can still be rising when the knees lock out (the rep's end): its top is looked for up
+    # to top_reach_s later, never past the next rep's start.
+    starts = np.append(frames[1:, 0], np.inf)
+    rows = [{"rep": n, **_one_rep(t, h, v, accel, x, s, e, _top_limit(t, e, nxt, settings.top_reach_s), settings)}
+            for n, (s, _, e), nxt in zip(numbers, frames, starts)]
     return pd.DataFrame(rows, columns=list(REP_SPEED_COLUMNS)).astype({c: float for c in REP_SPEED_COLUMNS[1:]})
 
 
@@ -291,9 +294,18 @@ def _local_quadratic(t: np.ndarray, x: np.ndarray, half_s: float) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------- per rep
 
 
+def _top_limit(t: np.ndarray, end: float, next_start: float, reach_s: float) -> int:
+    """The last frame a rep's top is looked for in: reach_s after its end, before the next rep's start."""
+    if not np.isfinite(end):
+        return -1
+    limit = int(np.searchsorted(t, t[min(int(end), len(t) - 1)] + reach_s, side="right")) - 1
+    return min(limit, int(next_start) - 1 if np.isfinite(next_start) else limit, len(t) - 1)
+
+
 def _one_rep(t: np.ndarray, h: np.ndarray, v: np.ndarray, a: np.ndarray, x: np.ndarray, start: float, end: float,
-             settings: BarSpeedSettings) -> dict[str, float]:
-    """The measures of one rep spanning frames start..end (see rep_velocities); NaN where unseen."""
+             top_limit: int, settings: BarSpeedSettings) -> dict[str, float]:
+    """The measures of one rep spanning frames start..end, its top looked for up to frame top_limit
+    (see rep_velocities); NaN where unseen."""
     out = dict.fromkeys(REP_SPEED_COLUMNS[1:], np.nan)
     if not np.isfinite([start, end]).all():
         return out
@@ -302,7 +314,8 @@ def _one_rep(t: np.ndarray, h: np.ndarray, v: np.ndarray, a: np.ndarray, x: np.n
     if end - start < settings.min_phase_frames or not seen[start : end + 1].any():
         return out
     low = start + int(np.nanargmin(h[start : end + 1]))
-    high = low + int(np.nanargmax(h[low : end + 1]))
+    reach = max(end, top_limit)  # the ascent's search runs on to the bar's top
+    high = low + int(np.nanargmax(h[low : reach + 1]))
     top = start + int(np.nanargmax(h[start : low + 1]))
 
     if seen[start : end + 1].all() and np.isfinite(x[start : end + 1]).all():
@@ -312,75 +325,49 @@ def _one_rep(t: np.ndarray, h: np.ndarray, v: np.ndarray, a: np.ndarray, x: np.n
     bottom_seen = seen[max(low - 1, start) : min(low + 1, end) + 1].all()
     if low - top >= settings.min_phase_frames and seen[max(top - 1, start) : low + 1].all() and bottom_seen:
         out["eccentric_cm"] = 100.0 * (h[top] - h[low])
-    if high - low < settings.min_phase_frames or not (seen[low : min(high + 1, end) + 1].all() and bottom_seen):
+    if high - low < settings.min_phase_frames or not (seen[low : min(high + 1, reach) + 1].all() and bottom_seen):
         return out
     if not np.isfinite(v[low : high + 1]).any():
         return out
     peak = low + int(np.nanargmax(v[low : high + 1]))
-    # The turns are found where the velocity crosses still_ms around the peak, within noise_m of the
-    # lowest / highest bar (the lowest and highest frames themselves wander over the flat turns with
-    # a pixel of noise: 0.1 s on a 1.5 s ascent), then timed by _turn_time. The last crossing near
-    # the bottom ends a pause; a sticking point mid-ascent is not near the top.
-    with np.errstate(invalid="ignore"):
-        near_low, near_high = h <= h[low] + settings.noise_m, h >= h[high] - settings.noise_m
-    rises, rise_at = _crossings(t, v - settings.still_ms, top, peak, near_low, up=True)
-    stops, stop_at = _crossings(t, v - settings.still_ms, peak, end, near_high, up=False)
-    t0 = _turn_time(t, h, v, int(rise_at[-1]), peak, rises[-1], settings) if len(rises) else float(t[low])
-    t1 = _turn_time(t, h, v, int(stop_at[0]), peak, stops[0], settings) if len(stops) else float(t[high])
-    first, last = max(np.searchsorted(t, t0, side="right") - 1, 0), np.searchsorted(t, t1, side="left")
-    if not (t1 > t0 and seen[min(first, low) : max(last, high) + 1].all()):
+    # The ascent is timed where the bar's upward speed first rises through the threshold after the
+    # lowest bar and last falls through it before the highest (a sticking point mid-ascent stays
+    # inside). At the turns a bar creeps: on the renders it spends a quarter of the ascent within
+    # 2 mm of its bottom or top, the few pixels of noise a video resolves, so an end timed where it
+    # is still can move by 0.15 s; through 0.05 m/s it is timed to a hundredth (docs/accuracy-log.md §20).
+    threshold = max(settings.concentric_ms, settings.concentric_peak_share * v[peak])
+    t0, t1 = _ascent_ends(t, v, low, high, threshold, float(v[peak]))
+    if not (t1 > t0):
         return out
     h0, h1 = np.interp([t0, t1], t[seen], h[seen])
-    out.update(mcv_ms=(h1 - h0) / (t1 - t0), concentric_s=t1 - t0, concentric_cm=100.0 * (h1 - h0),
+    out.update(mcv_ms=(h1 - h0) / (t1 - t0), concentric_s=t1 - t0, concentric_cm=100.0 * (h[high] - h[low]),
                peak_velocity_ms=v[peak], time_to_peak_s=t[peak] - t0)
     out["mpv_ms"] = _propulsive_velocity(t, h, a, peak, t0, h0, t1, h1, settings.g)
     return out
 
 
-def _crossings(t: np.ndarray, v: np.ndarray, lo: int, hi: int, near: np.ndarray,
-               up: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Times, linearly interpolated between frames lo..hi, where v crosses zero upward (up) or
-    downward, between two frames of which one is `near`; and the first frame of each pair."""
-    j = np.arange(max(lo, 0), min(hi, len(v) - 1))
-    a, b = v[j], v[j + 1]
+def _ascent_ends(t: np.ndarray, v: np.ndarray, low: int, high: int, threshold: float,
+                 peak_ms: float) -> tuple[float, float]:
+    """The times, interpolated between frames, the ascent from frame low (the lowest bar) to frame
+    high (the highest) starts and ends: the velocity's last rise through threshold before it first
+    reaches half of peak_ms, and its first fall through threshold after it last is at half of
+    peak_ms: a flicker of noise in a paused bottom or a standing lifter neither starts nor ends it,
+    and a sticking point mid-ascent stays inside. The frames'
+    own times where it is already above there; NaN, NaN where it never rises above."""
+    j = np.arange(low, high + 1)
     with np.errstate(invalid="ignore"):
-        cross = ((a <= 0) & (b > 0) if up else (a > 0) & (b <= 0)) & (near[j] | near[j + 1])
-    j, a, b = j[cross], a[cross], b[cross]
-    return t[j] + (t[j + 1] - t[j]) * a / (a - b), j
+        above, fast = v[j] > threshold, v[j] >= peak_ms / 2
+    if not above.any() or not fast.any():
+        return np.nan, np.nan
 
+    def crossing(i: int) -> float:  # between frames i and i + 1
+        return float(t[i] + (t[i + 1] - t[i]) * (v[i] - threshold) / (v[i] - v[i + 1]))
 
-def _turn_time(t: np.ndarray, h: np.ndarray, v: np.ndarray, j: int, peak: int, cross_s: float,
-               settings: BarSpeedSettings) -> float:
-    """When the bar turned at an end of the ascent, near its still_ms crossing (cross_s, between
-    frames j and j + 1; before the peak: the start).
-
-    A turn is a parabola on each side meeting with zero velocity at the turn: constant acceleration
-    into and out of it (a bounce, or a plateau: a pause, standing after lock-out). Fitted to the
-    heights of the approach (still_ms < v <= turn_band x peak) and of the frames within reach on the
-    far side, the turn time is the one that fits best (a grid of candidates, each a linear fit).
-    The crossing itself cuts still_ms / acceleration off each end (3 % of a slow 1.9 s ascent), and a
-    smoothed velocity lingers near zero after an abrupt lock-out; the fit does neither.
-    """
-    up = j < peak
-    reach = _fit_window(t, settings.velocity_window_s, settings)
-    approach = np.arange(j + 1, peak + 1) if up else np.arange(j, peak - 1, -1)
-    with np.errstate(invalid="ignore"):
-        band = (v[approach] > settings.still_ms) & (v[approach] <= settings.turn_band * v[peak])
-    approach = approach[np.cumprod(band).astype(bool)]  # the run of approach frames next to the crossing
-    far = np.flatnonzero(np.abs(t - cross_s) <= reach)
-    far = far[(far <= j) if up else (far > j)]
-    frames = np.union1d(approach, far)
-    frames = frames[np.isfinite(h[frames])]
-    if len(approach) < 2 or len(frames) < 4:
-        return cross_s
-    tt, hh = t[frames], h[frames]
-    grid = np.linspace(max(cross_s - reach, tt[0]), min(cross_s + reach, tt[-1]), 101)
-    d = tt[None, :] - grid[:, None]
-    basis = np.stack([np.ones_like(d), np.where(d < 0, d * d, 0.0), np.where(d >= 0, d * d, 0.0)], axis=-1)
-    normal, rhs = np.einsum("gni,gnj->gij", basis, basis), np.einsum("gni,n->gi", basis, hh)
-    coef = np.linalg.pinv(normal) @ rhs[..., None]  # pinv: a side without frames leaves its column empty
-    misfit = (((basis @ coef)[..., 0] - hh) ** 2).sum(axis=1)
-    return float(grid[np.argmin(misfit)])
+    first_fast, last_fast = int(np.argmax(fast)), len(j) - 1 - int(np.argmax(fast[::-1]))
+    slow_before = j[:first_fast][~above[:first_fast]]  # at or below threshold before going fast
+    slow_after = j[last_fast:][~above[last_fast:]]  # ... and after
+    return (crossing(int(slow_before[-1])) if len(slow_before) else float(t[low]),
+            crossing(int(slow_after[0]) - 1) if len(slow_after) else float(t[high]))
 
 
 def _propulsive_velocity(t: np.ndarray, h: np.ndarray, a: np.ndarray, peak: int, t0: float, h0: float,

@@ -117,13 +117,20 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
 
 
 def plate_like(candidates: list[np.ndarray], keypoints: np.ndarray,
-               settings: PlateSettings = PlateSettings()) -> np.ndarray:
+               settings: PlateSettings = PlateSettings(), time_s: np.ndarray | None = None,
+               max_gap_s: float = 0.0) -> np.ndarray:
     """(F, 3) per frame the best-supported candidate with a plate's size for this lifter's femur,
-    sitting above their hips (x, y, radius); NaN where none fits."""
+    sitting above their hips (x, y, radius); NaN where none fits.
+
+    With time_s, the hip is interpolated across gaps up to max_gap_s: the pose network loses a
+    lifter moving fast through mid-descent for a few frames while the plate stays in plain view,
+    and a bar-speed measure needs exactly those frames (the checks here are loose, × femur)."""
     out = np.full((len(candidates), 3), np.nan)
     hip, femur = _hips_and_femur(keypoints)
     if not np.isfinite(femur):
         return out
+    if time_s is not None and max_gap_s > 0:
+        hip = np.column_stack([fill_gaps(hip[:, c], time_s, max_gap_s) for c in range(2)])
     for f, rows in enumerate(candidates):
         if len(rows) == 0 or not np.isfinite(hip[f]).all():
             continue
@@ -151,7 +158,7 @@ def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np
     dropped (another circle), and with too few frames left there is no plate at all.
     """
     frames = len(candidates)
-    out = plate_like(candidates, keypoints, settings)
+    out = plate_like(candidates, keypoints, settings, time_s, settings.hip_gap_s)
     seen = np.isfinite(out[:, 2])
     if seen.any():
         radius = np.median(out[seen, 2])

@@ -24,7 +24,7 @@ from squat.numbers import is_finite_number
 from squat.pipeline import side_heatmap_parts, trunk_measured_to_bar
 from squat.pose.weights import describe_models, downloads_dir, fetch_command, load_registry
 from squat.results import keypoints_at
-from squat.settings import PoseSettings, Settings, settings_from_dict
+from squat.settings import PLATE_CM_RANGE, PoseSettings, Settings, settings_from_dict
 from squat.skeleton import HEATMAP_PARTS
 
 SIDES: tuple[str, ...] = ("auto", "left", "right")
@@ -43,11 +43,16 @@ STAGE_SPANS: dict[str, tuple[float, float]] = {"pose": (0.0, 0.8), "render": (0.
 # --------------------------------------------------------------------------- settings and models
 
 
-def analysis_settings(model: str, side: str, base: Settings = Settings()) -> Settings:
-    """The engine's settings for the sidebar's choices (model name, camera-side leg auto/left/right)."""
+def analysis_settings(model: str, side: str, base: Settings = Settings(), plate_cm: Optional[float] = None) -> Settings:
+    """The engine's settings for the sidebar's choices (model name, camera-side leg auto/left/right,
+    the plate's diameter in cm: the bar speed's metres)."""
     if side not in SIDES:
         raise ValueError(f"side must be one of {', '.join(SIDES)}, not {side!r}")
-    return replace(base, pose=replace(base.pose, model=model), kinematics=replace(base.kinematics, side=side))
+    if plate_cm is not None and not PLATE_CM_RANGE[0] <= plate_cm <= PLATE_CM_RANGE[1]:
+        raise ValueError(f"plate diameter must be {PLATE_CM_RANGE[0]}-{PLATE_CM_RANGE[1]} cm, not {plate_cm}")
+    plate = base.plate if plate_cm is None else replace(base.plate, diameter_m=round(plate_cm / 100, 4))  # no float dust
+    return replace(base, pose=replace(base.pose, model=model), kinematics=replace(base.kinematics, side=side),
+                   plate=plate)
 
 
 def settings_from_summary(summary: Mapping[str, Any]) -> Settings:

@@ -19,7 +19,7 @@ from dashboard.resources import (
     visible_entries,
 )
 from dashboard.state import SIDEBAR
-from squat.settings import Settings
+from squat.settings import PLATE_CM_RANGE, PlateSettings, Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat_side.mp4"
 SIDE_LABELS = {"auto": "detect automatically", "left": "left leg", "right": "right leg"}
@@ -62,7 +62,11 @@ def _settings() -> Settings:
             if not c.installed:
                 st.caption(f"{c.name} ({c.size_mb:g} MB, {c.licence}) is not downloaded: `{c.fetch_command}`")
         side = st.selectbox("Leg facing the camera", SIDES, key=SIDEBAR.side, format_func=SIDE_LABELS.get)
-    return analysis_settings(model, side)
+        plate_cm = st.number_input("Plate diameter (cm)", min_value=float(PLATE_CM_RANGE[0]),
+                                   max_value=float(PLATE_CM_RANGE[1]), value=round(PlateSettings().diameter_m * 100, 1), step=0.5,
+                                   key=SIDEBAR.plate_cm, help="of the plate facing the camera: 45 for every bumper and "
+                                   "competition plate. The bar speed's metres come from it.")
+    return analysis_settings(model, side, plate_cm=plate_cm)
 
 
 def past_analyses() -> None:

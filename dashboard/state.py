@@ -55,6 +55,7 @@ class SidebarKeys:
     sample: str = "sample"
     model: str = "model"
     side: str = "side"
+    plate_cm: str = "plate_cm"
     reanalyse: str = "reanalyse"
     sign_in: str = "sign_in"
     sign_out: str = "sign_out"

@@ -38,9 +38,6 @@ def fail(message: str, code: int) -> int:
     return code
 
 
-PLATE_CM = (15, 60)  # plate diameters (cm) --plate-cm accepts: 15 cm change plates to 45 cm bumpers and a margin
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m squat", description="Squat form check from a video clip.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected failures")
@@ -109,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from squat.pipeline import run
-    from squat.settings import Settings
+    from squat.settings import PLATE_CM_RANGE, Settings
     from squat.store import data_dir
 
     settings = Settings()
@@ -120,9 +117,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         pose = replace(pose, long_side=args.long_side, framing="full")
     settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
     if args.plate_cm is not None:
-        if not PLATE_CM[0] <= args.plate_cm <= PLATE_CM[1]:
+        low, high = PLATE_CM_RANGE
+        if not low <= args.plate_cm <= high:
             raise SquatError(f"--plate-cm {args.plate_cm:g} is not a barbell plate: give its diameter in centimetres "
-                             f"({PLATE_CM[0]}-{PLATE_CM[1]}; bumper plates are 45)")
+                             f"({low}-{high}; bumper plates are 45)")
         settings = replace(settings, plate=replace(settings.plate, diameter_m=args.plate_cm / 100))
     if not args.video.is_file():
         raise SquatError(f"{args.video} not found: give the path to a video file")

@@ -52,6 +52,9 @@ class PoseSettings:
     min_person_score: float = 0.2  # mean part+limb score of a person
 
 
+PLATE_CM_RANGE = (15, 60)  # plate diameters (cm) a lifter may give: 15 cm change plates to 45 cm bumpers, and a margin
+
+
 @dataclass(frozen=True)
 class PlateSettings:
     """The barbell plate seen side-on: a circle on the lifter's shoulders (see squat/plate.py)."""

@@ -634,6 +634,11 @@ def test_sidebar_choices_become_engine_settings_and_back():
     assert settings_from_summary({}) == Settings()
     with pytest.raises(ValueError):
         analysis_settings("mobilenet_thin", "front")
+    # a 40 cm plate: the bar speed's metres from its size; the default stays the 45 cm bumper
+    assert analysis_settings("mobilenet_thin", "auto", plate_cm=40).plate.diameter_m == pytest.approx(0.40)
+    assert analysis_settings("mobilenet_thin", "auto", plate_cm=45) == analysis_settings("mobilenet_thin", "auto")
+    with pytest.raises(ValueError):
+        analysis_settings("mobilenet_thin", "auto", plate_cm=0.45)  # metres for centimetres
 
 
 def test_models_without_weights_come_with_their_fetch_command(tmp_path):

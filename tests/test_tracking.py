@@ -5,7 +5,7 @@ from squat.pose.detections import Detections
 from squat.series import fill_gaps
 from squat.settings import TrackingSettings
 from squat.skeleton import N_JOINTS, J
-from squat.track.lifter import merge_fragments, select_lifter
+from squat.track.lifter import clip_body_size, merge_fragments, select_lifter
 from squat.track.smoothing import butterworth, fix_left_right_swaps, plant_feet, smooth_track
 
 WIDTH, HEIGHT = 1280, 720
@@ -46,6 +46,24 @@ def test_lifter_split_by_an_occluder_is_merged_into_one_person():
     merged = merge_fragments(Detections(np.stack([legs, trunk]), np.array([0.5, 0.6], np.float32)))
     assert len(merged.scores) == 1
     np.testing.assert_allclose(merged.keypoints[0], body, equal_nan=True)
+
+
+def test_at_the_bottom_the_legs_and_the_head_a_plate_leaves_are_one_lifter():
+    """A rendered lifter at depth (960x540): the plate hides the trunk, the network gives the camera-side
+    leg and the face as two people, each too small to judge the 140 px between them by; the clip's
+    whole people (standing, ~280 px) are the measure."""
+    legs, head = np.full((2, N_JOINTS, 3), np.nan, np.float32)
+    for name, xy in {"r_hip": (440, 370), "r_knee": (500, 380), "r_ankle": (470, 450)}.items():
+        legs[J[name]] = (*xy, 0.8)
+    for name, xy in {"nose": (530, 255), "r_eye": (526, 250), "r_ear": (515, 256)}.items():
+        head[J[name]] = (*xy, 0.8)
+    pieces = Detections(np.stack([legs, head]), np.array([1.9, 1.2], np.float32))
+    assert len(merge_fragments(pieces).scores) == 2  # judged by their own sizes: two people
+    standing = [Detections(standing_person(480, 470, 280)[None], np.ones(1, np.float32)) for _ in range(9)]
+    body = clip_body_size(standing + [pieces])
+    assert body == pytest.approx(280 * np.hypot(0.24, 0.94), rel=0.01)  # the standing skeleton's diagonal
+    merged = merge_fragments(pieces, body)
+    assert len(merged.scores) == 1 and np.isfinite(merged.keypoints[0, [J["r_knee"], J["nose"]], 0]).all()
 
 
 def test_two_people_are_not_merged():

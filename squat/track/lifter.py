@@ -36,8 +36,12 @@ def body_centre_and_size(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return centre, np.hypot(span[:, 0], span[:, 1])
 
 
-def merge_fragments(det: Detections) -> Detections:
-    """Join people that share no joint and sit close together: one body split by an occluder."""
+def merge_fragments(det: Detections, body_size: float = 0.0) -> Detections:
+    """Join people that share no joint and sit close together: one body split by an occluder.
+
+    Close = nearest joints within FRAGMENT_MERGE_DISTANCE × the larger of the two pieces, or of
+    body_size (the clip's whole-body size, clip_body_size): at the bottom of a squat a plate can
+    leave only the legs and the head, pieces too small to measure the gap between them by."""
     kps, scores = det.keypoints.copy(), det.scores.copy()
     alive = list(range(len(kps)))
     merged = True
@@ -50,7 +54,7 @@ def merge_fragments(det: Detections) -> Detections:
                 has_a, has_b = ~np.isnan(kps[a, :, 0]), ~np.isnan(kps[b, :, 0])
                 if (has_a & has_b).any():
                     continue
-                scale = max(size[a_i], size[b_i], 1.0)
+                scale = max(size[a_i], size[b_i], body_size, 1.0)
                 if _nearest_joint_distance(kps[a], kps[b]) > FRAGMENT_MERGE_DISTANCE * scale:
                     continue
                 kps[a, has_b] = kps[b, has_b]
@@ -61,6 +65,14 @@ def merge_fragments(det: Detections) -> Detections:
             if merged:
                 break
     return Detections(kps[alive], scores[alive])
+
+
+def clip_body_size(frames: list[Detections]) -> float:
+    """The size (bounding-box diagonal, px) of the clip's whole people: the 90th percentile of every
+    detection's size (pieces are the smaller ones); 0 without detections."""
+    sizes = np.concatenate([body_centre_and_size(d.keypoints)[1] for d in frames if len(d.scores)] or [np.zeros(0)])
+    sizes = sizes[np.isfinite(sizes)]
+    return float(np.percentile(sizes, 90)) if len(sizes) else 0.0
 
 
 def _nearest_joint_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -166,7 +178,8 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     first, then presence × size × centrality decides (a bystander, a spotter standing by
     and a passer-by all lose to the lifter).
     """
-    frames = [merge_fragments(d) for d in frames]
+    body = clip_body_size(frames)
+    frames = [merge_fragments(d, body) for d in frames]
     tracks = link_tracks(frames, time_s, settings)
     n_points = max((d.keypoints.shape[1] for d in frames), default=N_JOINTS)  # 22 with foot points
     out = np.full((len(frames), n_points, 3), np.nan, np.float32)

@@ -80,6 +80,9 @@ class PlateSettings:
     # The hip a candidate is checked against is interpolated across pose gaps up to this long: the
     # network loses a lifter for 8-10 frames of a fast descent (renders) while the plate is in plain view.
     hip_gap_s: float = 1.0
+    # Beyond that the plate is followed on its own: a circle of its size no further from its last
+    # position than a bar moving this fast (a loaded squat stays under ~2 m/s) is the plate.
+    max_speed_ms: float = 3.0
     # Parallax: the plate's outer face is nearer the camera than the bar's middle (above the
     # lifter's midline), so it shows further from the image centre. Undone with a pinhole camera
     # of this focal length (× the frame's long side: a phone's main camera, ~26 mm equivalent,

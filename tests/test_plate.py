@@ -118,6 +118,24 @@ def test_a_plate_seen_in_too_few_frames_is_no_plate():
     assert choose_plate(circles, keypoints, np.arange(n) / 30, PlateSettings(min_share=0.05))[::10].size
 
 
+def test_the_plate_is_followed_where_the_lifter_is_lost_behind_it():
+    """The network loses the lifter for 1.5 s at the bottom (two plates a side hide the trunk): the
+    plate's circle, seen all along, is followed by size and reach; a same-size circle on a rack
+    2 m away is not taken, and with no reach nothing is followed."""
+    _, keypoints, _ = truth_keypoints("side_bar_good")
+    t = np.arange(len(keypoints)) / 30
+    hip = keypoints[:, J["r_hip"], :2]
+    circles = [np.array([[x - 20, y - 250, 118.0, 0.8], [x + 700, y - 250, 118.0, 1.0]], np.float32) for x, y in hip]
+    lost = keypoints.copy()
+    hidden = slice(60, 105)  # 1.5 s: longer than PlateSettings.hip_gap_s
+    lost[hidden] = np.nan
+    plate = choose_plate(circles, lost, t)
+    assert np.isfinite(plate[:, 0]).all()
+    assert np.allclose(plate[hidden, 1], hip[hidden, 1] - 250, atol=3.0)  # the shoulders' circle, not the rack's
+    no_reach = choose_plate(circles, lost, t, PlateSettings(max_speed_ms=0.0, radius_tolerance=0.0))
+    assert np.isnan(no_reach[hidden.start + 10 : hidden.stop - 10, 0]).all()  # beyond the 0.25 s gap filling
+
+
 def test_shoulders_from_bar_turns_the_hip_bar_line_forward():
     base = np.array([[0.0, 0.0]])
     bar = np.array([[0.0, -100.0]])  # straight above

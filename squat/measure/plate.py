@@ -164,11 +164,40 @@ def choose_plate(candidates: list[np.ndarray], keypoints: np.ndarray, time_s: np
         radius = np.median(out[seen, 2])
         out[np.abs(out[:, 2] / radius - 1) > settings.radius_tolerance] = np.nan
     seen = np.isfinite(out[:, 2])
-    if frames == 0 or seen.mean() < settings.min_share:
+    if frames == 0 or seen.mean() < settings.min_share:  # judged on the frames confirmed beside the lifter
         return np.full((frames, 3), np.nan)
+    out = follow_plate(out, candidates, time_s, radius, settings)
+    seen = np.isfinite(out[:, 2])
     out[seen, 2] = np.median(out[seen, 2])  # one plate, one size: per-frame radii are noise
     for c in range(3):
         out[:, c] = butterworth(fill_gaps(out[:, c], time_s, tracking.max_gap_s), time_s, tracking)
+    return out
+
+
+def follow_plate(plate: np.ndarray, candidates: list[np.ndarray], time_s: np.ndarray, radius: float,
+                 settings: PlateSettings = PlateSettings()) -> np.ndarray:
+    """The plate carried on through frames where it was not confirmed beside the lifter's hip
+    (the network lost the lifter behind the plates at the bottom for over a second: a 60 fps
+    render with two plates a side): a circle of the plate's size within reach of the plate's
+    last position (the bar moving at most max_speed_ms), forward then backward from every
+    confirmed frame; the nearest one wins. plate: (F, 3) plate_like's, radii checked."""
+    out = plate.copy()
+    reach_px_s = settings.max_speed_ms * 2 * radius / settings.diameter_m  # px per second at the plate's scale
+    for order in (range(len(out)), range(len(out) - 1, -1, -1)):
+        last = None
+        for f in order:
+            if np.isfinite(out[f, 2]):
+                last = f
+                continue
+            rows = np.asarray(candidates[f]).reshape(-1, 4) if len(candidates[f]) else np.zeros((0, 4))
+            if last is None or not len(rows):
+                continue
+            sized = rows[np.abs(rows[:, 2] / radius - 1) <= settings.radius_tolerance]
+            gap = np.hypot(sized[:, 0] - out[last, 0], sized[:, 1] - out[last, 1])
+            near = gap <= reach_px_s * abs(time_s[f] - time_s[last]) + settings.radius_tolerance * radius
+            if near.any():
+                out[f] = sized[near][np.argmin(gap[near]), :3]
+                last = f
     return out
 
 

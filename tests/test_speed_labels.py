@@ -128,6 +128,15 @@ def test_a_rep_mcv_shows_from_its_end_until_the_next_rep_or_for_a_while():
     assert (texts[250 + hold + 1:] == "").all()
 
 
+def test_a_clip_without_reps_gets_no_rep_label(tmp_path):
+    """An analysis with no rep writes a header-only reps.csv, which reads back with untyped columns
+    (a hosted lifter's short clip raised here in the app's frame viewer)."""
+    path = tmp_path / "reps.csv"
+    pd.DataFrame(columns=list(REP)).to_csv(path, index=False)
+    assert (rep_top_texts(pd.read_csv(path), np.arange(30) / 30.0) == "").all()
+    assert (rep_top_texts(pd.DataFrame(), np.arange(3) / 30.0) == "").all()
+
+
 def test_the_loss_is_given_from_the_second_measured_rep_on():
     assert rep_top_text(3, 0.4, 20.0) == f"rep 3 {MCV.short} {MCV.text(0.4)}, -{REP['velocity_loss_pct'].text(20.0)}"
     assert rep_top_text(1, 0.5) == f"rep 1 {MCV.short} {MCV.text(0.5)}"

@@ -75,7 +75,9 @@ def rep_top_texts(reps: pd.DataFrame, time_s: np.ndarray, style: SpeedLabelStyle
     time_s = np.asarray(time_s, np.float64)
     out = np.full(len(time_s), "", dtype=object)
     table = reps.reindex(columns=["rep", "start_frame", "end_frame", "mcv_ms", "velocity_loss_pct"])
-    table = table.apply(pd.to_numeric, errors="coerce").sort_values("end_frame")
+    if table.empty:  # no reps (an empty reps.csv reads back with untyped columns)
+        return out
+    table = table.apply(pd.to_numeric, errors="coerce").astype(float).sort_values("end_frame")
     starts = np.sort(table["start_frame"].dropna().to_numpy(np.int64))
     measured = table[np.isfinite(table["mcv_ms"]) & table["end_frame"].between(0, len(time_s) - 1)]
     if measured.empty:

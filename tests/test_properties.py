@@ -1,0 +1,100 @@
+"""Property tests (issue 17): the series, tracking-filter and bar-speed functions take any series a
+clip can give (empty, one sample, all NaN, NaN runs, constant, extreme values, uneven frame times)
+and return their documented shape without raising."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from squat.measure.bar_speed import REP_SPEED_COLUMNS, bar_height_m, bar_velocity, measure_bar_speed, velocity_loss_pct
+from squat.series import fill_gaps, true_runs
+from squat.settings import TrackingSettings
+from squat.track.rate import fill_between
+from squat.track.smoothing import butterworth
+
+FAST = settings(max_examples=60, deadline=None)
+values = st.one_of(st.just(np.nan), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+
+
+@st.composite
+def series(draw, min_size: int = 0, max_size: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """(time_s, values): increasing frame times 1/240-1/10 s apart, values with NaN runs."""
+    n = draw(st.integers(min_size, max_size))
+    steps = draw(arrays(np.float64, n, elements=st.floats(1 / 240, 1 / 10)))
+    y = draw(arrays(np.float64, n, elements=values))
+    if n and draw(st.booleans()):  # a run of NaN, as where a plate or a person is hidden
+        a = draw(st.integers(0, n - 1))
+        y[a : a + draw(st.integers(1, n))] = np.nan
+    return np.cumsum(steps), y
+
+
+@FAST
+@given(series(), st.floats(0.0, 1.0), st.booleans())
+def test_fill_gaps_keeps_what_was_seen_and_the_length(data, max_gap, hold_edges):
+    t, y = data
+    out = fill_gaps(y, t, max_gap, hold_edges)
+    assert out.shape == y.shape and out.dtype == np.float64
+    seen = np.isfinite(y)
+    np.testing.assert_array_equal(out[seen], y[seen])
+
+
+@FAST
+@given(arrays(np.bool_, st.integers(0, 200)))
+def test_true_runs_cover_exactly_the_true_samples(mask):
+    starts, stops = true_runs(mask)
+    rebuilt = np.zeros(len(mask), bool)
+    for a, b in zip(starts, stops):
+        assert a < b
+        rebuilt[a:b] = True
+    np.testing.assert_array_equal(rebuilt, mask)
+
+
+@FAST
+@given(series())
+def test_butterworth_returns_the_series_shape_and_nan_where_it_was_nan(data):
+    t, y = data
+    out = butterworth(y, t, TrackingSettings())
+    assert out.shape == y.shape
+    assert np.isnan(out[np.isnan(y)]).all()
+
+
+@FAST
+@given(series(min_size=1), st.integers(1, 4))
+def test_fill_between_gives_every_frame_a_value_or_nan(data, every):
+    t, y = data
+    known = np.arange(0, len(t), every)
+    out = fill_between(y[known], t[known], t)
+    assert out.shape == (len(t),)
+    np.testing.assert_array_equal(out[known][np.isfinite(y[known])], y[known][np.isfinite(y[known])])
+
+
+@FAST
+@given(series(), st.one_of(st.just(np.nan), st.floats(-10, 1e4)), st.integers(0, 3))
+def test_bar_speed_takes_any_plate_track(data, px_per_m, n_reps):
+    t, y = data
+    plate = np.column_stack([np.full(len(t), 500.0), y, np.full(len(t), 90.0)])
+    height = bar_height_m(plate, t, px_per_m)
+    velocity = bar_velocity(height, t)
+    assert height.shape == velocity.shape == (len(t),)
+    assert np.isnan(velocity[np.isnan(height)]).all()
+    rng = np.random.default_rng(len(t))
+    frames = np.sort(rng.integers(0, max(len(t), 1), (n_reps, 3)), axis=1)
+    reps = pd.DataFrame(frames, columns=["start_frame", "bottom_frame", "end_frame"]).assign(rep=range(1, n_reps + 1))
+    speed = measure_bar_speed(plate, t, px_per_m, reps)
+    assert len(speed.frames) == len(t) and len(speed.reps) == n_reps
+    assert set(speed.reps.columns) >= {"rep", "mcv_ms", "velocity_loss_pct"}
+    assert set(REP_SPEED_COLUMNS) >= set(speed.reps.columns) - {"velocity_loss_pct"}
+
+
+@FAST
+@given(arrays(np.float64, st.integers(0, 10), elements=values))
+def test_velocity_loss_is_a_share_of_the_fastest_or_nan(mcv):
+    loss = velocity_loss_pct(mcv)
+    finite = mcv[np.isfinite(mcv)]
+    if len(finite) < 2 or finite.max() <= 0:
+        assert np.isnan(loss)
+    else:
+        assert loss == 100 * (finite.max() - finite[-1]) / finite.max()

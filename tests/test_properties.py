@@ -1,6 +1,6 @@
 """Property tests (issue 17): the series, tracking-filter and bar-speed functions take any series a
-clip can give (empty, one sample, all NaN, NaN runs, constant, extreme values, uneven frame times)
-and return their documented shape without raising."""
+clip can give (empty, one sample, all NaN, NaN runs, constant, extreme values, uneven frame times),
+and the lifter's tracking any detections, and return their documented shape without raising."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from squat.measure.bar_speed import REP_SPEED_COLUMNS, bar_height_m, bar_velocity, measure_bar_speed, velocity_loss_pct
+from squat.pose.detections import Detections
 from squat.series import fill_gaps, true_runs
 from squat.settings import TrackingSettings
+from squat.skeleton import N_JOINTS
+from squat.track.lifter import select_lifter
 from squat.track.rate import fill_between
-from squat.track.smoothing import butterworth
+from squat.track.smoothing import butterworth, smooth_track
 
 FAST = settings(max_examples=60, deadline=None)
 values = st.one_of(st.just(np.nan), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
@@ -98,3 +101,28 @@ def test_velocity_loss_is_a_share_of_the_fastest_or_nan(mcv):
         assert np.isnan(loss)
     else:
         assert loss == 100 * (finite.max() - finite[-1]) / finite.max()
+
+
+@st.composite
+def detections(draw, max_frames: int = 40) -> tuple[list, np.ndarray]:
+    """Per frame 0-3 people with any of their 18 joints missing, anywhere in a 640x360 frame."""
+    n = draw(st.integers(0, max_frames))
+    frames = []
+    for _ in range(n):
+        people = draw(st.integers(0, 3))
+        xy = draw(arrays(np.float32, (people, N_JOINTS, 2), elements=st.floats(-50, 700, width=32)))
+        conf = draw(arrays(np.float32, (people, N_JOINTS, 1), elements=st.floats(0, 1, width=32)))
+        kp = np.concatenate([xy, conf], axis=2)
+        kp[draw(arrays(np.bool_, (people, N_JOINTS)))] = np.nan
+        frames.append(Detections(kp, np.ones(people, np.float32)))
+    return frames, np.arange(n) / 30.0
+
+
+@FAST
+@given(detections())
+def test_the_lifter_and_the_smoothed_track_take_any_detections(data):
+    frames, t = data
+    raw = select_lifter(frames, t, 640, 360, TrackingSettings())
+    assert raw.shape == (len(frames), N_JOINTS, 3)
+    smoothed = smooth_track(raw, t, TrackingSettings())
+    assert smoothed.shape == raw.shape

@@ -112,7 +112,7 @@ def smooth_track(keypoints: np.ndarray, time_s: np.ndarray, settings: TrackingSe
     kp[weak] = np.nan
     kp = fix_left_right_swaps(kp)
     kp = plant_feet(kp, time_s, settings)
-    flat = kp.reshape(len(kp), -1)
+    flat = kp.reshape(len(kp), -1) if len(kp) else kp.reshape(0, kp.shape[1] * kp.shape[2])  # a clip of no frame
     for c in range(flat.shape[1]):
         filled = fill_gaps(flat[:, c], time_s, settings.max_gap_s)
         if c % 3 != 2:  # positions are filtered; confidences only gap-filled

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -76,6 +76,8 @@ def test_fill_between_gives_every_frame_a_value_or_nan(data, every):
 
 @FAST
 @given(series(), st.one_of(st.just(np.nan), st.floats(-10, 1e4)), st.integers(0, 3))
+@example((np.zeros(0), np.zeros(0)), np.nan, 1)  # a rep row on a clip of no frame: it raised
+@example((np.arange(1, 31) / 30, np.full(30, 5.0)), 1e-300, 1)  # a scale of no size: it overflowed
 def test_bar_speed_takes_any_plate_track(data, px_per_m, n_reps):
     t, y = data
     plate = np.column_stack([np.full(len(t), 500.0), y, np.full(len(t), 90.0)])

@@ -34,6 +34,7 @@ import pandas as pd
 from squat.settings import BarSpeedSettings
 
 MAD_TO_SD = 1.4826  # the MAD of normal noise is 0.6745 SD
+MIN_PX_PER_M = 1.0  # a plate under a pixel a metre is no scale (a 45 cm plate 0.2 px across)
 
 # One row per rep, in this order: velocities m/s, times s, displacements cm.
 REP_SPEED_COLUMNS: tuple[str, ...] = (
@@ -172,7 +173,7 @@ def _clean_track(px: np.ndarray, time_s: np.ndarray, px_per_m: float, settings: 
     short gaps filled, smoothed; all NaN without a usable scale."""
     t = _as_float(time_s)
     px_per_m = np.nan if px_per_m is None else float(px_per_m)
-    if not (np.isfinite(px_per_m) and px_per_m > 0) or len(px) != len(t):
+    if not (np.isfinite(px_per_m) and px_per_m >= MIN_PX_PER_M) or len(px) != len(t):
         return np.full(len(t), np.nan)
     m = px / px_per_m
     m[~_hampel_inliers(t, m, settings)] = np.nan
@@ -296,7 +297,7 @@ def _local_quadratic(t: np.ndarray, x: np.ndarray, half_s: float) -> tuple[np.nd
 
 def _top_limit(t: np.ndarray, end: float, next_start: float, reach_s: float) -> int:
     """The last frame a rep's top is looked for in: reach_s after its end, before the next rep's start."""
-    if not np.isfinite(end):
+    if not np.isfinite(end) or not len(t):
         return -1
     limit = int(np.searchsorted(t, t[min(int(end), len(t) - 1)] + reach_s, side="right")) - 1
     return min(limit, int(next_start) - 1 if np.isfinite(next_start) else limit, len(t) - 1)

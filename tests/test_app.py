@@ -424,27 +424,30 @@ def test_past_analysis_opens_from_the_sidebar_and_from_the_url(first_analysis, s
     assert metrics(linked)["reps"] == "1"
 
 
-def test_deleting_an_analysis_removes_it_and_closes_it(first_analysis, data_root, tmp_path, monkeypatch):
+@pytest.fixture
+def data_copy(first_analysis, data_root, tmp_path, monkeypatch) -> Path:
+    """A copy of the module's store, with the sample analysed, that the app now reads: a test may
+    edit or delete its analyses without touching the others'."""
     copy = tmp_path / "data"
     shutil.copytree(data_root, copy)
     monkeypatch.setenv(DATA_DIR_ENV, str(copy))
+    return copy
+
+
+def test_deleting_an_analysis_removes_it_and_closes_it(data_copy, data_root):
     at = fresh_app()
-    (entry,) = ResultsStore(copy).list()
+    (entry,) = ResultsStore(data_copy).list()
     at.button(key=f"open:{entry.key}").click().run()
     at.button(key=f"delete:{entry.key}").click().run()
     assert not at.exception
-    assert ResultsStore(copy).list() == []
+    assert ResultsStore(data_copy).list() == []
     assert not at.metric and "Try a sample clip" in at.info[0].value
     assert f"open:{entry.key}" not in [b.key for b in at.button]
     assert len(ResultsStore(data_root).list()) == 1  # the module's store is untouched
 
 
-def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(first_analysis, data_root, tmp_path,
-                                                                             monkeypatch):
-    copy = tmp_path / "data"
-    shutil.copytree(data_root, copy)
-    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
-    (entry,) = ResultsStore(copy).list()
+def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(data_copy):
+    (entry,) = ResultsStore(data_copy).list()
     reps = pd.read_csv(entry.run_dir / "reps.csv")
     reps["faults"] = "forward_lean; hips_shoot_up"
     reps.to_csv(entry.run_dir / "reps.csv", index=False)
@@ -462,12 +465,8 @@ def test_faults_show_their_coaching_cue_and_the_camera_view_warning_is_shown(fir
     assert at.dataframe[0].value["faults"].tolist() == ["forward lean, hips shoot up"]
 
 
-def test_a_slowing_set_shows_its_bar_speed_per_rep_and_the_sets_velocity_loss(first_analysis, data_root, tmp_path,
-                                                                              monkeypatch):
-    copy = tmp_path / "data"
-    shutil.copytree(data_root, copy)
-    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
-    (entry,) = ResultsStore(copy).list()
+def test_a_slowing_set_shows_its_bar_speed_per_rep_and_the_sets_velocity_loss(data_copy):
+    (entry,) = ResultsStore(data_copy).list()
     reps = pd.read_csv(entry.run_dir / "reps.csv")
     assert np.isfinite(reps["mcv_ms"]).all()  # the engine measured the sample's one rep
     slower = reps.assign(rep=2, mcv_ms=reps["mcv_ms"] * 0.75, velocity_loss_pct=25.0)
@@ -524,12 +523,9 @@ def add_reference_copy(root: Path, femur_scale: float = 1.15) -> tuple[str, str]
 
 
 @pytest.fixture
-def compare_app(first_analysis, data_root, tmp_path, monkeypatch):
+def compare_app(data_copy):
     """Your sample analysis open with "Compare with a reference lifter" on, a second lifter stored."""
-    copy = tmp_path / "data"
-    shutil.copytree(data_root, copy)
-    monkeypatch.setenv(DATA_DIR_ENV, str(copy))
-    you, ref = add_reference_copy(copy)
+    you, ref = add_reference_copy(data_copy)
     at = fresh_app()
     at.button(key=f"open:{you}").click().run()
     at.toggle(key=f"you:{you}:compare").set_value(True).run()

@@ -246,19 +246,24 @@ def test_missing_files_or_another_clip_end_with_a_one_line_error(truth, tmp_path
         assert err.startswith("error: ") and words in err and err.count("\n") == 1, err
 
 
-@pytest.fixture(scope="module")
-def analysed_short(tmp_path_factory):
-    """The real engine on the short clip (about 15 s on 2 cores), then evaluate on its folder."""
-    base = tmp_path_factory.mktemp("evaluate")
+def analyse_and_evaluate(render: Path, base: Path, timeout_s: int) -> tuple[subprocess.CompletedProcess, Path]:
+    """`squat analyze` on a render's clip.mp4 into base/run, then `squat evaluate` of that run
+    against the render's truth, as a user would: the evaluate run and its JSON report."""
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    analyze = subprocess.run([sys.executable, "-m", "squat", "analyze", str(SHORT / "clip.mp4"), "--out",
+    analyze = subprocess.run([sys.executable, "-m", "squat", "analyze", str(render / "clip.mp4"), "--out",
                               str(base / "run"), "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=600, check=False)
+                             timeout=timeout_s, check=False)
     assert analyze.returncode == 0, analyze.stderr
-    evaluated = subprocess.run([sys.executable, "-m", "squat", "evaluate", str(base / "run"), str(SHORT), "--json",
+    evaluated = subprocess.run([sys.executable, "-m", "squat", "evaluate", str(base / "run"), str(render), "--json",
                                 str(base / "eval.json")], cwd=REPO, env=env, capture_output=True, text=True,
                                timeout=120, check=False)
     return evaluated, base / "eval.json"
+
+
+@pytest.fixture(scope="module")
+def analysed_short(tmp_path_factory):
+    """The real engine on the short clip (about 15 s on 2 cores), then evaluate on its folder."""
+    return analyse_and_evaluate(SHORT, tmp_path_factory.mktemp("evaluate"), timeout_s=600)
 
 
 def test_evaluate_runs_end_to_end_on_the_engines_own_output(analysed_short):

@@ -3,8 +3,6 @@ loss against the render's exact bar height, on hand-made tables with known answe
 on a two-rep barbell render (tests/data/synth_vbt)."""
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,7 +12,7 @@ from squat.eval.bar_speed import BAR_SPEED_TARGETS, bar_speed_errors, bar_speed_
 from squat.eval.rendered import TARGETS, evaluate, format_report, load_truth
 from squat.eval.sets import render_row, summary_rows
 from squat.measure.bar_speed import velocity_loss_pct
-from tests.test_evaluate import REPO, SHORT, perfect_run
+from tests.test_evaluate import REPO, SHORT, analyse_and_evaluate, perfect_run
 
 VBT = REPO / "tests" / "data" / "synth_vbt"
 FPS = 30.0
@@ -185,16 +183,7 @@ def test_the_set_table_carries_the_worst_mcv_error_and_the_size_of_the_velocity_
 @pytest.fixture(scope="module")
 def analysed_vbt(tmp_path_factory):
     """The real engine on the two-rep barbell render (about 1 min on 2 cores), then evaluate on its folder."""
-    base = tmp_path_factory.mktemp("evaluate_vbt")
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    analyze = subprocess.run([sys.executable, "-m", "squat", "analyze", str(VBT / "clip.mp4"), "--out",
-                              str(base / "run"), "--quiet"], cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=900, check=False)
-    assert analyze.returncode == 0, analyze.stderr
-    evaluated = subprocess.run([sys.executable, "-m", "squat", "evaluate", str(base / "run"), str(VBT), "--json",
-                                str(base / "eval.json")], cwd=REPO, env=env, capture_output=True, text=True,
-                               timeout=120, check=False)
-    return evaluated, base / "eval.json"
+    return analyse_and_evaluate(VBT, tmp_path_factory.mktemp("evaluate_vbt"), timeout_s=900)
 
 
 def test_evaluate_reports_bar_speed_for_both_reps_of_the_barbell_render(analysed_vbt):

@@ -73,7 +73,8 @@ def bar_velocity(height_m: np.ndarray, time_s: np.ndarray,
 
 def rep_velocities(height_m: np.ndarray, velocity: np.ndarray, time_s: np.ndarray, reps: pd.DataFrame | Sequence,
                    forward_m: np.ndarray | None = None,
-                   settings: BarSpeedSettings = BarSpeedSettings()) -> pd.DataFrame:
+                   settings: BarSpeedSettings = BarSpeedSettings(),
+                   acceleration: np.ndarray | None = None) -> pd.DataFrame:
     """One row per rep (REP_SPEED_COLUMNS): the bar's speed, times and range of motion.
 
     reps: the rep table (columns start_frame, bottom_frame, end_frame, optionally rep) or rows of
@@ -95,8 +96,10 @@ def rep_velocities(height_m: np.ndarray, velocity: np.ndarray, time_s: np.ndarra
     numbers, frames = _rep_frames(reps)
 
     # Acceleration for MPV's -g test: the curvature of the same local quadratic whose slope is the
-    # velocity (differentiating the velocity again would smooth twice and hide a 0.1 s braking).
-    accel = _local_quadratic(t, h, _fit_window(t, settings.velocity_window_s, settings))[2]
+    # velocity (differentiating the velocity again would smooth twice and hide a 0.1 s braking);
+    # given by _bar_track where that fit was made already.
+    accel = _local_quadratic(t, h, _fit_window(t, settings.velocity_window_s, settings))[2] \
+        if acceleration is None else _as_float(acceleration)
     # The bar can still be rising when the knees lock out (the rep's end): its top is looked for up
     # to top_reach_s later, never past the next rep's start.
     starts = np.append(frames[1:, 0], np.inf)
@@ -146,10 +149,8 @@ def measure_bar_speed(plate: np.ndarray | None, time_s: np.ndarray, px_per_m: fl
     rep_velocities' measures and each rep's loss from the set's fastest MCV. All NaN without a
     plate or a scale."""
     t = _as_float(time_s)
-    height = bar_height_m(_plate_or_nan(plate, t), t, px_per_m, settings)
-    forward = bar_forward_m(_plate_or_nan(plate, t), t, px_per_m, settings)
-    velocity = bar_velocity(height, t, settings)
-    per_rep = rep_velocities(height, velocity, t, reps, forward, settings)
+    height, forward, velocity, accel = _bar_track(plate, t, px_per_m, settings)
+    per_rep = rep_velocities(height, velocity, t, reps, forward, settings, accel)
     mcv = per_rep["mcv_ms"].to_numpy()
     best = np.nanmax(mcv) if np.isfinite(mcv).any() else np.nan
     per_rep["velocity_loss_pct"] = 100.0 * (best - mcv) / best if best > 0 else np.nan
@@ -160,9 +161,19 @@ def measure_bar_speed(plate: np.ndarray | None, time_s: np.ndarray, px_per_m: fl
 def bar_speed_per_rep(plate: np.ndarray, time_s: np.ndarray, px_per_m: float, reps: pd.DataFrame | Sequence,
                       settings: BarSpeedSettings = BarSpeedSettings()) -> pd.DataFrame:
     """The whole chain: plate track (pixels) and reps → rep_velocities' table."""
-    height = bar_height_m(plate, time_s, px_per_m, settings)
-    forward = bar_forward_m(plate, time_s, px_per_m, settings)
-    return rep_velocities(height, bar_velocity(height, time_s, settings), time_s, reps, forward, settings)
+    t = _as_float(time_s)
+    height, forward, velocity, accel = _bar_track(plate, t, px_per_m, settings)
+    return rep_velocities(height, velocity, t, reps, forward, settings, accel)
+
+
+def _bar_track(plate: np.ndarray | None, t: np.ndarray, px_per_m: float,
+               settings: BarSpeedSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bar's height and forward position (m), and its vertical velocity and acceleration from
+    one local quadratic fit (bar_velocity's), for the chain's two entry points."""
+    plate = _plate_or_nan(plate, t)
+    height = bar_height_m(plate, t, px_per_m, settings)
+    _, velocity, accel = _local_quadratic(t, height, _fit_window(t, settings.velocity_window_s, settings))
+    return height, bar_forward_m(plate, t, px_per_m, settings), velocity, accel
 
 
 # ----------------------------------------------------------------------------------------- cleaning

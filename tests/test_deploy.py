@@ -81,6 +81,7 @@ def test_compose_runs_the_app_workers_and_redis_on_one_data_volume():
         assert service["environment"] == {"SQUAT_QUEUE": "redis://redis:6379/0", "SQUAT_WORKERS": "0"}
         assert "squat-data:/data" in service["volumes"] and service["depends_on"] == ["redis"]
     assert worker["command"] == ["python", "-m", "squat", "worker"] and app["ports"] == ["8501:8501"]
+    assert worker["cpu_shares"] < app.get("cpu_shares", 1024) / 5  # the app answers clicks first
     assert redis["image"].startswith("redis:")
 
 

@@ -251,6 +251,9 @@ def with_bar_speed(reps: pd.DataFrame, speed: BarSpeed) -> pd.DataFrame:
 
 def _warnings(detected: np.ndarray, kin: Kinematics, speed: BarSpeed) -> list[str]:
     out = []
+    if len(detected) == 1:
+        out.append("one frame: measured as a still (angles and moment arms), no reps, tempo or bar speed; "
+                   "film the whole set for those")
     if kin.view.warning:
         out.append(kin.view.warning)
         if speed.available:  # the plates face a side-on camera square; off it they are ellipses

@@ -24,6 +24,9 @@ class PoseSettings:
     max_long_side: int = 880
     scout_frames: int = 24  # frames spread over the clip used to find and frame the lifter
     scout_long_sides: tuple[int, ...] = (432, 880)  # whole-frame sizes tried: large and small lifters
+    # Tried only where those found nobody: a lifter filling the frame, read at neither (a still, or a
+    # clip's few frames, deep in a rep with the plate over the head). None: no such look.
+    scout_close_long_side: int | None = 288
     # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
     # multiples of the chosen input scale, resample every map to the 1.0 grid and average them
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a

@@ -183,6 +183,28 @@ def test_bad_input_is_refused_with_one_helpful_line(case, opener, tmp_path):
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
 
 
+def test_packets_damaged_in_the_middle_are_skipped_counted_and_stood_in_for(tmp_path):
+    whole = DATA / "codec_h264.mov"  # 10 frames, B-frames shown out of decode order
+    with av.open(str(whole)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(whole.read_bytes())
+    for k in (2, 8):  # a P-frame, and a B-frame the decoder reorders
+        pos, size = packets[k]
+        data[pos + size // 4: pos + size: 7] = bytes(b ^ 0x5A for b in data[pos + size // 4: pos + size: 7])
+    damaged = tmp_path / "damaged.mov"
+    damaged.write_bytes(bytes(data))
+
+    reader = iter_frames(damaged)
+    frames, intact = list(reader), read_all(whole)
+    assert [f.time_s for f in frames] == [f.time_s for f in intact]  # every frame, at its time
+    assert reader.warnings == ["damaged.mov: 2 damaged packets skipped (first at 0.07 s): their frames repeat the "
+                               "one before"]
+    stood_in = [i for i in range(1, 10) if np.array_equal(frames[i].image, frames[i - 1].image)]
+    assert len(stood_in) == 2 and count_frames(damaged) == 10
+    by_index = read_frames(damaged, range(10))
+    assert all(np.array_equal(by_index[i].image, frames[i].image) for i in range(10))
+
+
 def test_damaged_tail_stops_cleanly_keeping_the_frames_before_it(tmp_path):
     whole = (DATA / "pose2sim_cam01.mp4").read_bytes()  # made with +faststart: index first
     cut = tmp_path / "cut.mp4"

@@ -124,7 +124,7 @@ def cmu_network(device: str) -> tuple[PoseEstimator, str]:
     dev = resolve_device(device)
     # Random weights find nobody, so the scout would try its every size; with real weights it
     # stops at the first one where it sees the lifter well (squat.track.framing): time that.
-    settings = replace(settings, scout_long_sides=settings.scout_long_sides[:1])
+    settings = replace(settings, scout_long_sides=settings.scout_long_sides[:1], scout_close_long_side=None)
     return PoseEstimator(spec, OpenPoseNet().eval().to(dev), dev, settings), "random"
 
 

@@ -70,7 +70,7 @@ def probe(path: str | Path) -> VideoInfo:
     container, stream = _open(path)
     with container:
         problems: list[str] = []
-        first = next(_decoded(container, stream, problems), None)
+        first = next(_decoded(container, stream, problems, []), None)
         if first is None:
             raise _no_frames(path, problems)
         rotation = _rotation(first)
@@ -110,9 +110,13 @@ class FrameReader(Iterator[Frame]):
         self.long_side = long_side
         self.warnings: list[str] = []
         self._problems: list[str] = []
+        # Packets the decoder refused (pts), and the times of the frames that stand in for them.
+        self._skipped: list[int] = []
+        self._stand_ins: list[float] = []
+        self._last: np.ndarray | None = None  # the image of the frame before
         self._container, self._stream = _open(self.path)
         try:
-            self._frames = _decoded(self._container, self._stream, self._problems)
+            self._frames = _decoded(self._container, self._stream, self._problems, self._skipped)
             first = next(self._frames, None)
             if first is None:
                 raise _no_frames(self.path, self._problems)
@@ -130,20 +134,43 @@ class FrameReader(Iterator[Frame]):
 
     def __next__(self) -> Frame:
         with stage("decode"):
-            if self._pending is not None:
-                raw, self._pending = self._pending, None
-            else:
-                raw = next(self._frames, None)
-            if raw is None:
+            if self._pending is None:
+                self._pending = next(self._frames, None)
+            raw = self._pending
+            stand_in = self._stand_in_before(raw)
+            if stand_in is None and raw is None:
                 self._finish()
                 raise StopIteration
-            time_s = frame_time_s(_stamp(raw), self._origin, self._time_base, self._previous_s, self._step_s)
-            frame = Frame(self._index, time_s, _upright_bgr(raw, self.rotation, self.long_side))
+            stamp = stand_in if stand_in is not None else _stamp(raw)
+            time_s = frame_time_s(stamp, self._origin, self._time_base, self._previous_s, self._step_s)
+            if stand_in is not None:  # a refused packet's frame: the one before, repeated
+                image = self._last if self._last is not None else _upright_bgr(raw, self.rotation, self.long_side)
+                self._stand_ins.append(time_s)
+            else:
+                image, self._pending = _upright_bgr(raw, self.rotation, self.long_side), None
+            frame = Frame(self._index, time_s, image)
         self._index += 1
-        self._previous_s = time_s
+        self._previous_s, self._last = time_s, image
         return frame
 
+    def _stand_in_before(self, raw: av.VideoFrame | None) -> int | None:
+        """The pts of a refused packet whose frame is due before `raw` (None: the clip's end), if any:
+        so frames keep the numbers and times the packet index gives them (read_frames agrees)."""
+        if len(self._stand_ins) == len(self._skipped):
+            return None
+        due = sorted(self._skipped)[len(self._stand_ins)]
+        stamp = _stamp(raw) if raw is not None else None
+        return due if stamp is None or due < stamp else None
+
     def _finish(self) -> None:
+        if self._stand_ins:
+            n = len(self._stand_ins)
+            self.warnings.append(
+                f"{self.path.name}: {n} damaged packet{'s' * (n > 1)} skipped (first at {self._stand_ins[0]:.2f} s): "
+                f"{'its frame repeats' if n == 1 else 'their frames repeat'} the one before"
+            )
+            self._stand_ins.clear()
+            self._skipped.clear()
         if self._problems and self._index:
             self.warnings.append(
                 f"{self.path.name}: decoding stopped after {self._index} frames "
@@ -387,15 +414,34 @@ def _video_stream(path: Path, container: av.container.InputContainer) -> av.vide
     return stream
 
 
+# Packets in a row the decoder may refuse, each skipped, before the rest of the file counts as damaged.
+MAX_DAMAGED_RUN = 30
+
+
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-             problems: list[str]) -> Iterator[av.VideoFrame]:
-    """Decoded frames in presentation order, up to the first damaged packet (noted in problems)."""
+             problems: list[str], skipped: list[int] | None = None) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order. A packet the decoder refuses (flipped bytes in the
+    middle of a clip) is skipped and its pts noted in `skipped`, where given, up to MAX_DAMAGED_RUN
+    in a row; the demuxer's damage (a file cut short) or a longer run ends the frames, noted in
+    problems."""
+    run = 0
     try:
         for packet in container.demux(stream):
             if packet.is_corrupt:  # the demuxer's flag, e.g. a packet cut short by truncation
                 problems.append("a packet is cut short or damaged")
                 break
-            yield from _decode(packet)
+            try:
+                frames = _decode(packet)
+            except _AV_ERRORS:
+                if skipped is None or packet.pts is None or not packet.size or run >= MAX_DAMAGED_RUN:
+                    if skipped:
+                        del skipped[len(skipped) - run:]  # that run is the start of the damaged rest
+                    raise
+                skipped.append(packet.pts)
+                run += 1
+                continue
+            run = 0
+            yield from frames
         else:
             return  # demux() ends with an empty packet, which has flushed the decoder
     except _AV_ERRORS as error:
@@ -637,7 +683,8 @@ def _decoded_count(path: str, mtime_ns: int, size: int) -> int:
     container, stream = _open(Path(path))
     with container:
         problems: list[str] = []
-        count = sum(1 for _ in _decoded(container, stream, problems))
+        skipped: list[int] = []  # a refused packet's frame is stood in for (FrameReader)
+        count = sum(1 for _ in _decoded(container, stream, problems, skipped)) + len(skipped)
     if not count:
         raise _no_frames(Path(path), problems)
     return count

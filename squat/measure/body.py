@@ -132,7 +132,8 @@ def segment_proportions(keypoints: np.ndarray, side: str, knee_angle: np.ndarray
 
     def median_length(a: np.ndarray, b: np.ndarray) -> float:
         d = _length(a[rows], b[rows])
-        return float(np.median(d[np.isfinite(d)])) if np.isfinite(d).any() else np.nan
+        d = d[np.isfinite(d) & (d > 0)]  # two joints on one pixel are a misread, not a bone
+        return float(np.median(d)) if d.size else np.nan
 
     hip = xy[:, J[f"{s}_hip"]]
     femur = median_length(hip, xy[:, J[f"{s}_knee"]])

@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from squat.io.video import VideoInfo, count_frames, read_frames
+from squat.errors import VideoError
+from squat.io.video import VideoInfo, count_frames, iter_frames, read_frames
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, fit
 from squat.settings import PoseSettings, TrackingSettings
@@ -92,20 +93,32 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     wanted = sample_indices(info.frame_count, settings.scout_frames)
     # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
     # frames decoded (an edit list cuts some): those past the end are skipped, as before.
-    frames = read_frames(video, wanted[wanted < count_frames(video)]).values()
+    wanted = wanted[wanted < count_frames(video)]
+    try:
+        frames = list(read_frames(video, wanted).values())
+    except VideoError:  # the file's packets promise frames its damage does not decode: those there are
+        with iter_frames(video) as reader:
+            frames = [f for f in reader if f.index in set(wanted.tolist())]
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return Scouted(None, None)
-    best: Lifter | None = None
+    shape, best = images[0].shape[:2], None
+    can_squat = times[-1] - times[0] >= SHORTEST_SQUAT_S
     for long_side in sorted(settings.scout_long_sides):
-        box = fit(images[0].shape[:2], long_side)
-        detections: list[Detections] = [estimator.detect([im], box)[0] for im in images]
-        lifter = find_lifter(detections, np.asarray(times), info.width, info.height, tracking)
+        box = fit(shape, long_side)
+        lifter = _look(images, times, info, estimator, tracking, box)
         if best is None or (lifter.squats, lifter.score) > (best.squats, best.score):
             best = lifter
-        if seen_well(best, box, settings):
+        if seen_well(best, box, settings, can_squat):
             break  # the larger looks are for small lifters (and cost 4x this one)
-    framing = frame_lifter(best, images[0].shape[:2], settings)
+    framing = frame_lifter(best, shape, settings)
+    if framing is None and settings.scout_close_long_side:
+        # Nobody at those sizes: a lifter filling the frame (a still, deep in a rep). The pass reads
+        # them at the size they were found at: one crouched frame's height would frame them too large.
+        framing = fit(shape, settings.scout_close_long_side)
+        best = _look(images, times, info, estimator, tracking, framing)
+        if lifter_height(best.keypoints) is None:
+            return Scouted(None, None)
     if framing is None:
         return Scouted(None, None)
     h, w = images[0].shape[:2]
@@ -115,12 +128,23 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     return Scouted(framing, best.keypoints, kept, scale)
 
 
+def _look(images: list[np.ndarray], times: list[float], info: VideoInfo, estimator: PoseEstimator,
+          tracking: TrackingSettings, box: Letterbox) -> Lifter:
+    """The lifter in the scout's frames, seen through `box`."""
+    detections: list[Detections] = [estimator.detect([im], box)[0] for im in images]
+    return find_lifter(detections, np.asarray(times), info.width, info.height, tracking)
+
+
 # A squatting lifter seen at least this × person_height_px tall in a look is read well enough
 # there to be framed from it: larger looks only misread them (the plate-hidden body).
 SEEN_WELL = 0.75
+# Seconds a clip must last to hold a squat's dip (a fast rep down and up). A shorter clip (a still,
+# part of a rep) cannot show one, so there the person seen is the lifter, squatting or not.
+SHORTEST_SQUAT_S = 1.0
 
 
-def seen_well(lifter: Lifter, box: Letterbox, settings: PoseSettings) -> bool:
-    """Whether the scout can stop: a squatting lifter was found, tall enough in this look's input."""
-    height = lifter_height(lifter.keypoints) if lifter.squats else None
+def seen_well(lifter: Lifter, box: Letterbox, settings: PoseSettings, can_squat: bool = True) -> bool:
+    """Whether the scout can stop: the lifter was found (squatting, where the clip is long enough
+    to show a squat), tall enough in this look's input."""
+    height = lifter_height(lifter.keypoints) if lifter.squats or not can_squat else None
     return height is not None and height * box.scale >= SEEN_WELL * settings.person_height_px

@@ -12,6 +12,7 @@ from typing import Optional
 import streamlit as st
 
 from dashboard import state
+from dashboard.failures import guarded
 from dashboard.pages.results import show_results
 from dashboard.pages.welcome import welcome
 from dashboard.presenters import ProgressMeter
@@ -84,6 +85,7 @@ def show_progress() -> None:
 
 
 @st.fragment(run_every=PROGRESS_EVERY_S)
+@guarded
 def progress(job_id: str) -> None:
     """The followed job's progress bar, read from its row; the whole page reruns when it ends."""
     job = jobs().get(job_id)
@@ -106,6 +108,7 @@ def main() -> None:
             log.warning("slow page run: %.2f s", took)
 
 
+@guarded
 def page() -> None:
     st.set_page_config(page_title="Squat form check", page_icon=":material/fitness_center:", layout="wide")
     state.open_from_url()

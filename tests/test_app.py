@@ -142,6 +142,21 @@ def test_a_slow_page_run_is_logged_for_the_host(data_root, monkeypatch, caplog):
     assert any(r.getMessage().startswith("slow page run: ") for r in caplog.records)
 
 
+def test_an_unexpected_failure_shows_a_short_ref_and_logs_its_traceback_under_it(data_root, monkeypatch):
+    import dashboard.app
+
+    def broken() -> None:
+        raise ZeroDivisionError("a bug in the welcome page")
+
+    monkeypatch.setattr(dashboard.app, "welcome", broken)
+    at = fresh_app()  # asserts no exception reached the page
+    (error,) = at.error
+    ref = error.value.split("(ref ")[1].split(")")[0]
+    assert len(ref) == 6 and "Traceback" not in error.value and "ZeroDivisionError" not in error.value
+    logged = (data_root / "app.log").read_text()
+    assert f"ref {ref}: Traceback" in logged and "ZeroDivisionError: a bug in the welcome page" in logged
+
+
 def test_first_page_offers_upload_sample_and_only_installed_models(data_root):
     at = fresh_app()
     assert "Try a sample clip" in at.info[0].value

@@ -22,7 +22,7 @@ DATA = Path(__file__).parent / "data"
 # Small real clips to mutate: 10 frames at 160x90 in four containers and codecs.
 SEEDS = ("codec_h264.mov", "codec_hevc.mp4", "codec_vp9.mkv", "codec_mjpeg.avi")
 BLOBS = 300
-CLI_BLOBS = 15  # every twentieth blob also through the whole CLI (~3 s each where it still plays)
+CLI_BLOBS = 10  # every thirtieth blob also through the whole CLI (~3 s each where it still plays)
 
 
 def mutate(rng: np.random.Generator, seeds: list[bytes]) -> tuple[bytes, str]:

@@ -1,7 +1,10 @@
 """Property tests (issue 17): the series, tracking-filter and bar-speed functions take any series a
 clip can give (empty, one sample, all NaN, NaN runs, constant, extreme values, uneven frame times),
-and the lifter's tracking any detections, and return their documented shape without raising."""
+the lifter's tracking any detections, and the body, kinematics and reps any lifter track; each
+returns its documented shape without raising."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,9 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from squat.measure.bar_speed import REP_SPEED_COLUMNS, bar_height_m, bar_velocity, measure_bar_speed, velocity_loss_pct
+from squat.measure.body import measure_body
+from squat.measure.kinematics import compute_kinematics
+from squat.measure.reps import REP_COLUMNS, segment_reps
 from squat.pose.detections import Detections
 from squat.series import fill_gaps, true_runs
-from squat.settings import TrackingSettings
+from squat.settings import KinematicsSettings, TrackingSettings
 from squat.skeleton import N_JOINTS
 from squat.track.lifter import select_lifter
 from squat.track.rate import fill_between
@@ -128,3 +134,53 @@ def test_the_lifter_and_the_smoothed_track_take_any_detections(data):
     assert raw.shape == (len(frames), N_JOINTS, 3)
     smoothed = smooth_track(raw, t, TrackingSettings())
     assert smoothed.shape == raw.shape
+
+
+# A side-on lifter standing (pixels, y down), joint by joint in COCO-18 order: what the squat below moves.
+STANDING = np.array([[300, 100], [300, 130], [300, 130], [310, 180], [320, 220], [300, 130], [310, 180],
+                     [320, 220], [300, 240], [310, 330], [300, 420], [300, 240], [310, 330], [300, 420],
+                     [305, 95], [305, 95], [295, 100], [295, 100]], np.float64)
+
+
+@st.composite
+def lifter_tracks(draw, max_frames: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """(keypoints (F, 18, 3), time_s): a lifter squatting 0-3 times, or standing still, at any
+    scale and place (a phone's 160 px to an 8K frame, far off the frame), with joints and whole
+    frames missing in runs, and now and then any values at all."""
+    n = draw(st.integers(1, max_frames))
+    t = np.cumsum(draw(arrays(np.float64, n, elements=st.floats(1 / 240, 1 / 10))))
+    reps = draw(st.integers(0, 3))
+    dip = 0.5 * (1 - np.cos(2 * np.pi * reps * np.arange(n) / max(n, 1)))  # 0 standing .. 1 at the bottom
+    xy = np.repeat(STANDING[None], n, axis=0)
+    xy[:, :9, 1] += 120 * dip[:, None]  # the hips and all above them go down
+    xy[:, [9, 12], 0] += 60 * dip[:, None]  # the knees forward
+    xy = xy * draw(st.floats(0.01, 40)) + draw(st.floats(-1e5, 1e5))
+    conf = np.full((n, 18, 1), 0.8)
+    kp = np.concatenate([xy, conf], axis=2)
+    if draw(st.booleans()):  # joints missing at random
+        kp[draw(arrays(bool, (n, 18)))] = np.nan
+    if draw(st.booleans()):  # the lifter hidden for a run of frames
+        a = draw(st.integers(0, n - 1))
+        kp[a : a + draw(st.integers(1, n))] = np.nan
+    if draw(st.booleans()):  # anything at all
+        kp[..., :2] = draw(arrays(np.float64, (n, 18, 2), elements=values))
+    return kp.astype(np.float32), t
+
+
+@FAST
+@given(lifter_tracks())
+@example((np.full((1, 18, 3), np.nan, np.float32), np.array([0.0])))  # one frame, nobody
+@example((np.tile(np.concatenate([STANDING, np.ones((18, 1))], 1), (30, 1, 1)).astype(np.float32),
+          np.arange(30) / 30))  # standing still: no rep
+def test_the_body_kinematics_and_reps_take_any_lifter_track(data):
+    kp, t = data
+    settings = KinematicsSettings()
+    body = measure_body(kp, settings)
+    kin = compute_kinematics(kp, t, replace(settings, side=body.side), body=body)
+    assert len(kin.frames) == len(t) and {"knee_angle", "hip_angle", "trunk_lean"} <= set(kin.frames.columns)
+    angles = kin.frames[["knee_angle", "hip_angle"]].to_numpy()
+    assert (angles[np.isfinite(angles)] >= 0).all() and (angles[np.isfinite(angles)] <= 180).all()
+    reps, rep_of_frame = segment_reps(kin, t)
+    assert rep_of_frame.shape == (len(t),) and set(np.unique(rep_of_frame)) <= set(range(len(reps) + 1))
+    assert tuple(reps.columns) == REP_COLUMNS
+    assert (reps["start_time"] <= reps["bottom_time"]).all() and (reps["bottom_time"] <= reps["end_time"]).all()

@@ -96,7 +96,8 @@ def frame_scale(shape: tuple[int, ...], style: OverlayStyle = DEFAULT_STYLE) -> 
     return min(shape[0], shape[1]) / style.reference_px
 
 
-def _px(value: float, scale: float, minimum: int = 1) -> int:
+def scaled_px(value: float, scale: float, minimum: int = 1) -> int:
+    """A length in pixels of a frame drawn at `scale` (at least `minimum`)."""
     return max(minimum, int(round(value * scale)))
 
 
@@ -138,7 +139,7 @@ def _chain_segments(keypoints: np.ndarray, side: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in pairs if a is not None and b is not None and a != b]
 
 
-def _value(row: Mapping[str, Any] | None, key: str) -> float:
+def row_number(row: Mapping[str, Any] | None, key: str) -> float:
     """A number from a table row (dict or pandas Series); NaN when absent or not a number."""
     return math.nan if row is None else number(row.get(key))
 
@@ -197,7 +198,7 @@ def put_text(
 
 
 @dataclass(frozen=True)
-class _Label:
+class Label:
     """Text waiting for a place: candidate centres, best first."""
 
     text: str
@@ -215,17 +216,17 @@ class _Scene:
 
     segments: list[tuple[Point, Point, float]] = field(default_factory=list)  # (a, b, half width)
     boxes: list[Box] = field(default_factory=list)
-    labels: list[_Label] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
     top: int = 0  # no label reaches above this row: the chart band pasted over the frame's top
 
 
 def _font(scale: float, size: float, style: OverlayStyle) -> tuple[float, int, int]:
     """(font scale, thickness, padding) for a label of relative `size` on a frame of `scale`."""
     font = max(style.min_font_scale, style.font_scale * scale * size)
-    return font, _px(style.font_thickness * size, scale), _px(style.label_pad * size, scale, 2)
+    return font, scaled_px(style.font_thickness * size, scale), scaled_px(style.label_pad * size, scale, 2)
 
 
-def _label_extent(text: str, scale: float, size: float, style: OverlayStyle, degree: bool,
+def label_extent(text: str, scale: float, size: float, style: OverlayStyle, degree: bool,
                   arrow: bool = False) -> tuple[int, int]:
     """(width, height) of a label's box, padding included."""
     fs, th, pad = _font(scale, size, style)
@@ -296,11 +297,11 @@ def _place(scene: _Scene, extent: tuple[int, int], candidates: tuple[Point, ...]
 def _draw_labels(image: np.ndarray, scene: _Scene, style: OverlayStyle) -> None:
     """Place each label in turn (earlier labels win), then draw it over a dark translucent box."""
     s = frame_scale(image.shape, style)
-    gap = _px(2.0, s)
+    gap = scaled_px(2.0, s)
     for label in sorted(scene.labels, key=lambda label: label.priority):
         if not label.candidates:
             continue
-        extent = _label_extent(label.text, s, label.size, style, label.degree, bool(label.arrow))
+        extent = label_extent(label.text, s, label.size, style, label.degree, bool(label.arrow))
         box = _place(scene, extent, label.candidates, image.shape, gap)
         scene.boxes.append(box)
         fs, th, pad = _font(s, label.size, style)
@@ -313,7 +314,7 @@ def _draw_labels(image: np.ndarray, scene: _Scene, style: OverlayStyle) -> None:
         put_text(image, label.text, (x, box[1] + pad + cap), label.color, fs, th, label.degree)
 
 
-def _around(centre: Point, directions: list[np.ndarray], distance: float, extent: tuple[int, int],
+def label_spots(centre: Point, directions: list[np.ndarray], distance: float, extent: tuple[int, int],
             rings: tuple[float, ...] = (1.0, 1.6)) -> tuple[Point, ...]:
     """Centres for a box of `extent` just clear of a circle of radius `distance`, in the given directions."""
     out = []
@@ -353,10 +354,10 @@ def _dashed_vline(image: np.ndarray, x: float, y0: int, y1: int, color: Color, t
 
 def _chain_obstacles(scene: _Scene, keypoints: np.ndarray, side: str, s: float, style: OverlayStyle) -> None:
     """Register the bold chain and its joints so labels keep clear of them."""
-    half = (_px(style.chain_thickness, s, 2) / 2 + _px(style.halo_thickness, s))
+    half = (scaled_px(style.chain_thickness, s, 2) / 2 + scaled_px(style.halo_thickness, s))
     for a, b in _chain_segments(keypoints, side):
         scene.segments.append((_xy(keypoints, a), _xy(keypoints, b), half))
-    r = _px(style.joint_radius + style.halo_thickness, s, 2)
+    r = scaled_px(style.joint_radius + style.halo_thickness, s, 2)
     for j in _chain_joints(keypoints, side).values():
         if j is not None:
             x, y = _xy(keypoints, j)
@@ -376,8 +377,8 @@ def _draw_skeleton(image: np.ndarray, keypoints: np.ndarray, side: str, style: O
     # Faint limbs: drawn on a copy of their bounding box only, then blended in.
     faint = [(a, b) for a, b in LIMB_JOINTS if ok[a] and ok[b] and frozenset((a, b)) not in chain_set]
     if faint:
-        thick = _px(style.limb_thickness, s)
-        radius = _px(style.minor_joint_radius, s)
+        thick = scaled_px(style.limb_thickness, s)
+        radius = scaled_px(style.minor_joint_radius, s)
         pts = [_xy(keypoints, j) for pair in faint for j in pair]
         x0, y0, x1, y1 = _box_around(pts, thick * 2 + radius, image.shape)
         if x1 > x0 and y1 > y0:
@@ -393,15 +394,15 @@ def _draw_skeleton(image: np.ndarray, keypoints: np.ndarray, side: str, style: O
             cv2.addWeighted(overlay, style.limb_opacity, roi, 1.0 - style.limb_opacity, 0.0, dst=roi)
 
     # Bold camera-side chain: dark halo first, then the line, then the joints on top.
-    thick = _px(style.chain_thickness, s, 2)
-    halo = thick + 2 * _px(style.halo_thickness, s)
+    thick = scaled_px(style.chain_thickness, s, 2)
+    halo = thick + 2 * scaled_px(style.halo_thickness, s)
     for colour, width in ((pal.halo, halo), (pal.chain, thick)):
         for a, b in chain:
             cv2.line(image, _fp(_xy(keypoints, a)), _fp(_xy(keypoints, b)), colour, width, _AA, _SHIFT)
-    r = _px(style.joint_radius, s, 2)
+    r = scaled_px(style.joint_radius, s, 2)
     for j in {j for j in _chain_joints(keypoints, side).values() if j is not None}:
         c = _fp(_xy(keypoints, j))
-        cv2.circle(image, c, (r + _px(style.halo_thickness, s)) * _ONE, pal.halo, -1, _AA, _SHIFT)
+        cv2.circle(image, c, (r + scaled_px(style.halo_thickness, s)) * _ONE, pal.halo, -1, _AA, _SHIFT)
         cv2.circle(image, c, r * _ONE, pal.chain, -1, _AA, _SHIFT)
 
 
@@ -425,8 +426,8 @@ def draw_ghost(image: np.ndarray, keypoints: np.ndarray, side: str, color: Color
     out = image.copy()
     overlay = out.copy()
     s = frame_scale(out.shape, style)
-    thick = _px(style.chain_thickness * 0.8, s, 2)
-    dash, gap = _px(style.dash_length, s, 2), _px(style.dash_gap * 0.6, s, 1)
+    thick = scaled_px(style.chain_thickness * 0.8, s, 2)
+    dash, gap = scaled_px(style.dash_length, s, 2), scaled_px(style.dash_gap * 0.6, s, 1)
     for a, b in _chain_segments(kp, side):
         pa, pb = np.array(_xy(kp, a)), np.array(_xy(kp, b))
         length = float(np.hypot(*(pb - pa)))
@@ -435,7 +436,7 @@ def draw_ghost(image: np.ndarray, keypoints: np.ndarray, side: str, color: Color
             p0 = pa + (pb - pa) * (start / length) if length else pa
             p1 = pa + (pb - pa) * (end / length) if length else pb
             cv2.line(overlay, _fp(p0), _fp(p1), color, thick, _AA, _SHIFT)
-    r = _px(style.joint_radius, s, 2)
+    r = scaled_px(style.joint_radius, s, 2)
     for j in {j for j in _chain_joints(kp, side).values() if j is not None}:
         cv2.circle(overlay, _fp(_xy(kp, j)), r * _ONE, color, max(1, thick // 2), _AA, _SHIFT)
     cv2.addWeighted(overlay, opacity, out, 1.0 - opacity, 0.0, dst=out)
@@ -459,7 +460,7 @@ def _angle_arc(image: np.ndarray, vertex: Point, a: Point, b: Point, color: Colo
                 color, -1, _AA, _SHIFT)
     roi = image[y0:y1, x0:x1]
     cv2.addWeighted(overlay, style.arc_fill_opacity, roi, 1.0 - style.arc_fill_opacity, 0.0, dst=roi)
-    cv2.ellipse(image, _fp(vertex), (radius * _ONE, radius * _ONE), 0, lo, hi, color, _px(2.0, s), _AA, _SHIFT)
+    cv2.ellipse(image, _fp(vertex), (radius * _ONE, radius * _ONE), 0, lo, hi, color, scaled_px(2.0, s), _AA, _SHIFT)
 
 
 def _outside(vertex: Point, a: Point, b: Point) -> np.ndarray:
@@ -477,39 +478,39 @@ def _draw_angles(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mappi
     s = frame_scale(image.shape, style)
     pal = style.palette
     c = _chain_joints(keypoints, side)
-    radius = _px(style.arc_radius, s, 4)
-    clear = radius + _px(style.label_pad, s)
+    radius = scaled_px(style.arc_radius, s, 4)
+    clear = radius + scaled_px(style.label_pad, s)
 
     def joint(role: str) -> Point | None:
         return None if c[role] is None else _xy(keypoints, c[role])
 
     top, hip, knee, ankle = joint("top"), joint("hip"), joint("knee"), joint("ankle")
     for value, vertex, a, b, colour in (
-        (_value(row, "knee_angle"), knee, hip, ankle, pal.knee),
-        (_value(row, "hip_angle"), hip, top, knee, pal.hip),
+        (row_number(row, "knee_angle"), knee, hip, ankle, pal.knee),
+        (row_number(row, "hip_angle"), hip, top, knee, pal.hip),
     ):
         if not math.isfinite(value) or vertex is None or a is None or b is None:
             continue
         _angle_arc(image, vertex, a, b, colour, radius, s, style)
         scene.boxes.append(_box_around([vertex], radius, image.shape))
         text = f"{value:.0f}"
-        extent = _label_extent(text, s, 1.0, style, True)
+        extent = label_extent(text, s, 1.0, style, True)
         out = _outside(vertex, a, b)
         turns = [_rotate(out, d) for d in (0, 35, -35, 70, -70, 110, -110)]
-        scene.labels.append(_Label(text, colour, _around(vertex, turns, clear, extent), 1.0, True, 0))
+        scene.labels.append(Label(text, colour, label_spots(vertex, turns, clear, extent), 1.0, True, 0))
 
-    lean = _value(row, "trunk_lean")
+    lean = row_number(row, "trunk_lean")
     if math.isfinite(lean) and hip is not None and top is not None:
         trunk = float(np.hypot(top[0] - hip[0], top[1] - hip[1]))
         up_y = hip[1] - trunk * style.lean_reference_length
-        thick = _px(2.0, s)
+        thick = scaled_px(2.0, s)
         _dashed_vline(image, hip[0], int(up_y), int(hip[1]), pal.trunk, thick,
-                      _px(style.dash_length * 0.6, s), _px(style.dash_gap * 0.6, s))
+                      scaled_px(style.dash_length * 0.6, s), scaled_px(style.dash_gap * 0.6, s))
         scene.segments.append(((hip[0], up_y), hip, thick / 2))
         # Beside the trunk, behind the back first (away from the knee), then in front.
         text = f"lean {lean:.0f}"
         size = 0.85
-        extent = _label_extent(text, s, size, style, True)
+        extent = label_extent(text, s, size, style, True)
         along = _unit(hip, top)
         normal = np.array([-along[1], along[0]])
         if knee is not None and float(np.dot(np.subtract(knee, hip), normal)) > 0:
@@ -517,11 +518,11 @@ def _draw_angles(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mappi
         candidates = []
         for side_sign in (1.0, -1.0):
             n = normal * side_sign
-            reach = _px(style.label_pad, s) * 2 + abs(n[0]) * extent[0] / 2 + abs(n[1]) * extent[1] / 2
+            reach = scaled_px(style.label_pad, s) * 2 + abs(n[0]) * extent[0] / 2 + abs(n[1]) * extent[1] / 2
             for f in (0.55, 0.7, 0.4, 0.85):
                 p = np.add(hip, np.subtract(top, hip) * f) + n * reach
                 candidates.append((float(p[0]), float(p[1])))
-        scene.labels.append(_Label(text, pal.trunk, tuple(candidates), size, True, 1))
+        scene.labels.append(Label(text, pal.trunk, tuple(candidates), size, True, 1))
 
 
 def draw_angles(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
@@ -551,17 +552,17 @@ def _draw_midfoot_line(image: np.ndarray, midfoot_x: float, style: OverlayStyle,
         return
     s = frame_scale(image.shape, style)
     h = image.shape[0]
-    thick = _px(style.midfoot_thickness, s)
+    thick = scaled_px(style.midfoot_thickness, s)
     _dashed_vline(image, midfoot_x, top, h, style.palette.midfoot, thick,
-                  _px(style.dash_length, s), _px(style.dash_gap, s))
+                  scaled_px(style.dash_length, s), scaled_px(style.dash_gap, s))
     text = "midfoot"
-    w, lh = _label_extent(text, s, _SMALL, style, False)
-    y = h - lh / 2 - _px(style.label_pad, s)
-    side_x = w / 2 + thick + _px(style.label_pad, s)
+    w, lh = label_extent(text, s, _SMALL, style, False)
+    y = h - lh / 2 - scaled_px(style.label_pad, s)
+    side_x = w / 2 + thick + scaled_px(style.label_pad, s)
     candidates = ((midfoot_x, y), (midfoot_x + side_x, y), (midfoot_x - side_x, y))
-    scene.labels.append(_Label(text, style.palette.midfoot, candidates, _SMALL, False, 3))
+    scene.labels.append(Label(text, style.palette.midfoot, candidates, _SMALL, False, 3))
     # Other labels keep off the line; its own label may sit on the line's foot.
-    foot = h - lh - 2 * _px(style.label_pad, s)
+    foot = h - lh - 2 * scaled_px(style.label_pad, s)
     scene.segments.append(((midfoot_x, float(top)), (midfoot_x, float(foot)), thick / 2))
 
 
@@ -582,9 +583,9 @@ def _draw_bar_path(image: np.ndarray, path: np.ndarray, style: OverlayStyle) -> 
     if len(path) == 0:
         return
     s = frame_scale(image.shape, style)
-    thick = _px(style.bar_path_thickness, s)
+    thick = scaled_px(style.bar_path_thickness, s)
     points = np.array([_fp(p) for p in path], np.int32).reshape(-1, 1, 2)
-    for colour, width in ((style.palette.halo, thick + 2 * _px(1.5, s)), (style.palette.bar_path, thick)):
+    for colour, width in ((style.palette.halo, thick + 2 * scaled_px(1.5, s)), (style.palette.bar_path, thick)):
         if len(path) > 1:
             cv2.polylines(image, [points], False, colour, width, _AA, _SHIFT)
         cv2.circle(image, _fp(path[-1]), (width + thick) * _ONE, colour, -1, _AA, _SHIFT)
@@ -606,29 +607,29 @@ def _draw_moment_arms(image: np.ndarray, keypoints: np.ndarray, side: str, midfo
         return
     s = frame_scale(image.shape, style)
     c = _chain_joints(keypoints, side)
-    thick = _px(style.arm_thickness, s)
-    tick = _px(style.arm_tick, s, 2)
-    gap = _px(style.label_pad, s)
+    thick = scaled_px(style.arm_thickness, s)
+    tick = scaled_px(style.arm_tick, s, 2)
+    gap = scaled_px(style.label_pad, s)
     for role, colour in (("hip", style.palette.hip), ("knee", style.palette.knee)):
         if c[role] is None:
             continue
         x, y = _xy(keypoints, c[role])
-        for col, width in ((style.palette.halo, thick + 2 * _px(1.5, s)), (colour, thick)):
+        for col, width in ((style.palette.halo, thick + 2 * scaled_px(1.5, s)), (colour, thick)):
             cv2.line(image, _fp((x, y)), _fp((midfoot_x, y)), col, width, _AA, _SHIFT)
             cv2.line(image, _fp((midfoot_x, y - tick)), _fp((midfoot_x, y + tick)), col, width, _AA, _SHIFT)
-        scene.segments.append(((x, y), (midfoot_x, y), thick / 2 + _px(1.5, s)))
-        femurs = _value(row, f"{role}_moment_arm_femur")
+        scene.segments.append(((x, y), (midfoot_x, y), thick / 2 + scaled_px(1.5, s)))
+        femurs = row_number(row, f"{role}_moment_arm_femur")
         text = f"{role} {femurs:.2f}" if math.isfinite(femurs) else f"{role} {abs(midfoot_x - x):.0f}px"
-        w, h = _label_extent(text, s, _SMALL, style, False)
+        w, h = label_extent(text, s, _SMALL, style, False)
         mid = (x + midfoot_x) / 2.0
         away = 1.0 if midfoot_x >= x else -1.0  # from the joint towards the line
         beyond_line = midfoot_x + away * (tick + gap + w / 2)
-        behind_joint = x - away * (_px(style.joint_radius, s) + gap + w / 2)
+        behind_joint = x - away * (scaled_px(style.joint_radius, s) + gap + w / 2)
         dy = tick + gap + h / 2
         candidates = ((mid, y + dy), (mid, y - dy), (beyond_line, y), (behind_joint, y),
                       (beyond_line, y + dy), (beyond_line, y - dy), (behind_joint, y + dy), (behind_joint, y - dy),
                       (mid, y + 2.2 * dy), (mid, y - 2.2 * dy), (beyond_line, y + 2.2 * dy))
-        scene.labels.append(_Label(text, colour, candidates, _SMALL, False, 2))
+        scene.labels.append(Label(text, colour, candidates, _SMALL, False, 2))
 
 
 def draw_moment_arms(image: np.ndarray, keypoints: np.ndarray, side: str, midfoot_x: float,
@@ -652,7 +653,7 @@ def draw_moment_arms(image: np.ndarray, keypoints: np.ndarray, side: str, midfoo
 
 def chart_size(frame_width: int, frame_height: int, style: OverlayStyle = DEFAULT_STYLE) -> tuple[int, int]:
     """(width, height) in pixels of the chart band `annotate_frame` pastes at the top of such a frame."""
-    margin = _px(style.chart_margin, min(frame_width, frame_height) / style.reference_px, 0)
+    margin = scaled_px(style.chart_margin, min(frame_width, frame_height) / style.reference_px, 0)
     width = max(1, frame_width - 2 * margin)
     height = int(round(min(frame_height * style.chart_height_fraction, width * style.chart_max_aspect)))
     return width, max(1, height)
@@ -663,7 +664,7 @@ def _chart_box(frame_shape: tuple[int, ...], chart_shape: tuple[int, ...],
     """(x0, y0, x1, y1) where a chart goes: centred at the top, shrunk if it does not fit."""
     h, w = frame_shape[:2]
     ch, cw = chart_shape[:2]
-    margin = _px(style.chart_margin, frame_scale(frame_shape, style), 0)
+    margin = scaled_px(style.chart_margin, frame_scale(frame_shape, style), 0)
     fit = min(1.0, max(1, w - 2 * margin) / cw, max(1, h - margin) / ch)
     cw, ch = max(1, int(cw * fit)), max(1, int(ch * fit))
     x0, y0 = (w - cw) // 2, max(0, min(margin, h - ch))
@@ -697,7 +698,7 @@ def trunk_to_bar(keypoints: np.ndarray, side: str, bar_x: float, bar_y: float) -
 def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
                    chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE,
                    bar_path: np.ndarray | None = None, bar_trunk: bool = True,
-                   labels: Sequence[_Label] = ()) -> np.ndarray:
+                   labels: Sequence[Label] = ()) -> np.ndarray:
     """Midfoot line, bar path, moment arms, skeleton and angles, then `chart` over the top band; same
     size as input.
 
@@ -712,10 +713,10 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     _check(image, keypoints, side)
     kp = np.asarray(keypoints, np.float32)
     if bar_trunk:
-        kp = trunk_to_bar(kp, side, _value(row, "bar_x"), _value(row, "bar_y"))
+        kp = trunk_to_bar(kp, side, row_number(row, "bar_x"), row_number(row, "bar_y"))
     out = image.copy()
     s = frame_scale(out.shape, style)
-    midfoot_x = _value(row, "midfoot_x")
+    midfoot_x = row_number(row, "midfoot_x")
     band_bottom = 0 if chart is None else _chart_box(out.shape, chart.shape, style)[3]
     scene = _Scene(labels=list(labels), top=band_bottom)  # labels stay out of the chart band
     _chain_obstacles(scene, kp, side, s, style)
@@ -782,7 +783,7 @@ def heatmap_panel(image: np.ndarray, heatmaps: Mapping[str, np.ndarray], alpha: 
         put_text(tile, name, (2 * pad, 2 * pad + cap), style.palette.text, fs, thick)
         r, c = divmod(i, 2)
         grid[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = tile
-    seam = _px(2.0, frame_scale(image.shape, style))  # thin dark gutters keep the tiles apart
+    seam = scaled_px(2.0, frame_scale(image.shape, style))  # thin dark gutters keep the tiles apart
     grid[:, tw - seam // 2:tw + (seam + 1) // 2] = 0
     for r in range(1, rows):
         grid[r * th - seam // 2:r * th + (seam + 1) // 2] = 0

@@ -17,15 +17,15 @@ import pandas as pd
 
 from squat.draw.overlay import (
     DEFAULT_STYLE,
+    Label,
     OverlayStyle,
     Point,
-    _around,
-    _Label,
-    _label_extent,
-    _px,
-    _value,
     bgr,
     frame_scale,
+    label_extent,
+    label_spots,
+    row_number,
+    scaled_px,
 )
 from squat.measures import FRAME, REP
 
@@ -97,24 +97,24 @@ def rep_top_texts(reps: pd.DataFrame, time_s: np.ndarray, style: SpeedLabelStyle
 
 
 def bar_speed_labels(shape: tuple[int, ...], row: Mapping[str, Any] | None, rep_top: str = "",
-                     style: OverlayStyle = DEFAULT_STYLE, speed: SpeedLabelStyle = SPEED_STYLE) -> tuple[_Label, ...]:
+                     style: OverlayStyle = DEFAULT_STYLE, speed: SpeedLabelStyle = SPEED_STYLE) -> tuple[Label, ...]:
     """Labels for `annotate_frame(labels=...)` on a frame of `shape`: the bar's vertical velocity
     beside the plate (from `row`'s plate_x, plate_y, plate_radius, bar_velocity_ms; none where any
     is missing) and `rep_top` (e.g. from rep_top_texts) above the plate, else near the frame's top."""
     s = frame_scale(shape, style)
-    plate: Point = (_value(row, "plate_x"), _value(row, "plate_y"))
+    plate: Point = (row_number(row, "plate_x"), row_number(row, "plate_y"))
     seen = math.isfinite(plate[0]) and math.isfinite(plate[1])
-    radius = _value(row, "plate_radius")
-    clear = (radius if math.isfinite(radius) else 0.0) + _px(style.label_pad, s)
+    radius = row_number(row, "plate_radius")
+    clear = (radius if math.isfinite(radius) else 0.0) + scaled_px(style.label_pad, s)
     labels = []
-    text, cue = velocity_text(_value(row, "bar_velocity_ms"), speed.still_ms)
+    text, cue = velocity_text(row_number(row, "bar_velocity_ms"), speed.still_ms)
     if text and seen:
-        extent = _label_extent(text, s, speed.velocity_size, style, False, cue != 0)
-        labels.append(_Label(text, bgr(VELOCITY.colour), _around(plate, list(_BESIDE), clear, extent),
+        extent = label_extent(text, s, speed.velocity_size, style, False, cue != 0)
+        labels.append(Label(text, bgr(VELOCITY.colour), label_spots(plate, list(_BESIDE), clear, extent),
                              speed.velocity_size, False, 2, cue))
     if rep_top:
         anchor = plate if seen else (shape[1] / 2, 0.0)  # no plate this frame: the top of the frame
-        extent = _label_extent(rep_top, s, speed.rep_top_size, style, False)
-        labels.append(_Label(rep_top, bgr(MCV.colour), _around(anchor, list(_ABOVE), clear, extent),
+        extent = label_extent(rep_top, s, speed.rep_top_size, style, False)
+        labels.append(Label(rep_top, bgr(MCV.colour), label_spots(anchor, list(_ABOVE), clear, extent),
                              speed.rep_top_size, False, 1))
     return tuple(labels)

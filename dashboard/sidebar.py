@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import state
+from dashboard.failures import guarded
 from dashboard.presenters import SIDES, analysis_settings, entry_label, model_choices
 from dashboard.resources import (
     VIDEO_TYPES,
@@ -89,7 +90,7 @@ def past_analyses() -> None:
             left.caption(f"reference lifter · {details.removeprefix(f'{entry.clip_name} · ')}")
             continue
         left.caption(details.removeprefix(f"{entry.clip_name} · "))
-        right.button(":material/delete:", key=SIDEBAR.delete(entry.key), on_click=delete_run, args=(entry.key,),
+        right.button(":material/delete:", key=SIDEBAR.delete(entry.key), on_click=guarded(delete_run), args=(entry.key,),
                      help=f"Delete this analysis of {entry.clip_name}", type="tertiary")
 
 

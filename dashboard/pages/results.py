@@ -10,6 +10,7 @@ from typing import Optional
 import pandas as pd
 import streamlit as st
 
+from dashboard.failures import guarded
 from dashboard.pages.compare import comparison
 from dashboard.presenters import (
     HEATMAP_PART_NAMES,
@@ -212,6 +213,7 @@ def _frame(run: StoredRun, index: int, heat_part: str | None) -> None:
         st.image(image, width="stretch", caption=frame_caption(run.frames, index))
 
 
+@guarded  # a callback runs before the page: its failure gets the same one line
 def _pick_frame(chart_key: str, frame_key: str, frames: pd.DataFrame) -> None:
     """A click on a time chart moves the viewer to that frame (runs before the rerun, so the slider follows)."""
     index = picked_frame(st.session_state.get(chart_key), frames)
@@ -219,5 +221,6 @@ def _pick_frame(chart_key: str, frame_key: str, frames: pd.DataFrame) -> None:
         st.session_state[frame_key] = index
 
 
+@guarded
 def _step(frame_key: str, delta: int, count: int) -> None:
     st.session_state[frame_key] = clamp_frame(st.session_state.get(frame_key, 0) + delta, count)

@@ -241,3 +241,24 @@ def test_of_two_equal_people_the_one_near_the_middle_of_the_frame_is_the_lifter(
         frames = [Detections(np.stack(people), np.array([0.8, 0.8], np.float32)) for _ in time_s]
         track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
         assert np.allclose(track[:, J["neck"], 0], 660, atol=1)
+
+
+def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkeypatch):
+    """Where the decoder gives up before the frames the file's packets promise (here: any refused
+    packet ends the clip), the scout looks at the frames there are instead of asking for the rest."""
+    from awkward_clips import CLIPS, source_frames, write
+
+    from squat.io import video
+    from squat.pose.estimator import load_estimator
+    from squat.settings import Settings
+    from squat.track.framing import scout_clip
+
+    (damaged,) = [c for c in CLIPS if c.name == "damaged_packets"]
+    clip = write(damaged, source_frames(), tmp_path)
+    monkeypatch.setattr(video, "MAX_DAMAGED_RUN", 0)
+    with video.iter_frames(clip) as reader:
+        decoded = sum(1 for _ in reader)
+    assert decoded < video.count_frames(clip)  # the index promises more than the decoder gives
+    settings = Settings()
+    scouted = scout_clip(clip, video.probe(clip), load_estimator(settings.pose), settings.tracking)
+    assert scouted.box is not None and len(scouted.images) == decoded  # every frame there is, no error

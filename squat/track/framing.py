@@ -97,8 +97,9 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     try:
         frames = list(read_frames(video, wanted).values())
     except VideoError:  # the file's packets promise frames its damage does not decode: those there are
+        keep = set(wanted.tolist())
         with iter_frames(video) as reader:
-            frames = [f for f in reader if f.index in set(wanted.tolist())]
+            frames = [f for f in reader if f.index in keep]
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return Scouted(None, None)
@@ -121,7 +122,7 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
             return Scouted(None, None)
     if framing is None:
         return Scouted(None, None)
-    h, w = images[0].shape[:2]
+    h, w = shape
     scale = min(1.0, KEPT_LONG_SIDE / max(h, w))
     kept = tuple(cv2.resize(im, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
                  if scale < 1 else im for im in images)

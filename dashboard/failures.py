@@ -5,33 +5,15 @@ the worker keeps its traceback in worker.log, squat/jobs.py.)"""
 from __future__ import annotations
 
 import functools
-import logging
-import secrets
-import time
-import traceback
-from pathlib import Path
 from typing import Callable, TypeVar
 
 import streamlit as st
 
 from dashboard.resources import store
+from squat.errors import log_failure
 
 LOG_NAME = "app.log"
-log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable)
-
-
-def record(exc: BaseException, folder: Path) -> str:
-    """Append the failure's traceback to folder/app.log under a new short reference; returns it."""
-    ref = secrets.token_hex(3)
-    text = "".join(traceback.format_exception(exc))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / LOG_NAME, "a") as out:
-            out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ref {ref}: {text}\n")
-    except OSError:  # no log file: the server's own log still has it
-        log.error("unexpected failure, ref %s\n%s", ref, text)
-    return ref
 
 
 def guarded(draw: F) -> F:
@@ -42,7 +24,7 @@ def guarded(draw: F) -> F:
         try:
             return draw(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - a lifter never sees a traceback
-            ref = record(exc, store().root)
+            ref = log_failure(store().root / LOG_NAME, exc)
             st.error(f"Something went wrong on this page (ref {ref}). Your analyses are safe: reload the page "
                      f"and try again, and if it keeps happening, give the host the ref {ref}.",
                      icon=":material/error:")

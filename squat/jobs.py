@@ -36,12 +36,11 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from squat.errors import SquatError
+from squat.errors import SquatError, log_failure
 from squat.io.video import probe
 from squat.settings import Settings, settings_from_dict
 from squat.store import ResultsStore, content_hash, run_key
@@ -54,6 +53,8 @@ HEARTBEAT_S = 2.0  # a running worker touches its job this often
 STALE_S = 30.0  # no heartbeat for this long (another machine's worker): taken for dead
 PROGRESS_EVERY_S = 0.5  # progress rows are written at most this often
 CLEAN_UP_EVERY_S = 3600.0  # a worker removes analyses past $SQUAT_KEEP_DAYS this often
+WORKER_LOG = "worker.log"  # in the data folder: what workers did, and the tracebacks behind failed jobs
+
 INTERRUPTED = ("The analysis stopped twice before it finished (its worker ended: out of memory or a restart). "
                "Try again; a shorter clip needs less memory.")
 
@@ -370,8 +371,7 @@ class Jobs:
         except SquatError as exc:
             self._update(job.id, worker, state="failed", error=str(exc), finished=time.time(), preview="")
         except Exception as exc:  # noqa: BLE001 - a worker must outlive any one clip
-            ref = secrets.token_hex(3)
-            self._log(f"job {job.id} ({ref}): {traceback.format_exc()}")
+            ref = log_failure(self.store.root / WORKER_LOG, exc, f"job {job.id}")
             self._update(job.id, worker, state="failed", finished=time.time(), preview="",
                          error=f"unexpected failure ({exc.__class__.__name__}, ref {ref}): the details are in the "
                                "worker's log; try again, and tell the host if it keeps failing")
@@ -503,7 +503,7 @@ class Jobs:
         )
 
     def _log(self, text: str) -> None:
-        with open(self.store.root / "worker.log", "a") as log:
+        with open(self.store.root / WORKER_LOG, "a") as log:
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
     def _db(self):

@@ -123,6 +123,24 @@ def test_a_clip_that_cannot_be_analysed_fails_the_job_with_what_to_do(tmp_path, 
     assert store.list() == []
 
 
+def test_an_unexpected_failure_fails_the_job_with_a_ref_and_its_traceback_in_the_workers_log(tmp_path, short_sample,
+                                                                                              monkeypatch):
+    store = ResultsStore(tmp_path / "data")
+    jobs = Jobs(store)
+    job = jobs.submit(short_sample, FAST)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the engine")
+
+    monkeypatch.setattr(store, "save", broken)
+    jobs.work(once=True)
+    failed = jobs.get(job.id)
+    assert failed.state == "failed" and "unexpected failure (RuntimeError, ref " in failed.error
+    ref = failed.error.split("ref ")[1].split(")")[0]
+    logged = (store.root / "worker.log").read_text()
+    assert f"ref {ref} (job {job.id}): Traceback" in logged and "RuntimeError: a bug in the engine" in logged
+
+
 def test_a_worker_killed_mid_analysis_leaves_the_job_re_queued_once_then_failed(tmp_path, queue_url):
     root = tmp_path / "data"
     store = ResultsStore(root)

@@ -37,8 +37,8 @@ class Clip:
     pix_fmt: str = "yuv420p"
     suffix: str = ".mp4"
     options: dict = field(default_factory=dict)
+    codec_tag: str = ""  # the container's name for the codec, where a phone writes another (hvc1)
     rotation: int = 0  # the tag: degrees a player turns the stored pixels clockwise to show them upright
-    turned: int = 0  # the stored pixels are the upright picture turned this many degrees counter-clockwise
     portrait: bool = False  # a tall crop around the lifter, as a phone held upright films it
     variable_rate: bool = False
     grey: bool = False
@@ -63,12 +63,12 @@ CLIPS = (
     Clip("full_hd_1920x1080", size=(1920, 1080), options=X264_FAST, duration_s=0.4),
     Clip("uhd_4k_3840x2160", size=(3840, 2160), options=X264_FAST, duration_s=0.2),
     Clip("portrait_no_tag", size=(360, 640), portrait=True),
-    Clip("portrait_tag_90", size=(640, 360), portrait=True, rotation=90, turned=90),
-    Clip("portrait_tag_180", size=(360, 640), portrait=True, rotation=180, turned=180),
-    Clip("portrait_tag_270", size=(640, 360), portrait=True, rotation=270, turned=270),
-    Clip("landscape_tag_90", size=(540, 960), rotation=90, turned=90),
-    Clip("landscape_tag_180", size=(960, 540), rotation=180, turned=180),
-    Clip("landscape_tag_270", size=(540, 960), rotation=270, turned=270),
+    Clip("portrait_tag_90", size=(640, 360), portrait=True, rotation=90),
+    Clip("portrait_tag_180", size=(360, 640), portrait=True, rotation=180),
+    Clip("portrait_tag_270", size=(640, 360), portrait=True, rotation=270),
+    Clip("landscape_tag_90", size=(540, 960), rotation=90),
+    Clip("landscape_tag_180", size=(960, 540), rotation=180),
+    Clip("landscape_tag_270", size=(540, 960), rotation=270),
     Clip("one_frame", duration_s=1 / 30),
     Clip("one_second", duration_s=1.0),
     Clip("fps_24", fps=24),
@@ -80,7 +80,7 @@ CLIPS = (
     Clip("variable_rate", variable_rate=True),
     Clip("hevc_8bit", codec="libx265", options={"preset": "ultrafast", "x265-params": "log-level=none"}),
     Clip("hevc_10bit_iphone", codec="libx265", pix_fmt="yuv420p10le", suffix=".mov",
-         options={"preset": "ultrafast", "x265-params": "log-level=none", "tag": "hvc1"}),
+         options={"preset": "ultrafast", "x265-params": "log-level=none"}, codec_tag="hvc1"),
     Clip("vp9_webm", codec="libvpx-vp9", suffix=".webm", options={"deadline": "realtime", "cpu-used": "8"}),
     Clip("av1_mkv", codec="libsvtav1", suffix=".mkv", options={"preset": "12", "svtav1-params": "log-level=0"}),
     Clip("mpeg4_part2_avi", codec="mpeg4", suffix=".avi", options={"qscale": "3"}),
@@ -118,7 +118,7 @@ def source_index(clip: Clip, times: np.ndarray) -> np.ndarray:
 
 def picture(clip: Clip, frames: np.ndarray, index: int) -> np.ndarray:
     """The upright picture of one frame at the clip's upright size, then turned as stored."""
-    upright_w, upright_h = clip.size if clip.turned in (0, 180) else clip.size[::-1]
+    upright_w, upright_h = clip.size if clip.rotation in (0, 180) else clip.size[::-1]
     image = frames[index] if index >= 0 else np.zeros_like(frames[0])
     if clip.portrait:  # a tall crop around the lifter (the middle of the side render)
         h, w = image.shape[:2]
@@ -128,7 +128,7 @@ def picture(clip: Clip, frames: np.ndarray, index: int) -> np.ndarray:
     image = resize(image, upright_w, upright_h)
     if clip.grey:
         image = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
-    return np.ascontiguousarray(np.rot90(image, k=clip.turned // 90))
+    return np.ascontiguousarray(np.rot90(image, k=clip.rotation // 90))  # stored turned back: the tag undoes it
 
 
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -143,9 +143,9 @@ def write(clip: Clip, frames: np.ndarray, folder: Path) -> Path:
     rate = Fraction(clip.fps).limit_denominator(1001)
     video_start = 0.4 if clip.audio == "late" else 0.0
     with av.open(str(path), "w") as out:
-        stream = out.add_stream(clip.codec, rate=rate, options={k: v for k, v in clip.options.items() if k != "tag"})
-        if "tag" in clip.options:
-            stream.codec_tag = clip.options["tag"]
+        stream = out.add_stream(clip.codec, rate=rate, options=clip.options)
+        if clip.codec_tag:
+            stream.codec_tag = clip.codec_tag
         stream.width, stream.height, stream.pix_fmt = clip.size[0], clip.size[1], clip.pix_fmt
         stream.time_base = Fraction(1, 1000) if clip.variable_rate else 1 / rate
         stream.codec_context.time_base = stream.time_base  # else the encoder puts the frames on a 1/rate grid

@@ -1,7 +1,9 @@
 """Shared test set-up: no test writes into the user's data folder; a synthetic squatting skeleton,
-an empty-room clip and a call spy (`from conftest import squat_skeleton`)."""
+an empty-room clip, a call spy and the CLI's analyze in this process (`from conftest import ...`)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from squat.cli import main
 from squat.skeleton import J
 
 
@@ -23,6 +26,21 @@ def _private_data_dir(tmp_path_factory):
         os.environ.pop("SQUAT_DATA_DIR", None)
     else:
         os.environ["SQUAT_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def analyse_in_process(clip: Path, out: Path) -> tuple[int, str]:
+    """`python -m squat analyze CLIP --out OUT --quiet --no-cache` through its main() in this process
+    (the network loaded once for many clips): the exit code and what it wrote on stderr."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["analyze", str(clip), "--out", str(out), "--quiet", "--no-cache"])
+    return code, stderr.getvalue()
 
 
 def squat_skeleton(

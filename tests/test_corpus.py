@@ -5,8 +5,6 @@ that show the lifter within a few degrees of the render's truth. None may end in
 failure; a clip the engine cannot measure must be refused in one line that says what to do."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -14,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from awkward_clips import CLIPS, SOURCE, Clip, frame_times, make_all, source_index
-
-from squat.cli import main
+from conftest import analyse_in_process
 
 BY_NAME = {clip.name: clip for clip in CLIPS}
 # The frames are the descent into the rep's bottom, the plate over the head: side-on in the clip's
@@ -33,17 +30,8 @@ def corpus(tmp_path_factory, monkeypatch_module) -> dict[str, tuple[int, str, Pa
     results = {}
     for name, path in clips.items():
         out = root / "runs" / name
-        stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            code = main(["analyze", str(path), "--out", str(out), "--quiet", "--no-cache"])
-        results[name] = (code, stderr.getvalue(), out)
+        results[name] = (*analyse_in_process(path, out), out)
     return results
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
 
 
 @pytest.fixture(scope="module")

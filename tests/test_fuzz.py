@@ -6,14 +6,12 @@ nothing on disk for a refused one. (All 300 through the CLI: 11 minutes, no fail
 for the suite.)"""
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import analyse_in_process
 
-from squat.cli import main
 from squat.errors import SquatError
 from squat.io.video import iter_frames
 from squat.jobs import Limits, check_clip
@@ -92,17 +90,8 @@ def outcomes(blobs, monkeypatch_module) -> list[tuple[int, str, Path]]:
     results = []
     for clip in blobs[:: BLOBS // CLI_BLOBS]:
         out = root / "runs" / clip.stem
-        stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            code = main(["analyze", str(clip), "--out", str(out), "--quiet", "--no-cache"])
-        results.append((code, stderr.getvalue(), out))
+        results.append((*analyse_in_process(clip, out), out))
     return results
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
 
 
 def test_the_cli_analyses_or_refuses_each_in_one_clean_line(outcomes):

@@ -31,8 +31,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -222,7 +220,7 @@ def main() -> int:
                     latencies.append(time.perf_counter() - began)
                     page.wait_for_timeout(300)  # the heading's message may still be on its way (rounds 2 and 3)
                     answers.append(clocks[id(page)].answer_time(clicked))
-            server_cpu, server_wait = np.subtract(scheduled(proc.pid), sched_from)
+            server_cpu, server_wait = (now - then for now, then in zip(scheduled(proc.pid), sched_from))
             slow_runs = [float(line.split(":")[-1].split()[0]) for line in
                          log.read_bytes()[log_from:].decode(errors="replace").splitlines() if "slow page run" in line]
             for page, clip in zip(pages, clips):

@@ -195,15 +195,26 @@ def tag_rotation(path: Path, degrees: int) -> None:
 def damage(path: Path, packets: int) -> None:
     """Flip the bytes of `packets` packets in the clip's middle third (a bad copy, a dropped
     transfer), keeping the container intact."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        spans = [(p.pos, p.size) for p in container.demux(stream) if p.size and p.pos is not None]
+    count = len(_packet_spans(path))
+    middle = range(count // 3, 2 * count // 3)
+    flip_packets(path, middle[:: max(1, len(middle) // packets)][:packets])
+
+
+def flip_packets(path: Path, indices) -> None:
+    """Flip bytes in the last three quarters of these video packets (in decode order), in place."""
+    spans = _packet_spans(path)
     data = bytearray(path.read_bytes())
-    middle = spans[len(spans) // 3: 2 * len(spans) // 3]
-    for pos, size in middle[:: max(1, len(middle) // packets)][:packets]:
+    for k in indices:
+        pos, size = spans[k]
         for i in range(pos + size // 4, pos + size, 7):
             data[i] ^= 0x5A
     path.write_bytes(bytes(data))
+
+
+def _packet_spans(path: Path) -> list[tuple[int, int]]:
+    """(byte offset, size) of each video packet in decode order."""
+    with av.open(str(path)) as container:
+        return [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size and p.pos is not None]
 
 
 def make_all(folder: Path, clips: tuple[Clip, ...] = CLIPS) -> dict[str, Path]:

@@ -72,6 +72,11 @@ class PlateSettings:
     # shoulders lies within ~0.8 of their hip); the whole frame where nobody was found.
     region_margin: float = 1.0
     circles_per_channel: int = 5  # strongest Hough circles kept per Lab channel (isoluminant plates)
+    # Each circle kept is refined on the full-size frame (plate.refine_circle): the rim's edge is
+    # looked for within refine_span × r of the Hough rim, and must be clear on refine_min_share of the rays.
+    refine: bool = True
+    refine_span: float = 0.25
+    refine_min_share: float = 0.5
     # Share of the rim where the colour edge runs across the rim (the rendered plates: 0.7-1.0;
     # a ball on the floor also scores high, so position and size decide the rest).
     min_rim_support: float = 0.5

@@ -19,6 +19,7 @@ from squat.measure.plate import (
     find_circles,
     pixels_per_metre,
     pixels_per_metre_at_bar,
+    refine_circle,
     search_region,
     search_scale,
 )
@@ -59,6 +60,33 @@ def test_the_search_stays_near_the_people_found():
     assert not (np.hypot(circles[:, 0] - 880, circles[:, 1] - 450) < 20).any()
     assert search_region(np.full((1, 18, 3), np.nan), 200, (540, 960)) is None  # nobody: whole frame
     assert len(find_circles(wall, 1.0, 200, region=(0, 0, 4, 540))) == 0
+
+
+def _disc(centre: tuple[float, float], radius: float, size=(360, 480)) -> np.ndarray:
+    """A red plate on a grey wall at a centre and radius between pixels, each pixel's colour mixed by
+    how much of it the disc covers (8 × 8 samples; pixel (i, j) spans i ± 0.5, j ± 0.5)."""
+    sub = (np.arange(8) + 0.5) / 8 - 0.5
+    ys, xs = np.arange(size[0])[:, None] + sub[None], np.arange(size[1])[:, None] + sub[None]
+    inside = (xs[None, None, :, :] - centre[0]) ** 2 + (ys[:, :, None, None] - centre[1]) ** 2 <= radius ** 2
+    cover = inside.mean(axis=(1, 3))[..., None]
+    return np.rint(cover * np.array([40, 40, 200]) + (1 - cover) * 90).astype(np.uint8)
+
+
+def test_a_rough_circle_is_refined_onto_the_rim_to_a_tenth_of_a_pixel():
+    """The Hough circle is found at a third of the frame's size: a pixel or two off. On the full frame
+    the rim puts it back, where the plate was drawn between pixels."""
+    for centre, radius in (((401.3, 150.7), 60.4), ((250.55, 300.2), 33.8)):
+        wall = _disc(centre, radius)
+        x, y, r = refine_circle(wall, np.array([centre[0] + 1.8, centre[1] - 1.2, radius * 0.93]))
+        assert abs(x - centre[0]) < 0.1 and abs(y - centre[1]) < 0.1 and abs(r - radius) < 0.3
+    # with a hand over a quarter of the rim, the fit leaves the hand out
+    wall = _disc((401.3, 150.7), 60.4)
+    wall[150:230, 380:470] = (60, 90, 120)
+    x, y, _ = refine_circle(wall, np.array([402.5, 149.9, 58.0]))
+    assert abs(x - 401.3) < 0.3 and abs(y - 150.7) < 0.3
+    # no rim there at all (a flat wall): the rough circle is kept, not moved onto noise
+    flat = np.full((360, 480, 3), 90, np.uint8)
+    assert refine_circle(flat, np.array([400.0, 150.0, 60.0])) == pytest.approx([400.0, 150.0, 60.0])
 
 
 def test_plate_of_the_short_render_is_tracked_within_a_few_pixels():

@@ -7,7 +7,9 @@ metres. Two stages, like the pose:
 
 - `find_circles` (per frame, in the pose pass): circles from a Hough transform run on each
   Lab channel (a coloured plate can have the wall's brightness), each scored by how much of
-  its rim is a colour edge running across the rim;
+  its rim is a colour edge running across the rim, then `refine_circle`d to a tenth of a pixel
+  on the full-resolution frame (the Hough centre, found at the search scale, wanders by half a
+  pixel of the frame: at the slow ends of a rep that is the bar's speed, issue 16);
 - `choose_plate` (per clip, after tracking): the circle on the lifter's shoulders, i.e. of a
   plate's size for this lifter's femur and above the hips, with one radius for the whole clip,
   gap-filled and low-passed like the joints.
@@ -29,6 +31,10 @@ RIM_RADIAL = 0.8  # |cos| between the edge's gradient and the rim's normal: the 
 
 _ANGLES = np.linspace(0.0, 2.0 * np.pi, RIM_SAMPLES, endpoint=False)
 _COS, _SIN = np.cos(_ANGLES), np.sin(_ANGLES)
+# refine_circle: rays across the rim, sampled every REFINE_STEP_PX of the full frame
+REFINE_RAYS = 90
+REFINE_STEP_PX = 0.5
+_RAY_COS, _RAY_SIN = (f(np.linspace(0.0, 2.0 * np.pi, REFINE_RAYS, endpoint=False)) for f in (np.cos, np.sin))
 
 
 def search_scale(lifter_height_px: float, settings: PlateSettings = PlateSettings()) -> float:
@@ -111,9 +117,57 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
     circles = np.concatenate(found).astype(np.float64)
     support = rim_support(colour_gradient(lab), circles)
     keep = support >= settings.min_rim_support
-    out = np.column_stack([(circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0] + [x0, y0, 0.0],
-                           support[keep]])
-    return out.astype(np.float32)
+    full = (circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0]  # in the region's full-size pixels
+    if settings.refine:
+        full = np.array([refine_circle(image, c, settings) for c in full]).reshape(-1, 3)
+    return np.column_stack([full + [x0, y0, 0.0], support[keep]]).astype(np.float32)
+
+
+def refine_circle(image: np.ndarray, circle: np.ndarray, settings: PlateSettings = PlateSettings()) -> np.ndarray:
+    """(x, y, r) of a rough circle (pixels of the BGR image) moved onto the rim's edge to a tenth of
+    a pixel: along REFINE_RAYS rays across the rim (refine_span × r either side) the strongest Lab
+    colour step, placed between samples by a parabola; a circle fitted to those points by least
+    squares, points off it (a hand, the bar's sleeve, a shadow) dropped, fitted again. The rough
+    circle back where the rim is not clear: too few points agree, or the fit moved it implausibly."""
+    x, y, r = (float(v) for v in circle[:3])
+    span = settings.refine_span * r
+    rho = np.arange(r - span, r + span + REFINE_STEP_PX, REFINE_STEP_PX)
+    xs, ys = x + _RAY_COS[:, None] * rho, y + _RAY_SIN[:, None] * rho
+    x0, y0 = max(int(xs.min()) - 4, 0), max(int(ys.min()) - 4, 0)
+    x1, y1 = min(int(xs.max()) + 5, image.shape[1]), min(int(ys.max()) + 5, image.shape[0])
+    if x1 - x0 < 8 or y1 - y0 < 8 or len(rho) < 5:
+        return np.array([x, y, r])
+    patch = cv2.GaussianBlur(image[y0:y1, x0:x1], (0, 0), 1.0)  # a pixel's noise is not an edge
+    lab = cv2.cvtColor(patch, cv2.COLOR_BGR2LAB).astype(np.float32)
+    along = cv2.remap(lab, (xs - x0).astype(np.float32), (ys - y0).astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)  # (rays, samples, 3)
+    step = np.linalg.norm(np.diff(along, axis=1), axis=2)  # the colour change between neighbouring samples
+    k = np.argmax(step[:, 1:-1], axis=1) + 1
+    rays = np.arange(REFINE_RAYS)
+    before, at, after = step[rays, k - 1], step[rays, k], step[rays, k + 1]
+    bend = before - 2 * at + after
+    shift = np.where(bend < 0, 0.5 * (before - after) / np.where(bend < 0, bend, -1.0), 0.0)
+    edge = rho[0] + (k + 0.5 + np.clip(shift, -0.5, 0.5)) * REFINE_STEP_PX
+    px, py = x + _RAY_COS * edge, y + _RAY_SIN * edge
+    use = at >= max(0.3 * np.median(at), 1.0)  # rays where the rim is faint (against a like colour) do not vote
+    for _ in range(3):
+        if use.sum() < settings.refine_min_share * REFINE_RAYS:
+            return np.array([x, y, r])
+        cx, cy, radius = _fit_circle(px[use], py[use])
+        miss = np.abs(np.hypot(px - cx, py - cy) - radius)
+        use &= miss <= max(3 * 1.4826 * np.median(miss[use]), REFINE_STEP_PX)
+    if use.sum() < settings.refine_min_share * REFINE_RAYS or np.hypot(cx - x, cy - y) > span \
+            or abs(radius - r) > span:
+        return np.array([x, y, r])
+    return np.array([cx, cy, radius])
+
+
+def _fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares circle through points (Kasa's algebraic fit: linear, exact for exact points)."""
+    a = np.column_stack([x, y, np.ones_like(x)])
+    (c0, c1, c2), *_ = np.linalg.lstsq(a, x * x + y * y, rcond=None)
+    cx, cy = c0 / 2, c1 / 2
+    return cx, cy, float(np.sqrt(max(c2 + cx * cx + cy * cy, 0.0)))
 
 
 def plate_like(candidates: list[np.ndarray], keypoints: np.ndarray,

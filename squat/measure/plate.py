@@ -124,8 +124,10 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
 
 
 def refine_circle(image: np.ndarray, circle: np.ndarray, settings: PlateSettings = PlateSettings()) -> np.ndarray:
-    """(x, y, r) of a rough circle (pixels of the BGR image) moved onto the rim's edge to a tenth of
-    a pixel: along REFINE_RAYS rays across the rim (refine_span × r either side) the strongest Lab
+    """(x, y, r) of a rough circle (pixels of the BGR image) with its centre moved onto the rim's
+    centre to a tenth of a pixel, its radius kept (a fitted radius snaps to whichever edge is
+    strongest, a bumper's lip or its face: changing the radii the plate is chosen by found a
+    "plate" on a kettlebell clip, docs/accuracy-log.md §23): along REFINE_RAYS rays across the rim (refine_span × r either side) the strongest Lab
     colour step, placed between samples by a parabola; a circle fitted to those points by least
     squares, points off it (a hand, the bar's sleeve, a shadow) dropped, fitted again. The rough
     circle back where the rim is not clear: too few points agree, or the fit moved it implausibly."""
@@ -159,7 +161,7 @@ def refine_circle(image: np.ndarray, circle: np.ndarray, settings: PlateSettings
     if use.sum() < settings.refine_min_share * REFINE_RAYS or np.hypot(cx - x, cy - y) > span \
             or abs(radius - r) > span:
         return np.array([x, y, r])
-    return np.array([cx, cy, radius])
+    return np.array([cx, cy, r])  # the Hough radius stays: one per clip is taken from them (choose_plate)
 
 
 def _fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:

@@ -43,14 +43,14 @@ from squat.measure.plate import (
     search_region,
     search_scale,
 )
-from squat.measure.reps import segment_reps
+from squat.measure.reps import bottoms_at_the_bar, segment_reps
 from squat.passes import PoseTrack, pass_key
 from squat.pose.detections import Detections
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
 from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, PlateSettings, Settings
-from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS
+from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
 from squat.timing import stage
 from squat.track.framing import Scouted, scout_clip
 from squat.track.lifter import mean_hip, select_lifter
@@ -175,6 +175,8 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     # The plate's centre moves with the plate, so its own face gives the metres (not the midline).
     speed = measure_bar_speed(plate, time_s, pixels_per_metre(plate, settings.plate), reps, settings.bar_speed)
+    hip_seen = np.isfinite(raw[:, [J["r_hip"], J["l_hip"]], 0]).any(axis=1)
+    reps = bottoms_at_the_bar(reps, time_s, hip_seen, speed.frames["bar_height_cm"].to_numpy() / 100, settings.reps)
     reps = with_bar_speed(reps, speed)
     frames = results.frame_table(time_s, detected, keypoints, kin.frames, rep_per_frame, plate, feet,
                                  extra=speed.frames if speed.available else None)

@@ -224,6 +224,11 @@ class RepSettings:
     # frame early in the descent cannot stretch it back there).
     hole_band: float = 0.1
     hole_gap_s: float = 0.75
+    # Where the network saw no hip within hip_unseen_s of a rep's bottom (a plate hides the hips
+    # there), the bottom is the middle of the bar's hole instead: the bar within bar_hole_m of its
+    # lowest in the rep (bottoms_at_the_bar). None keeps the hip's guess.
+    hip_unseen_s: float | None = 0.25
+    bar_hole_m: float = 0.02
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from conftest import squat_skeleton
 from synth_truth import truth_keypoints
 
 from squat.measure.kinematics import compute_kinematics
-from squat.measure.reps import FAULT_CUES, REP_COLUMNS, segment_reps
+from squat.measure.reps import FAULT_CUES, REP_COLUMNS, bottoms_at_the_bar, segment_reps
 from squat.settings import FaultSettings, RepSettings
 from squat.skeleton import J
 
@@ -311,3 +311,25 @@ def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_c
     assert segment_reps(hinge)[0].empty
     side = replace(kin, frames=straight_knees, view=replace(kin.view, view="side"))
     assert segment_reps(side)[0].empty
+
+
+def test_where_the_plate_hides_the_hips_at_the_bottom_the_bar_shows_it() -> None:
+    """A rep at 30 fps whose bar bottoms out at 2.7 s (held 0.2 s); the network saw the hip only
+    until 2.3 s, so the hip's guess put the bottom at 2.0 s. The bar's hole moves it; a rep whose
+    hip was seen at the bar's bottom, or whose bar was not seen throughout, keeps its own."""
+    t = np.arange(0, 4.4, 1 / 30)
+    bar = -0.6 * np.clip(1 - np.abs(t - 2.7) / 1.2, 0, None) ** 1.5
+    bar[np.abs(t - 2.7) <= 0.1] = bar.min()
+    rep = pd.DataFrame({"start_frame": [int(1.3 * 30)], "end_frame": [int(4.0 * 30)],
+                        "bottom_time": [2.0], "bottom_frame": [60]})
+    hidden = (t > 1.6) & (t < 2.3)  # seen early in the descent only
+    moved = bottoms_at_the_bar(rep, t, hidden, bar)
+    assert moved.loc[0, "bottom_time"] == pytest.approx(2.7, abs=0.04)
+    assert abs(t[int(moved.loc[0, "bottom_frame"])] - 2.7) <= 0.04
+    assert rep.loc[0, "bottom_time"] == 2.0  # the table given is not changed
+    seen_there = hidden | (np.abs(t - 2.7) < 0.05)
+    assert bottoms_at_the_bar(rep, t, seen_there, bar).loc[0, "bottom_time"] == 2.0
+    gap = bar.copy()
+    gap[90] = np.nan
+    assert bottoms_at_the_bar(rep, t, hidden, gap).loc[0, "bottom_time"] == 2.0
+    assert bottoms_at_the_bar(rep, t, hidden, bar, RepSettings(hip_unseen_s=None)).loc[0, "bottom_time"] == 2.0

@@ -375,3 +375,34 @@ def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:
 
 def _dtype(column: str) -> str:
     return {"int": "int64", "bool": "bool", "text": "object"}.get(REP[column].kind, "float64")
+
+
+def bottoms_at_the_bar(reps: pd.DataFrame, time_s: np.ndarray, hip_seen: np.ndarray, bar_height_m: np.ndarray,
+                       settings: RepSettings = RepSettings()) -> pd.DataFrame:
+    """The rep table with each rep's bottom moved to the middle of the bar's hole (the longest
+    stretch with the bar within bar_hole_m of its lowest in the rep) where the network saw no hip
+    within hip_unseen_s of that: between sparse detections the hip's path is an interpolation, and
+    its hole lands where the hip was last seen low (a real clip, the plate hiding the hips at the
+    bottom: 0.4-0.7 s early), while the plate, seen in every frame, shows where the lifter was
+    lowest. Reps whose hip was seen there, or whose bar was not seen throughout, keep their bottom.
+
+    hip_seen: (F,) whether the network saw a hip in the frame; bar_height_m: (F,) NaN where unseen.
+    """
+    if settings.hip_unseen_s is None or reps.empty:
+        return reps
+    t, seen, bar = (np.asarray(a) for a in (time_s, hip_seen, bar_height_m))
+    out = reps.copy()
+    for i, rep in reps.iterrows():
+        start, end = int(rep["start_frame"]), int(rep["end_frame"])
+        if not np.isfinite(bar[start : end + 1]).all():
+            continue
+        low = bar[start : end + 1] <= np.min(bar[start : end + 1]) + settings.bar_hole_m
+        firsts, stops = true_runs(low)
+        k = int(np.argmax(t[start + stops - 1] - t[start + firsts]))
+        h0, h1 = start + int(firsts[k]), start + int(stops[k]) - 1
+        bottom_time = (t[h0] + t[h1]) / 2
+        if seen[np.abs(t - bottom_time) <= settings.hip_unseen_s].any():
+            continue
+        out.loc[i, "bottom_time"] = bottom_time
+        out.loc[i, "bottom_frame"] = h0 + int(np.argmin(np.abs(t[h0 : h1 + 1] - bottom_time)))
+    return out

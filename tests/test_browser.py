@@ -12,6 +12,7 @@ Python package (requirements-dev.txt); `playwright install` is never needed. `.c
 both, so CI runs this test; elsewhere it is skipped, saying which one is missing.
 """
 import contextlib
+import math
 import os
 import re
 import socket
@@ -33,6 +34,9 @@ sync_api = pytest.importorskip(
 expect = sync_api.expect
 
 REPO = Path(__file__).parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from light_session import LightSession  # noqa: E402  (bench/: how bench_hosted.py times a host's answers)
+
 CLIP = REPO / "samples" / "squat_side.mp4"
 REFERENCE = REPO / "tests" / "data" / "synth_side_short" / "clip.mp4"  # another framing of a rendered squat
 CHROMIUM_ARGS = [
@@ -315,6 +319,18 @@ def test_hosted_two_lifters_at_once_each_see_only_their_own(hosted, browser, sho
         expect(private.get_by_role("heading", name=annas.name)).to_be_visible()
         for page in (anna, ben, private):
             expect(page.get_by_test_id("stException")).to_have_count(0)
+
+        # Anna's page without a browser (bench/light_session.py: how `bench_hosted.py --light-pages`
+        # times the server's answers): her cookie lists hers and not Ben's; a click opens it.
+        light = LightSession(url, {c["name"]: c["value"] for c in anna_browser.cookies()})
+        try:
+            assert light.wait(lambda: annas.name in light.buttons, timeout_s=60), light.error or light.buttons
+            assert BENS.name not in light.buttons
+            answer = light.click(annas.name, annas.name)
+            assert light.wait(lambda: math.isfinite(answer.finished_s), timeout_s=60), light.error
+            assert answer.heading_s <= answer.finished_s
+        finally:
+            light.close()
     except Exception as error:
         for name, page in (("anna", anna), ("ben", ben)):
             with contextlib.suppress(sync_api.Error):

@@ -3,7 +3,9 @@
     python bench/bench_network.py [--clip CLIP] [--long-side 424] [--frames 24]
 
 On real frames letterboxed as the pipeline does: fp32 (what ships), channels_last, bf16
-autocast (CPUs with AVX512-BF16 or AMX), TorchScript freeze, and batches of 4. Prints ms per
+autocast (CPUs with AVX512-BF16 or AMX), TorchScript freeze, and batches of 4; where
+`onnxruntime` and `onnx` are installed (not requirements: `pip install onnxruntime onnx`), the
+same network exported to ONNX Runtime in fp32 and statically quantised to int8. Prints ms per
 frame, the ratio to fp32 and the largest heatmap/PAF difference from fp32 (a variant that
 changes the maps changes the keypoints: measure it with `squat evaluate` before shipping it).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -79,6 +82,8 @@ def main() -> None:
     variants["fp32 batch 4"] = (lambda b: model(b), x, 4)
     variants["channels_last batch 4"] = (lambda b: cl_model(b), x_cl, 4)
 
+    variants.update(onnx_variants(model, x))
+
     base_ms, base_out = None, None
     print(f"{'variant':32s} {'ms/frame':>9s} {'x fp32':>7s} {'max |diff|':>11s}")
     for name, (fn, inputs, batch) in variants.items():
@@ -90,6 +95,39 @@ def main() -> None:
         base_ms = base_ms or ms
         base_out = base_out if base_out is not None else out
         print(f"{name:32s} {ms:9.1f} {base_ms / ms:7.2f} {np.abs(out - base_out).max():11.4f}")
+
+
+def onnx_variants(model: torch.nn.Module, x: torch.Tensor) -> dict:
+    """ONNX Runtime fp32 and int8 (static, per-channel, 7-bit weights as CPUs without VNNI need,
+    calibrated on the first 12 frames), one frame at a time; {} where onnxruntime is absent."""
+    try:
+        import onnxruntime as ort
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    except ImportError:
+        print("onnxruntime not installed: its variants skipped (pip install onnxruntime onnx)")
+        return {}
+    folder = Path(tempfile.mkdtemp(prefix="bench_network_"))
+    fp32, int8 = folder / "fp32.onnx", folder / "int8.onnx"
+    axes = {"image": {0: "n", 2: "h", 3: "w"}, "heatmaps": {0: "n", 2: "h8", 3: "w8"}, "pafs": {0: "n", 2: "h8", 3: "w8"}}
+    torch.onnx.export(model.eval(), x[:1], str(fp32), input_names=["image"], output_names=["heatmaps", "pafs"],
+                      dynamic_axes=axes, dynamo=False)
+
+    class Frames(CalibrationDataReader):
+        def __init__(self):
+            self.left = iter([{"image": f[None].numpy()} for f in x[:12]])
+
+        def get_next(self):
+            return next(self.left, None)
+
+    quantize_static(str(fp32), str(int8), Frames(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    out = {}
+    for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        out[name] = (lambda b, s=session: [torch.from_numpy(m) for m in s.run(None, {"image": b.numpy()})], x, 1)
+    return out
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ def analysis_settings(model: str, side: str, base: Settings = Settings(), plate_
     if plate_cm is not None and not PLATE_CM_RANGE[0] <= plate_cm <= PLATE_CM_RANGE[1]:
         raise ValueError(f"plate diameter must be {PLATE_CM_RANGE[0]}-{PLATE_CM_RANGE[1]} cm, not {plate_cm}")
     plate = base.plate if plate_cm is None else replace(base.plate, diameter_m=round(plate_cm / 100, 4))  # no float dust
-    return replace(base, pose=replace(base.pose, model=model), kinematics=replace(base.kinematics, side=side),
-                   plate=plate)
+    # The default model falls back where it loses the lifter; another model chosen reads as chosen.
+    fallback = base.pose.fallback_model if model == base.pose.model else None
+    return replace(base, pose=replace(base.pose, model=model, fallback_model=fallback),
+                   kinematics=replace(base.kinematics, side=side), plate=plate)
 
 
 def settings_from_summary(summary: Mapping[str, Any]) -> Settings:

@@ -111,8 +111,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     settings = Settings()
     pose = replace(settings.pose, device=args.device)
-    if args.model:
-        pose = replace(pose, model=args.model)
+    if args.model:  # a model asked for is the model that reads the clip
+        pose = replace(pose, model=args.model, fallback_model=None)
     if args.long_side:  # an explicit size means: the whole frame at that size
         pose = replace(pose, long_side=args.long_side, framing="full")
     settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
@@ -184,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         settings = Settings()
         if args.model:
-            settings = replace(settings, pose=replace(settings.pose, model=args.model))
+            settings = replace(settings, pose=replace(settings.pose, model=args.model, fallback_model=None))
         evaluate_set(args.set_dir, args.runs, args.json, video=not args.no_video, settings=settings)
         return 0
     if args.run_dir is None or args.truth_dir is None:

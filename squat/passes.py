@@ -52,6 +52,8 @@ class PoseTrack:
     # The frames the network read (detections and circles are theirs), where it ran below the
     # clip's frame rate (PoseSettings.network_hz); None: every frame.
     network_frames: Optional[np.ndarray] = None
+    # Why the clip was read with another model than the settings' (PoseSettings.fallback_model); "" if not.
+    model_choice: str = ""
 
     @property
     def seen_s(self) -> np.ndarray:
@@ -62,9 +64,11 @@ class PoseTrack:
 def pass_key(clip_sha256: str, settings: Settings) -> str:
     """The name a pass is kept under: the clip's content and every setting the pass depends on
     (pose and framing, the scout's lifter choice, the plate search), plus the weights' hash."""
-    spec = load_registry().get(settings.pose.model)
+    registry = load_registry()
+    spec, fallback = registry.get(settings.pose.model), registry.get(settings.pose.fallback_model or "")
     shaping = {"format": FORMAT, "version": __version__, "clip": clip_sha256,
                "weights": spec.sha256 if spec is not None else "", "pose": asdict(settings.pose),
+               "fallback_weights": fallback.sha256 if fallback is not None else "",
                "tracking": asdict(settings.tracking), "plate": asdict(settings.plate)}
     shaping["pose"].pop("device")  # the CPU and a GPU see the same maps within float noise
     shaping["pose"].pop("batch_frames")  # and so does a batch of any size
@@ -92,7 +96,7 @@ def save(track: PoseTrack, path: str | Path) -> Path:
             "model_name": track.model_name, "model_sha256": track.model_sha256, "device": track.device,
             "reader_warnings": list(track.reader_warnings), "hip_high_femur": track.hip_high_femur,
             "hip_from_bones": track.hip_from_bones, "torso_from_bar": track.torso_from_bar,
-            "far_hip_guessed": track.far_hip_guessed}
+            "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice}
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.npz")
@@ -129,5 +133,5 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         model_sha256=meta["model_sha256"], device=meta["device"], reader_warnings=tuple(meta["reader_warnings"]),
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
-        network_frames=arrays.get("network_frames"),
+        network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
     )

@@ -52,7 +52,7 @@ from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, PlateSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
 from squat.timing import stage
-from squat.track.framing import Scouted, scout_clip
+from squat.track.framing import Scouted, scout_with_fallback
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between
 from squat.track.smoothing import smooth_track
@@ -73,8 +73,11 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     """The network pass: frame the lifter, then detect everyone and look for the plate in every frame."""
     info = probe(video)
     estimator = estimator or load_estimator(settings.pose)
-    with stage("scout", whole=True):
-        scouted = scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+    scouted, model_choice = None, ""
+    if settings.pose.framing == "lifter":
+        with stage("scout", whole=True):
+            chosen = scout_with_fallback(video, info, estimator, settings.tracking)
+        estimator, scouted, model_choice = chosen.estimator, chosen.scouted, chosen.reason
     box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
@@ -123,6 +126,7 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
         torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
+        model_choice=model_choice,
     )
 
 
@@ -182,9 +186,9 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
                                  extra=speed.frames if speed.available else None)
     return Analysis(
         video=info, settings=settings, model_name=track.model_name, model_sha256=track.model_sha256,
-        device=track.device, time_s=time_s, detected=detected, keypoints=keypoints, kinematics=kin,
-        frames=frames, reps=reps, framing=track.framing, plate=plate, bar_px_per_m=bar_px_per_m,
-        velocity_loss_pct=speed.velocity_loss_pct,
+        model_choice=track.model_choice, device=track.device, time_s=time_s, detected=detected,
+        keypoints=keypoints, kinematics=kin, frames=frames, reps=reps, framing=track.framing, plate=plate,
+        bar_px_per_m=bar_px_per_m, velocity_loss_pct=speed.velocity_loss_pct,
         warnings=tuple(track.reader_warnings) + tuple(_warnings(detected, kin, speed)),
     )
 

@@ -55,6 +55,7 @@ class Analysis:
     bar_px_per_m: float = float("nan")  # the scale at the lifter's midline, from the plate (NaN: no plate)
     velocity_loss_pct: float = float("nan")  # the set's bar-speed loss, fastest rep to last (NaN: not measured)
     warnings: tuple[str, ...] = field(default=())
+    model_choice: str = ""  # why another model than the settings' read the clip ("" if none did)
 
     @property
     def side(self) -> str:
@@ -100,6 +101,7 @@ class Analysis:
                 "duration_s": v.duration_s, "width": v.width, "height": v.height, "rotation": v.rotation,
             },
             "model": {"name": self.model_name, "weights_sha256": self.model_sha256, "device": self.device,
+                      "choice": self.model_choice,
                       "input": _framing(self.framing, self.settings, v)},
             "side": self.side,
             "facing": self.kinematics.facing,

@@ -54,6 +54,9 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
     keys = ViewerKeys(slot, run.entry.key)
     st.header(run.entry.clip_name)
     st.caption(_run_caption(run))
+    choice = summary.get("model", {}).get("choice")  # the default lost the lifter: another model read the clip
+    if choice:
+        st.caption(f"{choice[0].upper()}{choice[1:]}.")
     if rendering:
         st.info("The annotated video is still being made: these reps, numbers and charts are the analysis's "
                 "own. The video and the downloads appear here when it is done (its progress is below).",

@@ -117,7 +117,7 @@ def first_frames(clip: Path, count: int, folder: Path) -> Path:
 
 def cmu_network(device: str) -> tuple[PoseEstimator, str]:
     """The article's network as our estimator: its real weights when downloaded, else random."""
-    settings = PoseSettings(model=CMU, device=device)
+    settings = PoseSettings(model=CMU, device=device, fallback_model=None)  # the CMU network's own speed
     spec = load_registry()[CMU]
     if weights_path(spec, downloads_dir()).exists():
         return load_estimator(settings), "real"

@@ -52,7 +52,7 @@ from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, PlateSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
 from squat.timing import stage
-from squat.track.framing import Scouted, scout_with_fallback
+from squat.track.framing import Scouted, scout_clip
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between
 from squat.track.smoothing import smooth_track
@@ -70,14 +70,38 @@ MIN_DETECTED_SHARE = 0.5
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
                  estimator: Optional[PoseEstimator] = None) -> PoseTrack:
-    """The network pass: frame the lifter, then detect everyone and look for the plate in every frame."""
-    info = probe(video)
+    """The network pass: frame the lifter, then detect everyone and look for the plate in every frame.
+    Where the model finds the lifter in under fallback_below of the frames, the clip is read again
+    with the settings' fallback model, and the pass that finds them in more frames is kept."""
     estimator = estimator or load_estimator(settings.pose)
-    scouted, model_choice = None, ""
-    if settings.pose.framing == "lifter":
-        with stage("scout", whole=True):
-            chosen = scout_with_fallback(video, info, estimator, settings.tracking)
-        estimator, scouted, model_choice = chosen.estimator, chosen.scouted, chosen.reason
+    track = read_clip(video, settings, progress, estimator)
+    fallback = settings.pose.fallback_model
+    if not fallback or fallback == track.model_name:
+        return track
+    found = found_share(track, settings)
+    if found >= settings.pose.fallback_below:
+        return track
+    other = read_clip(video, settings, progress, load_estimator(replace(settings.pose, model=fallback)))
+    found_by_other = found_share(other, settings)
+    if found_by_other <= found:
+        return track
+    return replace(other, model_choice=f"read with {fallback}: {track.model_name} found the lifter in {found:.0%} "
+                                       f"of the frames, {fallback} in {found_by_other:.0%}")
+
+
+def found_share(track: PoseTrack, settings: Settings) -> float:
+    """The share of the frames the network read in which the lifter is found (as measure() chooses them)."""
+    lifter = select_lifter(list(track.detections), track.seen_s, track.video.width, track.video.height,
+                           settings.tracking)
+    return float(np.isfinite(lifter[..., 0]).any(axis=1).mean()) if len(lifter) else 0.0
+
+
+def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator
+              ) -> PoseTrack:
+    """One network pass with this estimator: the scout frames the lifter, then every frame is read."""
+    info = probe(video)
+    with stage("scout", whole=True):
+        scouted = scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
     box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
@@ -126,7 +150,6 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
         model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
         torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
-        model_choice=model_choice,
     )
 
 

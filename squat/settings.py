@@ -27,14 +27,15 @@ class PoseSettings:
     # Tried only where those found nobody: a lifter filling the frame, read at neither (a still, or a
     # clip's few frames, deep in a rep with the plate over the head). None: no such look.
     scout_close_long_side: int | None = 288
-    # Where `model` finds the lifter in fewer than this share of the scout's frames, the scout looks
-    # again with `fallback_model`, and the clip is read with it where it finds them in more. The
-    # default loses a lifter the plate hides (head and trunk) with the camera low: 8-71 % of the
-    # scout's frames on such renders, where the squat model sees them in all, and 79-100 % on the
-    # real clips and the app's sample (docs/accuracy-log.md §25; chosen on the tuning renders).
-    # None: `model` only (the CLI's --model and the app's choice of another model set None).
+    # Where `model` finds the lifter in fewer than this share of the frames, the clip is read again
+    # with `fallback_model`, and the pass that finds them in more frames is kept. The default loses a
+    # lifter the plate hides (head and trunk) with the camera low: found in 17-35 % of the frames of
+    # such tuning renders, where the squat model finds them in all; the renders it reads well, 67-100 %;
+    # a real backflip's landing (tests' sports2d_crouch), 49 %: not worth a second pass
+    # (docs/accuracy-log.md §25). None: `model` only (the CLI's --model and the app's choice of
+    # another model set None).
     fallback_model: str | None = "mobilenet_thin_squat"
-    fallback_below: float = 0.75
+    fallback_below: float = 0.4
     # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
     # multiples of the chosen input scale, resample every map to the 1.0 grid and average them
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a

@@ -1,6 +1,6 @@
-"""The default network's fallback (PoseSettings.fallback_model): a lifter the default loses in the
-scout's look (a plate over the head, the camera low) is read with the squat model, and the analysis
-says so; a model the lifter chose reads the clip as chosen."""
+"""The default network's fallback (PoseSettings.fallback_model): a lifter the default loses in most
+frames (a plate over the head, the camera low) is read with the squat model, and the analysis says
+so; a model the lifter chose reads the clip as chosen."""
 import json
 import re
 from pathlib import Path
@@ -14,20 +14,20 @@ from squat.settings import PoseSettings
 
 REPO = Path(__file__).resolve().parent.parent
 HIDDEN = REPO / "tests" / "data" / "synth_hidden" / "clip.mp4"
-SAID = re.compile(r"read with mobilenet_thin_squat: mobilenet_thin found the lifter in (\d+) of the first look's "
-                  r"(\d+) frames, mobilenet_thin_squat in (\d+)")
+SAID = re.compile(r"read with mobilenet_thin_squat: mobilenet_thin found the lifter in (\d+)% of the frames, "
+                  r"mobilenet_thin_squat in (\d+)%")
 
 
 @pytest.fixture(scope="module")
 def hidden():
-    """The default settings on the render whose lifter the default network loses (about 20 s on 2 cores)."""
+    """The default settings on the render whose lifter the default network loses (about 30 s on 2 cores)."""
     return analyze(HIDDEN)
 
 
 def test_a_lifter_the_default_loses_behind_the_plate_is_read_with_the_squat_model(hidden):
     assert hidden.model_name == "mobilenet_thin_squat"
-    seen_by_default, looked_at, seen_by_squat_model = map(int, SAID.fullmatch(hidden.model_choice).groups())
-    assert seen_by_default < PoseSettings().fallback_below * looked_at <= seen_by_squat_model
+    by_default, by_squat_model = (int(n) / 100 for n in SAID.fullmatch(hidden.model_choice).groups())
+    assert by_default < PoseSettings().fallback_below < by_squat_model
     assert hidden.detected.mean() > 0.95
     assert len(hidden.reps) == 1  # the render's first rep, with its bar speed
     assert hidden.reps["mcv_ms"].between(0.3, 1.5).all(), hidden.reps["mcv_ms"]

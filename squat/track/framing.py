@@ -9,7 +9,7 @@ views) at the scale that makes the lifter person_height_px tall.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -18,7 +18,7 @@ import numpy as np
 from squat.errors import VideoError
 from squat.io.video import VideoInfo, count_frames, iter_frames, read_frames
 from squat.pose.detections import Detections
-from squat.pose.estimator import Letterbox, PoseEstimator, fit, load_estimator
+from squat.pose.estimator import Letterbox, PoseEstimator, fit
 from squat.settings import PoseSettings, TrackingSettings
 from squat.skeleton import J
 from squat.track.lifter import Lifter, find_lifter
@@ -84,14 +84,6 @@ class Scouted:
     lifter: np.ndarray | None  # (N, J, 3) the lifter in the scout's frames, frame pixels
     images: tuple[np.ndarray, ...] = ()  # those frames, shrunk by image_scale (KEPT_LONG_SIDE)
     image_scale: float = 1.0
-    looked_at: int = 0  # how many frames the scout looked at
-
-    @property
-    def found_share(self) -> float:
-        """The share of the scout's frames in which the lifter was found."""
-        if self.lifter is None or not self.looked_at:
-            return 0.0
-        return float(np.isfinite(self.lifter[:, :, 0]).any(axis=1).sum() / self.looked_at)
 
 
 def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
@@ -111,7 +103,6 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return Scouted(None, None)
-    looked_at = len(images)
     shape, best = images[0].shape[:2], None
     can_squat = times[-1] - times[0] >= SHORTEST_SQUAT_S
     for long_side in sorted(settings.scout_long_sides):
@@ -128,43 +119,14 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
         framing = fit(shape, settings.scout_close_long_side)
         best = _look(images, times, info, estimator, tracking, framing)
         if lifter_height(best.keypoints) is None:
-            return Scouted(None, None, looked_at=looked_at)
+            return Scouted(None, None)
     if framing is None:
-        return Scouted(None, None, looked_at=looked_at)
+        return Scouted(None, None)
     h, w = shape
     scale = min(1.0, KEPT_LONG_SIDE / max(h, w))
     kept = tuple(cv2.resize(im, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
                  if scale < 1 else im for im in images)
-    return Scouted(framing, best.keypoints, kept, scale, looked_at)
-
-
-@dataclass(frozen=True, eq=False)
-class ModelChoice:
-    """The scout's look and the network it chose to read the clip with, and why."""
-
-    estimator: PoseEstimator
-    scouted: Scouted
-    reason: str = ""  # empty: the model asked for; otherwise why the fallback reads the clip
-
-
-def scout_with_fallback(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
-                        ) -> ModelChoice:
-    """The scout's look with `estimator`; where it finds the lifter in under fallback_below of its
-    frames, a second look with the settings' fallback model, which reads the clip where it finds
-    them in more of the frames."""
-    settings = estimator.settings
-    first = scout_clip(video, info, estimator, tracking)
-    fallback = settings.fallback_model
-    if not fallback or fallback == estimator.spec.name or first.found_share >= settings.fallback_below:
-        return ModelChoice(estimator, first)
-    other = load_estimator(replace(settings, model=fallback))
-    second = scout_clip(video, info, other, tracking)
-    if second.found_share <= first.found_share:
-        return ModelChoice(estimator, first)
-    looked = max(first.looked_at, 1)
-    return ModelChoice(other, second, (
-        f"read with {fallback}: {estimator.spec.name} found the lifter in {first.found_share * looked:.0f} of the "
-        f"first look's {looked} frames, {fallback} in {second.found_share * looked:.0f}"))
+    return Scouted(framing, best.keypoints, kept, scale)
 
 
 def _look(images: list[np.ndarray], times: list[float], info: VideoInfo, estimator: PoseEstimator,

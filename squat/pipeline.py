@@ -28,7 +28,7 @@ from squat.draw.overlay import (
 )
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
-from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames
+from squat.io.video import Frame, VideoInfo, VideoWriter, iter_frames, probe, read_frames
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
@@ -81,7 +81,11 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
     found = found_share(track, settings)
     if found >= settings.pose.fallback_below:
         return track
-    other = read_clip(video, settings, progress, load_estimator(replace(settings.pose, model=fallback)))
+    other_estimator = load_estimator(replace(settings.pose, model=fallback))
+    other_look = scout(video, track.video, settings, other_estimator)
+    if other_look is not None and other_look.lifter is None:
+        return track  # the fallback's first look finds nobody either (a clip without a lifter): no second pass
+    other = read_clip(video, settings, progress, other_estimator, other_look)
     found_by_other = found_share(other, settings)
     if found_by_other <= found:
         return track
@@ -96,12 +100,18 @@ def found_share(track: PoseTrack, settings: Settings) -> float:
     return float(np.isfinite(lifter[..., 0]).any(axis=1).mean()) if len(lifter) else 0.0
 
 
-def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator
-              ) -> PoseTrack:
-    """One network pass with this estimator: the scout frames the lifter, then every frame is read."""
-    info = probe(video)
+def scout(video: str | Path, info: VideoInfo, settings: Settings, estimator: PoseEstimator) -> Optional[Scouted]:
+    """The first look that frames the lifter (None where the settings frame the whole clip)."""
     with stage("scout", whole=True):
-        scouted = scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+        return scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
+
+
+def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator,
+              scouted: Optional[Scouted] = None) -> PoseTrack:
+    """One network pass with this estimator: the scout frames the lifter (unless given its look),
+    then every frame is read."""
+    info = probe(video)
+    scouted = scouted or scout(video, info, settings, estimator)
     box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None

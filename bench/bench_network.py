@@ -106,11 +106,7 @@ def onnx_variants(model: torch.nn.Module, x: torch.Tensor) -> dict:
     except ImportError:
         print("onnxruntime not installed: its variants skipped (pip install onnxruntime onnx)")
         return {}
-    folder = Path(tempfile.mkdtemp(prefix="bench_network_"))
-    fp32, int8 = folder / "fp32.onnx", folder / "int8.onnx"
     axes = {"image": {0: "n", 2: "h", 3: "w"}, "heatmaps": {0: "n", 2: "h8", 3: "w8"}, "pafs": {0: "n", 2: "h8", 3: "w8"}}
-    torch.onnx.export(model.eval(), x[:1], str(fp32), input_names=["image"], output_names=["heatmaps", "pafs"],
-                      dynamic_axes=axes, dynamo=False)
 
     class Frames(CalibrationDataReader):
         def __init__(self):
@@ -119,14 +115,19 @@ def onnx_variants(model: torch.nn.Module, x: torch.Tensor) -> dict:
         def get_next(self):
             return next(self.left, None)
 
-    quantize_static(str(fp32), str(int8), Frames(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     out = {}
-    for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        out[name] = (lambda b, s=session: [torch.from_numpy(m) for m in s.run(None, {"image": b.numpy()})], x, 1)
+    with tempfile.TemporaryDirectory(prefix="bench_network_") as folder:  # a session keeps its model in memory
+        fp32, int8 = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
+        torch.onnx.export(model.eval(), x[:1], str(fp32), input_names=["image"], output_names=["heatmaps", "pafs"],
+                          dynamic_axes=axes, dynamo=False)
+        quantize_static(str(fp32), str(int8), Frames(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        reduce_range=True)
+        for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            out[name] = (lambda b, s=session: [torch.from_numpy(m) for m in s.run(None, {"image": b.numpy()})], x, 1)
     return out
 
 

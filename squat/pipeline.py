@@ -111,7 +111,8 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
     """One network pass with this estimator: the scout frames the lifter (unless given its look),
     then every frame is read."""
     info = probe(video)
-    scouted = scouted or scout(video, info, settings, estimator)
+    if scouted is None:
+        scouted = scout(video, info, settings, estimator)
     box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
     lifter_height = settings.pose.person_height_px / box.scale if box is not None else None

@@ -205,6 +205,6 @@ def test_evaluate_reports_bar_speed_for_both_reps_of_the_barbell_render(analysed
     assert math.isfinite(result["bar_speed"]["velocity_loss_pct"]["error"])
     names = [t["name"] for t in result["targets"]]
     assert names == [*TARGETS, *BAR_SPEED_TARGETS]
-    # the default network sees this lifter in the scout's look: no fallback to another model
+    # the default network finds this lifter in most frames: no fallback to another model
     model = json.loads((json_path.parent / "run" / "summary.json").read_text())["model"]
     assert (model["name"], model["choice"]) == ("mobilenet_thin", "")

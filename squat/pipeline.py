@@ -54,7 +54,7 @@ from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
 from squat.timing import stage
 from squat.track.framing import Scouted, scout_clip
 from squat.track.lifter import mean_hip, select_lifter
-from squat.track.rate import RateGate, fill_between
+from squat.track.rate import RateGate, fill_between, fill_smoothly
 from squat.track.smoothing import smooth_track
 
 Progress = Callable[[str, int, int], None]
@@ -94,10 +94,15 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
 
 
 def found_share(track: PoseTrack, settings: Settings) -> float:
-    """The share of the frames the network read in which the lifter is found (as measure() chooses them)."""
+    """The share of the clip's frames in which the lifter is found, as measure() reports it: chosen
+    on the frames the network read, the frames between filled (a frame between a read one with the
+    lifter and one without has none)."""
     lifter = select_lifter(list(track.detections), track.seen_s, track.video.width, track.video.height,
                            settings.tracking)
-    return float(np.isfinite(lifter[..., 0]).any(axis=1).mean()) if len(lifter) else 0.0
+    if not len(lifter):
+        return 0.0
+    x = lifter[..., 0] if track.network_frames is None else fill_between(lifter[..., 0], track.seen_s, track.time_s)
+    return float(np.isfinite(x).any(axis=1).mean())
 
 
 def scout(video: str | Path, info: VideoInfo, settings: Settings, estimator: PoseEstimator) -> Optional[Scouted]:
@@ -187,7 +192,7 @@ def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:
 def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     info, time_s, seen_s = track.video, track.time_s, track.seen_s
     # The lifter is chosen, smoothed and given the plate on the frames the network read, then
-    # the frames between are filled (a 60 fps clip read at 30 Hz).
+    # the frames between are filled (a clip read at network_hz, below its frame rate).
     raw = select_lifter(list(track.detections), seen_s, info.width, info.height, settings.tracking)
     if np.isnan(raw[..., 0]).all():
         raise NoLifterError(
@@ -197,7 +202,8 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     plate = (choose_plate(list(track.circles), tracked[:, :N_JOINTS], seen_s, settings.plate, settings.tracking)
              if track.circles is not None and settings.plate.enabled else np.full((len(seen_s), 3), np.nan))
     if track.network_frames is not None:
-        raw, tracked, plate = (fill_between(a, seen_s, time_s) for a in (raw, tracked, plate))
+        raw, tracked = (fill_between(a, seen_s, time_s) for a in (raw, tracked))
+        plate = fill_smoothly(plate, seen_s, time_s)
     detected = ~np.isnan(raw[..., 0]).all(axis=1)
     keypoints, feet = tracked[:, :N_JOINTS], tracked[:, N_JOINTS:]  # feet: (F, 4, 3) or (F, 0, 3)
     bar = bar_centre(plate, (info.height, info.width), settings.plate)

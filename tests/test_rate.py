@@ -1,13 +1,14 @@
-"""The network at most 30 Hz: a 60 fps clip is read every other frame and the frames between filled."""
+"""The network at most network_hz (15 Hz): a 60 fps clip is read every fourth frame and the frames between filled."""
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from squat.pipeline import detect_poses, measure
+from squat.io.video import probe
+from squat.pipeline import load_estimator, measure, read_clip, scout
 from squat.settings import Settings
 from squat.skeleton import J
-from squat.track.rate import RateGate, fill_between
+from squat.track.rate import RateGate, fill_between, fill_smoothly
 
 CLIP_60FPS = Path(__file__).parent / "data" / "pose2sim_cam01.mp4"  # a real person, 100 frames at 60 fps
 
@@ -46,16 +47,37 @@ def test_frames_between_are_filled_from_both_neighbours():
     assert fill_between(keypoints, known_s, all_s).shape == (9, 18, 3)
 
 
-def test_a_60fps_clip_costs_half_the_network_and_keeps_every_frame():
-    every = detect_poses(CLIP_60FPS, replace(Settings(), pose=replace(Settings().pose, network_hz=0)))
-    half = detect_poses(CLIP_60FPS)
+def test_the_plate_is_filled_along_its_turns_not_across_them():
+    # The bar's height through a rep's bottom (a parabola), read at 15 Hz and filled at 60 fps:
+    # the cubic follows the turn, where straight lines cut its corner.
+    known_s, all_s = np.arange(16) / 15, np.arange(61) / 60
+    height = lambda t: 0.3 * (t - 0.5) ** 2  # noqa: E731
+    values = np.stack([np.zeros_like(known_s), height(known_s), np.full_like(known_s, 20)], axis=1).astype(np.float32)
+    smooth, straight = fill_smoothly(values, known_s, all_s), fill_between(values, known_s, all_s)
+    assert np.abs(smooth[:, 1] - height(all_s)).max() < 1e-5 < np.abs(straight[:, 1] - height(all_s)).max()
+    np.testing.assert_allclose(smooth[::4], values, atol=1e-6)  # every read frame keeps its sample
+    values[[3, 9, 10]] = np.nan  # a missed frame and a gap: NaN where the line would be, as fill_between
+    smooth = fill_smoothly(values, known_s, all_s)
+    np.testing.assert_array_equal(np.isnan(smooth), np.isnan(fill_between(values, known_s, all_s)))
+    assert np.abs(smooth[44:, 1] - height(all_s[44:])).max() < 1e-3  # the run of five after the gap: cubic
+
+
+def test_a_60fps_clip_costs_a_quarter_of_the_network_and_keeps_every_frame():
+    settings = Settings()
+    estimator = load_estimator(settings.pose)
+    looked = scout(CLIP_60FPS, probe(CLIP_60FPS), settings, estimator)  # one first look for both passes
+    every = read_clip(CLIP_60FPS, replace(settings, pose=replace(settings.pose, network_hz=0)), None, estimator, looked)
+    quarter = read_clip(CLIP_60FPS, settings, None, estimator, looked)
+    assert settings.pose.network_hz == 15
     assert len(every.detections) == len(every.time_s) == 100 and every.network_frames is None
-    assert len(half.detections) == 50 and list(half.network_frames) == list(range(0, 100, 2))
-    np.testing.assert_array_equal(half.time_s, every.time_s)
-    a, b = measure(every), measure(half)
+    assert len(quarter.detections) == 25 and list(quarter.network_frames) == list(range(0, 100, 4))
+    np.testing.assert_array_equal(quarter.time_s, every.time_s)
+    a, b = measure(every), measure(quarter)
     assert len(b.keypoints) == len(b.frames) == 100
     assert abs(a.detected.mean() - b.detected.mean()) <= 0.03
     both = a.detected & b.detected
     for joint in ("r_knee", "r_hip", "r_ankle"):
         gap = np.hypot(*(a.keypoints[both, J[joint], :2] - b.keypoints[both, J[joint], :2]).T)
-        assert np.nanmedian(gap) < 3  # px of a 960-line frame
+        # px of a 960-line frame. This person steps about (not a squat's planted feet): the ankle,
+        # the fastest joint, is 4.6 px from the every-frame reading at 15 Hz, 1.3 at 30 (accuracy log §26).
+        assert np.nanmedian(gap) < 6

@@ -1,13 +1,17 @@
-"""The network at most network_hz: a 60 fps clip costs what the same clip at 30 fps does.
+"""The network at most network_hz: a clip costs what it would at that rate, whatever its own.
 
 A squat has nothing faster than ~5 Hz in it (a fast rep's ascent still takes ~0.5 s), and the
-track is low-pass filtered at a few hertz anyway, so the network reading every other frame of a
-60 fps clip loses nothing the filter keeps. The frames between are filled from their two
-neighbours, after the lifter has been chosen and the track smoothed at the network's rate.
+track is low-pass filtered at a few hertz anyway, so the network reading every other (or every
+fourth) frame loses little the filter keeps. The frames between are filled from their
+neighbours, after the lifter has been chosen and the track smoothed at the network's rate: the
+joints linearly (fill_between), the plate along a cubic through its samples (fill_smoothly),
+since its speed comes from its track's slope, and a straight line between two samples bends the
+bar's turns into corners.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 # A frame this share of a network period early still counts as on time (timestamp jitter): a
 # 30 fps clip at 30 Hz keeps every frame.
@@ -53,3 +57,26 @@ def fill_between(values: np.ndarray, known_s: np.ndarray, all_s: np.ndarray) -> 
     beyond = (all_s < known_s[0] - (known_s[1] - known_s[0])) | (all_s > known_s[-1] + (known_s[-1] - known_s[-2]))
     out[beyond] = np.nan
     return out.astype(values.dtype, copy=False)
+
+
+# A run of at least this many samples seen in a row is filled along a cubic; a shorter one linearly.
+CUBIC_MIN_SAMPLES = 4
+
+
+def fill_smoothly(values: np.ndarray, known_s: np.ndarray, all_s: np.ndarray) -> np.ndarray:
+    """fill_between for a (K, C) track whose slope matters (the plate: bar speed): between samples
+    inside a run of CUBIC_MIN_SAMPLES or more seen in a row (every column finite), a cubic spline
+    through that run's samples; elsewhere fill_between's line, its NaN and its held ends."""
+    out = fill_between(values, known_s, all_s)
+    known_s, all_s = np.asarray(known_s, np.float64), np.asarray(all_s, np.float64)
+    values = np.asarray(values)
+    if values.ndim != 2 or len(known_s) < CUBIC_MIN_SAMPLES:
+        return out
+    seen = np.flatnonzero(np.isfinite(values).all(axis=1))
+    for run in np.split(seen, np.flatnonzero(np.diff(seen) > 1) + 1):
+        if len(run) < CUBIC_MIN_SAMPLES:
+            continue
+        t = known_s[run]
+        inside = (all_s >= t[0]) & (all_s <= t[-1])
+        out[inside] = CubicSpline(t, values[run].astype(np.float64), axis=0)(all_s[inside])
+    return out

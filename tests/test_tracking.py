@@ -182,6 +182,20 @@ def test_framing_scales_the_frame_so_the_lifter_is_the_size_the_model_reads_best
     assert frame_lifter(Lifter(np.full_like(kp, np.nan), 0.0, False), (1080, 1920), PoseSettings()) is None
 
 
+def test_the_scout_never_looks_at_more_frames_than_the_pass_reads():
+    from dataclasses import replace
+
+    from squat.settings import PoseSettings
+    from squat.track.framing import scout_frame_count
+
+    settings = PoseSettings()  # 24 frames, the network at 15 Hz
+    assert scout_frame_count(13.0, settings) == 24  # a set: its 24 frames spread over it
+    assert scout_frame_count(0.4, settings) == 6  # part of a rep: the 6 frames its pass reads
+    assert scout_frame_count(1 / 30, settings) == 1  # a still
+    assert scout_frame_count(float("nan"), settings) == 24  # no duration in the header: as before
+    assert scout_frame_count(0.4, replace(settings, network_hz=0)) == 24  # every frame read: as before
+
+
 def squatting_person(cx: float, feet_y: float, height: float, t: float, period: float = 3.0) -> np.ndarray:
     """standing_person whose hips, shoulders and head drop by up to 0.3 × height in a squat cycle."""
     kp = standing_person(cx, feet_y, height)
@@ -246,6 +260,8 @@ def test_of_two_equal_people_the_one_near_the_middle_of_the_frame_is_the_lifter(
 def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkeypatch):
     """Where the decoder gives up before the frames the file's packets promise (here: any refused
     packet ends the clip), the scout looks at the frames there are instead of asking for the rest."""
+    from dataclasses import replace
+
     from awkward_clips import CLIPS, source_frames, write
 
     from squat.io import video
@@ -260,5 +276,7 @@ def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkey
         decoded = sum(1 for _ in reader)
     assert decoded < video.count_frames(clip)  # the index promises more than the decoder gives
     settings = Settings()
-    scouted = scout_clip(clip, video.probe(clip), load_estimator(settings.pose), settings.tracking)
+    # The network reading every frame, the scout asks for all 21 the packets promise.
+    pose = replace(settings.pose, network_hz=0)
+    scouted = scout_clip(clip, video.probe(clip), load_estimator(pose), settings.tracking)
     assert scouted.box is not None and len(scouted.images) == decoded  # every frame there is, no error

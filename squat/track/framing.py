@@ -9,6 +9,7 @@ views) at the scale that makes the lifter person_height_px tall.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +87,19 @@ class Scouted:
     image_scale: float = 1.0
 
 
+def scout_frame_count(duration_s: float, settings: PoseSettings) -> int:
+    """How many frames the scout looks at: scout_frames, but never more than the pass will read
+    (a clip of a second or less at network_hz: its first look would cost more than the pass)."""
+    if settings.network_hz <= 0 or not np.isfinite(duration_s) or duration_s <= 0:
+        return settings.scout_frames
+    return int(min(settings.scout_frames, max(1, math.ceil(duration_s * settings.network_hz - 1e-6))))
+
+
 def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings
                ) -> Scouted:
     """Look at a few frames at a couple of scales, find the lifter, and frame them for the full pass."""
     settings = estimator.settings
-    wanted = sample_indices(info.frame_count, settings.scout_frames)
+    wanted = sample_indices(info.frame_count, scout_frame_count(info.duration_s, settings))
     # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
     # frames decoded (an edit list cuts some): those past the end are skipped, as before.
     wanted = wanted[wanted < count_frames(video)]

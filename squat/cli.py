@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--plate-cm", type=float, default=None, metavar="CM",
                    help="diameter of the plate facing the camera (default 45: every bumper and competition plate); "
                         "the metres of the bar speed and the bar's distance from the midfoot come from it")
+    a.add_argument("--network-hz", type=float, default=None, metavar="HZ",
+                   help="frames a second the network reads (default 15; the frames between are filled from "
+                        "their neighbours); 0: every frame, twice the network's time on a 30 fps clip")
     a.add_argument("--heatmaps", action="store_true", help="also save heatmaps blended over the deepest frame")
     a.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_NETWORK_HZ = 240  # a phone's fastest slow motion; 0 reads every frame whatever the rate
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from squat.pipeline import run
     from squat.settings import PLATE_CM_RANGE, Settings
@@ -115,6 +121,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         pose = replace(pose, model=args.model, fallback_model=None)
     if args.long_side:  # an explicit size means: the whole frame at that size
         pose = replace(pose, long_side=args.long_side, framing="full")
+    if args.network_hz is not None:
+        if not 0 <= args.network_hz <= MAX_NETWORK_HZ:
+            raise SquatError(f"--network-hz {args.network_hz:g} is not a reading rate: give 0 (every frame) "
+                             f"or up to {MAX_NETWORK_HZ} frames a second")
+        pose = replace(pose, network_hz=args.network_hz)
     settings = replace(settings, pose=pose, kinematics=replace(settings.kinematics, side=args.side))
     if args.plate_cm is not None:
         low, high = PLATE_CM_RANGE

@@ -34,7 +34,7 @@ def container_frame_times(path: Path) -> np.ndarray:
 # so its kept network pass is the only one there (test_another_side_re_measures_... reads it back).
 # The longest (sports2d_crouch) starts second, beside the others.
 CLIPS = {"pose2sim_cam01.mp4": ("--heatmaps",), "sports2d_crouch.mp4": (), "pose2sim_cam02_vp9.webm": (),
-         "phone_rotated.mp4": (), "vfr.mp4": ()}
+         "phone_rotated.mp4": (), "vfr.mp4": ("--network-hz", "0")}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,9 @@ def test_deep_crouch_is_detected_in_the_sports2d_clip(analysed):
 
 
 def test_time_s_follows_the_container_on_a_variable_frame_rate_clip(analysed):
-    frames = pd.read_csv(analysed("vfr.mp4") / "frames.csv")
+    out = analysed("vfr.mp4", "--network-hz", "0")  # every frame read by the network
+    assert json.loads((out / "summary.json").read_text())["settings"]["pose"]["network_hz"] == 0
+    frames = pd.read_csv(out / "frames.csv")
     truth = pd.read_csv(DATA / "vfr_times.csv")
     times = truth.iloc[:, -1].to_numpy()
     np.testing.assert_allclose(frames["time_s"], times - times[0], atol=1e-3)
@@ -202,6 +204,13 @@ def test_existing_results_are_never_overwritten(tmp_path):
     result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(out), "--quiet")
     assert result.returncode == 2 and "already exists" in result.stderr
     assert (out / "notes.txt").read_text() == "my notes"
+
+
+def test_a_network_rate_that_is_no_rate_is_refused_before_any_work(tmp_path):
+    result = run_cli("analyze", str(DATA / "pose2sim_cam01.mp4"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--network-hz", "-15")
+    assert result.returncode == 2 and result.stderr.startswith("error: --network-hz -15 is not a reading rate")
+    assert "Traceback" not in result.stderr and not (tmp_path / "r").exists()
 
 
 def test_a_plate_size_that_is_no_plate_is_refused_before_any_work(tmp_path):

@@ -28,7 +28,7 @@ from squat.draw.overlay import (
 )
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
-from squat.io.video import Frame, VideoInfo, VideoWriter, iter_frames, probe, read_frames
+from squat.io.video import Frame, VideoInfo, VideoWriter, iter_frames, probe, read_frames, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
@@ -331,30 +331,47 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms, the
     bar's speed beside the plate and each rep's MCV as it ends."""
     info = analysis.video
-    strip = ChartStrip(analysis.frames, strip_size((info.width, chart_size(info.width, info.height)[1])))
-    band_height = stacked_height(strip.size, info.width)
+    # Drawn at the video's own size (at most ANNOTATED_LONG_SIDE): the decoder shrinks each frame
+    # in its colour conversion and the positions are scaled to it, rather than drawing a 1080p
+    # frame and shrinking it for the encoder (speed log §20).
+    long_side = ANNOTATED_LONG_SIDE if max(info.width, info.height) > ANNOTATED_LONG_SIDE else None
+    width, height = scaled_size(info.width, info.height, long_side)
+    to_video = np.array([width / info.width, height / info.height])
+    strip = ChartStrip(analysis.frames, strip_size((width, chart_size(width, height)[1])))
+    band_height = stacked_height(strip.size, width)
     table = analysis.frames  # a row at a time: a 10-minute clip's rows as dicts would be ~60 MB
-    plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64)
+    keypoints = analysis.keypoints * np.array([*to_video, 1.0], np.float32)
+    plate_xy = analysis.frames.reindex(columns=list(PLATE_COLUMNS[:2])).to_numpy(np.float64) * to_video
     rep = analysis.frames["rep"].to_numpy()
     rep_top = rep_top_texts(analysis.reps, analysis.frames["time_s"].to_numpy())  # once: a frame reads its line
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
-    height = info.height + band_height
-    shrink = min(1.0, ANNOTATED_LONG_SIDE / max(info.width, info.height))
-    with VideoWriter(path, info.width, height, info.fps, long_side=round(max(info.width, height) * shrink)) as writer, \
-            iter_frames(video) as reader:
+    with VideoWriter(path, width, height + band_height, info.fps) as writer, iter_frames(video, long_side) as reader:
         for frame in reader:
             f = frame.index
             if f >= len(table):
                 break
-            row = table.iloc[f].to_dict()
+            row = in_video_pixels(table.iloc[f].to_dict(), *to_video)
             with stage("render"):
-                image = annotate_frame(frame.image, analysis.keypoints[f], analysis.side, row,
+                image = annotate_frame(frame.image, keypoints[f], analysis.side, row,
                                        bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
                                        labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
                 image = stack_chart(image, strip.at(row["time_s"]))
             writer.write(image, row["time_s"])
             if progress:
                 progress("render", f + 1, len(table))
+
+
+# The per-frame table's positions the overlay draws (frame pixels), scaled with the frame.
+X_COLUMNS, Y_COLUMNS = ("bar_x", "midfoot_x", "plate_x", "plate_radius"), ("bar_y", "plate_y")
+
+
+def in_video_pixels(row: dict, sx: float, sy: float) -> dict:
+    """A frame's row with its positions in the pixels of a frame scaled by sx, sy (1, 1: as it is)."""
+    if sx == sy == 1:
+        return row
+    scaled = {k: row[k] * sx for k in X_COLUMNS if k in row}
+    scaled |= {k: row[k] * sy for k in Y_COLUMNS if k in row}
+    return row | scaled
 
 
 def write_heatmaps(analysis: Analysis, video: str | Path, out: Path, estimator: PoseEstimator,

@@ -1,6 +1,6 @@
 """Measure a set of clips again in seconds: the network pass is kept, the rest is re-run.
 
-    python tools/retune.py SET_DIR RUNS_DIR [--cache CACHE_DIR]
+    python tools/retune.py SET_DIR RUNS_DIR [--cache CACHE_DIR] [--network-hz HZ]
 
 For every clip folder in SET_DIR (clip.mp4 with truth.json or label.json) the network pass
 (`pipeline.detect_poses`) is computed once and kept in CACHE_DIR as NAME.npz (squat.passes;
@@ -10,6 +10,10 @@ summary.json are written to RUNS_DIR/NAME (no annotated video). `python -m squat
 SET_DIR --runs RUNS_DIR` then scores them. This is how settings after the network are tuned: a
 change to tracking, kinematics or reps costs seconds, not the network's minutes. Caches are
 only valid for the same network settings (model, framing, scales).
+
+--network-hz HZ measures a kept pass as the network at a lower rate would have read it: the
+network reads each frame on its own, so that pass is exactly the kept one's detections (and plate
+circles) on the frames RateGate(HZ) reads (docs/accuracy-log.md §26: 15 Hz from 30 Hz passes).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -28,6 +34,7 @@ from squat.errors import SquatError  # noqa: E402
 from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
 from squat.settings import Settings  # noqa: E402
+from squat.track.rate import RateGate  # noqa: E402
 
 
 def track_of(clip: Path, cache: Path, settings: Settings):
@@ -39,6 +46,20 @@ def track_of(clip: Path, cache: Path, settings: Settings):
     passes.save(track, cache / f"{clip.name}.npz")
     print(f"  network pass {clip.name}: {time.time() - start:.0f} s", file=sys.stderr)
     return track
+
+
+def at_rate(track, network_hz: float):
+    """The kept pass as the network at network_hz would have read it (a subset of its frames)."""
+    due = RateGate(network_hz)
+    wanted = [i for i, t in enumerate(track.time_s) if due(t)]
+    read = range(len(track.time_s)) if track.network_frames is None else track.network_frames.tolist()
+    position = {frame: k for k, frame in enumerate(read)}
+    if any(f not in position for f in wanted):
+        raise SystemExit(f"the kept pass did not read every frame {network_hz:g} Hz needs: keep a faster one")
+    keep = [position[f] for f in wanted]
+    return replace(track, detections=tuple(track.detections[k] for k in keep),
+                   circles=None if track.circles is None else tuple(track.circles[k] for k in keep),
+                   network_frames=None if len(wanted) == len(track.time_s) else np.asarray(wanted, np.int64))
 
 
 def with_overrides(settings: Settings, overrides: list[str]) -> Settings:
@@ -57,16 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs_dir", type=Path)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--only", default="", help="comma list of clip names")
+    ap.add_argument("--network-hz", type=float, default=None,
+                    help="measure the kept passes as the network at this lower rate would have read them")
     ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.FIELD=VALUE",
                     help="a setting changed for this run, e.g. pose.min_long_side=160 (give pose changes their own --cache)")
     a = ap.parse_args(argv)
     settings = with_overrides(Settings(), a.overrides)
+    if a.network_hz is not None:
+        settings = replace(settings, pose=replace(settings.pose, network_hz=a.network_hz))
     cache = a.cache or a.runs_dir / ".tracks"
     only = {n for n in a.only.split(",") if n}
     for clip in clip_folders(a.set_dir):
         if only and clip.name not in only:
             continue
         track = track_of(clip, cache, settings)
+        if a.network_hz:
+            track = at_rate(track, a.network_hz)
         try:
             write_outputs(measure(track, settings), clip / "clip.mp4", a.runs_dir / clip.name, annotated=False)
         except SquatError as exc:

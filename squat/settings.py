@@ -43,9 +43,9 @@ class PoseSettings:
     scale_factors: tuple[float, ...] = (1.0,)
     # The network reads at most this many frames a second; the frames between are filled from
     # their neighbours (squat.track.rate): a 30 or 60 fps clip costs what it would at 15. At 15 Hz
-    # against 30 the angles moved by at most 0.3° on the rendered sets, the bar's MCV by at most
-    # 0.005 m/s (the plate filled along a cubic), and a 1080p render was analysed 1.7x as fast
-    # (docs/accuracy-log.md §26). 0: every frame.
+    # against 30 the rendered sets' mean angle errors moved by at most 0.3° (one clip's knee at
+    # depth 1.8°), the worst MCV error stayed 0.013 m/s (the plate filled along a cubic), and a
+    # 1080p render was analysed 1.4-1.7x as fast (docs/accuracy-log.md §26). 0: every frame.
     network_hz: float = 15.0
     # Frames through the network at once: a batch of 4 uses the cores better than one at a time
     # (bench/bench_network.py); the maps are the same.

@@ -334,8 +334,7 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     # Drawn at the video's own size (at most ANNOTATED_LONG_SIDE): the decoder shrinks each frame
     # in its colour conversion and the positions are scaled to it, rather than drawing a 1080p
     # frame and shrinking it for the encoder (speed log §20).
-    long_side = ANNOTATED_LONG_SIDE if max(info.width, info.height) > ANNOTATED_LONG_SIDE else None
-    width, height = scaled_size(info.width, info.height, long_side)
+    width, height = scaled_size(info.width, info.height, ANNOTATED_LONG_SIDE)  # a smaller clip as it is
     to_video = np.array([width / info.width, height / info.height])
     strip = ChartStrip(analysis.frames, strip_size((width, chart_size(width, height)[1])))
     band_height = stacked_height(strip.size, width)
@@ -345,7 +344,8 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     rep = analysis.frames["rep"].to_numpy()
     rep_top = rep_top_texts(analysis.reps, analysis.frames["time_s"].to_numpy())  # once: a frame reads its line
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
-    with VideoWriter(path, width, height + band_height, info.fps) as writer, iter_frames(video, long_side) as reader:
+    with VideoWriter(path, width, height + band_height, info.fps) as writer, \
+            iter_frames(video, ANNOTATED_LONG_SIDE) as reader:
         for frame in reader:
             f = frame.index
             if f >= len(table):

@@ -92,7 +92,8 @@ def scout_frame_count(duration_s: float, settings: PoseSettings) -> int:
     (a clip of a second or less at network_hz: its first look would cost more than the pass)."""
     if settings.network_hz <= 0 or not np.isfinite(duration_s) or duration_s <= 0:
         return settings.scout_frames
-    return int(min(settings.scout_frames, max(1, math.ceil(duration_s * settings.network_hz - 1e-6))))
+    reads = math.ceil(duration_s * settings.network_hz - 1e-6)  # 0.4 s × 15 is 6.000000000000001: 6 reads
+    return int(min(settings.scout_frames, max(1, reads)))
 
 
 def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tracking: TrackingSettings

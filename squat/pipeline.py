@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,6 +29,7 @@ from squat.draw.overlay import (
 )
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
+from squat.io.ahead import WriteBehind, read_ahead
 from squat.io.video import Frame, VideoInfo, VideoWriter, iter_frames, probe, read_frames, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
@@ -145,8 +147,9 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
             circles.extend(np.zeros((0, 4), np.float32) for _ in batch)  # searched in the scout: none
 
     batch: list[Frame] = []
-    with iter_frames(video) as reader:
-        for frame in reader:
+    # The next frames decoded while the network runs; closing() stops that thread before the reader closes.
+    with iter_frames(video) as reader, closing(read_ahead(reader)) as frames:
+        for frame in frames:
             times.append(frame.time_s)
             if due(frame.time_s):
                 read.append(frame.index)
@@ -345,8 +348,10 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     rep_top = rep_top_texts(analysis.reps, analysis.frames["time_s"].to_numpy())  # once: a frame reads its line
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
     with VideoWriter(path, width, height + band_height, info.fps) as writer, \
-            iter_frames(video, ANNOTATED_LONG_SIDE) as reader:
-        for frame in reader:
+            iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(reader)) as frames, \
+            WriteBehind(lambda item: writer.write(*item)) as encoder:
+        # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
+        for frame in frames:
             f = frame.index
             if f >= len(table):
                 break
@@ -356,7 +361,7 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
                                        bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
                                        labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
                 image = stack_chart(image, strip.at(row["time_s"]))
-            writer.write(image, row["time_s"])
+            encoder.put((image, row["time_s"]))
             if progress:
                 progress("render", f + 1, len(table))
 

@@ -266,6 +266,13 @@ def scaled_size(width: int, height: int, long_side: int | None) -> tuple[int, in
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+# x264's veryfast with its cheapest motion search and a shorter look-ahead, one step lower on the
+# quality scale: the annotated video's encoding 15-20 % faster than veryfast at CRF 23, the picture
+# within 0.4 dB PSNR and the file ~10 % larger (speed log §21).
+FAST_MOTION_SEARCH = "me=dia:subme=1:rc-lookahead=5"
+ANNOTATED_CRF = 22
+
+
 class VideoWriter:
     """H.264 (libx264, yuv420p) writer that keeps the caller's frame times.
 
@@ -278,7 +285,8 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps_hint: float,
-                 crf: int = 23, preset: str = "veryfast", long_side: int | None = None) -> None:
+                 crf: int = ANNOTATED_CRF, preset: str = "veryfast", long_side: int | None = None,
+                 x264_params: str = FAST_MOTION_SEARCH) -> None:
         """long_side: frames whose longer side exceeds this are scaled down (aspect kept) as they
         are converted for the encoder, at no extra pass over the pixels."""
         if width < 1 or height < 1 or fps_hint <= 0:
@@ -295,7 +303,7 @@ class VideoWriter:
         )
         rate = Fraction(fps_hint).limit_denominator(1001)
         stream = self._container.add_stream(
-            "libx264", rate=rate, options={"crf": str(crf), "preset": preset}
+            "libx264", rate=rate, options={"crf": str(crf), "preset": preset, "x264-params": x264_params}
         )
         stream.width, stream.height = self._scaled or (width + self._pad[1], height + self._pad[0])
         stream.pix_fmt = "yuv420p"

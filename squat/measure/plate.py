@@ -42,25 +42,39 @@ def search_scale(lifter_height_px: float, settings: PlateSettings = PlateSetting
     return min(1.0, settings.search_height_px / lifter_height_px)
 
 
-def colour_gradient(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pixel, the Sobel gradient (gx, gy, magnitude) of the Lab channel that changes most."""
-    planes = np.moveaxis(lab.astype(np.float32), -1, 0)
-    gx = np.stack([cv2.Sobel(p, cv2.CV_32F, 1, 0) for p in planes])
-    gy = np.stack([cv2.Sobel(p, cv2.CV_32F, 0, 1) for p in planes])
+def colour_gradient(lab: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At integer pixels x, y (same shapes), the Sobel gradient (gx, gy, magnitude) of the Lab
+    channel that changes most there: cv2.Sobel's 3×3 kernel and border (reflect-101), worked out
+    only where rims are sampled (over the whole region searched it was a third of the plate
+    search's time). Lab holds whole numbers, so the float32 sums are exactly cv2.Sobel's."""
+    h, w = lab.shape[:2]
+    cols, rows = [_reflect101(x + d, w) for d in (-1, 0, 1)], [_reflect101(y + d, h) for d in (-1, 0, 1)]
+
+    def at(i: int, j: int) -> np.ndarray:  # (..., 3): the neighbour i rows and j columns from the centre
+        return lab[rows[i], cols[j]].astype(np.float32)
+
+    gx = (at(0, 2) - at(0, 0)) + 2 * (at(1, 2) - at(1, 0)) + (at(2, 2) - at(2, 0))
+    gy = (at(2, 0) - at(0, 0)) + 2 * (at(2, 1) - at(0, 1)) + (at(2, 2) - at(0, 2))
     mag = np.hypot(gx, gy)
-    strongest = mag.argmax(axis=0)[None]
-    return (np.take_along_axis(gx, strongest, 0)[0], np.take_along_axis(gy, strongest, 0)[0],
-            np.take_along_axis(mag, strongest, 0)[0])
+    strongest = mag.argmax(axis=-1)[..., None]
+    return tuple(np.take_along_axis(g, strongest, -1)[..., 0] for g in (gx, gy, mag))
 
 
-def rim_support(gradient: tuple[np.ndarray, np.ndarray, np.ndarray], circles: np.ndarray) -> np.ndarray:
+def _reflect101(i: np.ndarray, n: int) -> np.ndarray:
+    """Indices past either edge reflected without repeating the edge (OpenCV's default border)."""
+    if n == 1:
+        return np.zeros_like(i)
+    i = np.abs(i)
+    return np.where(i > n - 1, 2 * (n - 1) - i, i)
+
+
+def rim_support(lab: np.ndarray, circles: np.ndarray) -> np.ndarray:
     """(N,) share of each circle's rim (x, y, r rows) that is a colour edge running along the rim."""
-    gx, gy, mag = gradient
-    h, w = mag.shape
+    h, w = lab.shape[:2]
     x = np.clip(np.rint(circles[:, :1] + circles[:, 2:3] * _COS), 0, w - 1).astype(int)
     y = np.clip(np.rint(circles[:, 1:2] + circles[:, 2:3] * _SIN), 0, h - 1).astype(int)
-    m = mag[y, x]
-    radial = np.abs(gx[y, x] * _COS + gy[y, x] * _SIN) / np.maximum(m, 1e-6)
+    gx, gy, m = colour_gradient(lab, x, y)
+    radial = np.abs(gx * _COS + gy * _SIN) / np.maximum(m, 1e-6)
     return ((m > RIM_EDGE) & (radial > RIM_RADIAL)).mean(axis=1)
 
 
@@ -115,7 +129,7 @@ def find_circles(image: np.ndarray, scale: float, lifter_height_px: float,
     if not found:
         return np.zeros((0, 4), np.float32)
     circles = np.concatenate(found).astype(np.float64)
-    support = rim_support(colour_gradient(lab), circles)
+    support = rim_support(lab, circles)
     keep = support >= settings.min_rim_support
     full = (circles[keep, :3] + [0.5, 0.5, 0.0]) / scale - [0.5, 0.5, 0.0]  # in the region's full-size pixels
     if settings.refine:

@@ -65,6 +65,10 @@ Progress = Callable[[str, int, int], None]
 # The annotated video's frame (without the chart band) is at most this many pixels on its long
 # side: it is watched on a phone, and a 1080p one cost 20 ms a frame to encode (2.2x this).
 ANNOTATED_LONG_SIDE = 1280
+# ... and has at most this many frames a second: a 60 fps clip's every other frame, with its time
+# (drawing and encoding each frame cost as much as the network's share of it; the page's frame
+# slider still shows every frame of the clip, drawn from the numbers).
+ANNOTATED_MAX_FPS = 30.0
 
 # Below this share of frames with the lifter found, the numbers are flagged as unreliable.
 MIN_DETECTED_SHARE = 0.5
@@ -332,7 +336,8 @@ def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, he
 def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
     """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
     frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms, the
-    bar's speed beside the plate and each rep's MCV as it ends."""
+    bar's speed beside the plate and each rep's MCV as it ends. The clip's frames with their times, at
+    most ANNOTATED_MAX_FPS a second."""
     info = analysis.video
     # Drawn at the video's own size (at most ANNOTATED_LONG_SIDE): the decoder shrinks each frame
     # in its colour conversion and the positions are scaled to it, rather than drawing a 1080p
@@ -347,7 +352,18 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     rep = analysis.frames["rep"].to_numpy()
     rep_top = rep_top_texts(analysis.reps, analysis.frames["time_s"].to_numpy())  # once: a frame reads its line
     bar_trunk = analysis.kinematics.body.trunk_line == "bar"
-    with VideoWriter(path, width, height + band_height, info.fps) as writer, \
+    due = RateGate(ANNOTATED_MAX_FPS)
+
+    def drawn(frame: Frame, f: int) -> tuple[np.ndarray, float]:
+        row = in_video_pixels(table.iloc[f].to_dict(), *to_video)
+        with stage("render"):
+            image = annotate_frame(frame.image, keypoints[f], analysis.side, row,
+                                   bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
+                                   labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
+            image = stack_chart(image, strip.at(row["time_s"]))
+        return image, row["time_s"]
+
+    with VideoWriter(path, width, height + band_height, min(info.fps, ANNOTATED_MAX_FPS)) as writer, \
             iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(reader)) as frames, \
             WriteBehind(lambda item: writer.write(*item)) as encoder:
         # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
@@ -355,13 +371,8 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             f = frame.index
             if f >= len(table):
                 break
-            row = in_video_pixels(table.iloc[f].to_dict(), *to_video)
-            with stage("render"):
-                image = annotate_frame(frame.image, keypoints[f], analysis.side, row,
-                                       bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
-                                       labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
-                image = stack_chart(image, strip.at(row["time_s"]))
-            encoder.put((image, row["time_s"]))
+            if due(frame.time_s):  # at most ANNOTATED_MAX_FPS frames a second
+                encoder.put(drawn(frame, f))
             if progress:
                 progress("render", f + 1, len(table))
 

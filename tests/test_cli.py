@@ -78,15 +78,24 @@ def test_upright_clip_gives_every_output(analysed):
     assert len(summary["model"]["weights_sha256"]) == 64
 
 
-def test_annotated_video_is_h264_with_the_same_frames_and_times(analysed):
+def test_annotated_video_is_h264_with_the_clips_frames_and_times_at_most_30_a_second(analysed):
     out = analysed("pose2sim_cam01.mp4", "--heatmaps")
     with av.open(str(out / "annotated.mp4")) as c:
         stream = c.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert stream.width == 540
         assert 960 + 0.15 * 960 <= stream.height <= 960 + 0.4 * 960  # the frame, with the chart band above
+    # a 60 fps clip: every other frame, each at its own time (the frames table keeps every frame)
+    clip_times = container_frame_times(DATA / "pose2sim_cam01.mp4")
+    assert 1 / np.median(np.diff(clip_times)) > 55
+    np.testing.assert_allclose(container_frame_times(out / "annotated.mp4"), clip_times[::2], atol=1e-3)
+    assert len(pd.read_csv(out / "frames.csv")) == len(clip_times)
+
+
+def test_a_30_fps_clip_keeps_every_frame_in_the_annotated_video(analysed):
+    out = analysed("sports2d_crouch.mp4")
     np.testing.assert_allclose(container_frame_times(out / "annotated.mp4"),
-                               container_frame_times(DATA / "pose2sim_cam01.mp4"), atol=1e-3)
+                               container_frame_times(DATA / "sports2d_crouch.mp4"), atol=1e-3)
 
 
 def test_lifter_is_found_and_the_bystander_never_takes_over(analysed):

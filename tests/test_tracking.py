@@ -196,6 +196,25 @@ def test_the_scout_never_looks_at_more_frames_than_the_pass_reads():
     assert scout_frame_count(0.4, replace(settings, network_hz=0)) == 24  # every frame read: as before
 
 
+def test_the_scout_sees_the_lifter_squat_on_a_long_set_whose_looks_are_far_apart():
+    """24 looks over a 30 s set are 1.3 s apart, further than a track may go unseen in the pass:
+    linked look to look, the squatter's hips dip; tracked as the pass tracks, nobody squats."""
+    from squat.track.framing import sample_indices, scout_tracking
+    from squat.track.lifter import find_lifter
+
+    time_s = sample_indices(900, 24) / 30  # a 30 s set at 30 fps
+    frames = [Detections(squatting_person(960, 900, 500, t, period=2.6)[None], np.array([0.8], np.float32))
+              for t in time_s]
+    pass_tracking = TrackingSettings()
+    assert np.diff(time_s).min() > pass_tracking.max_track_gap_s
+    assert not find_lifter(frames, time_s, WIDTH, HEIGHT, pass_tracking).squats
+    scout = scout_tracking(list(time_s), pass_tracking)
+    lifter = find_lifter(frames, time_s, WIDTH, HEIGHT, scout)
+    assert lifter.squats and np.isfinite(lifter.keypoints[:, J["neck"], 0]).all()
+    short = sample_indices(390, 24) / 30  # a 13 s set: its looks 0.55 s apart, tracked as before
+    assert scout_tracking(list(short), pass_tracking) == pass_tracking
+
+
 def squatting_person(cx: float, feet_y: float, height: float, t: float, period: float = 3.0) -> np.ndarray:
     """standing_person whose hips, shoulders and head drop by up to 0.3 × height in a squat cycle."""
     kp = standing_person(cx, feet_y, height)

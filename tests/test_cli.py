@@ -1,6 +1,7 @@
 """The CLI end to end on real clips, with the shipped weights: what a lifter gets from `python -m squat analyze`."""
 import json
 import os
+import platform
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -265,3 +266,12 @@ def test_a_clip_with_nobody_in_it_says_so(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no person found")
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["empty_room.mp4"]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_the_cli_keeps_every_thread_in_one_malloc_arena():
+    """Frames decoded in one thread and freed in another grew peak memory with clip length in an
+    arena per thread (speed log §23); the setting must be accepted by this C library."""
+    from squat.cli import one_malloc_arena
+
+    assert one_malloc_arena() is True

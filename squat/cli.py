@@ -39,9 +39,9 @@ def one_malloc_arena() -> bool:
     """Every thread allocates from glibc's one main arena (False where the C library is not glibc).
 
     Frames are decoded in one thread and freed in another (squat.io.ahead); with an arena per
-    thread, peak memory grew with clip length: 726 → 831 MB from 30 s to 60 s of a 1080p 60 fps
-    clip, 725 MB for the 60 s in one arena at the same speed (speed log §23). A fixed mmap threshold
-    also kept it flat but made the analysis 1.7× slower (every large buffer mapped afresh)."""
+    thread, peak memory grew by ~136 MB a minute of a 1080p 60 fps clip, in one arena by ~50 at the
+    same speed (speed log §23). A fixed mmap threshold also kept it down but made the analysis 1.7×
+    slower (every large buffer mapped afresh)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(M_ARENA_MAX, 1))

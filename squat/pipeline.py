@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -48,12 +51,12 @@ from squat.measure.plate import (
 from squat.measure.reps import bottoms_at_the_bar, segment_reps
 from squat.passes import PoseTrack, pass_key
 from squat.pose.detections import Detections
-from squat.pose.estimator import PoseEstimator, load_estimator
+from squat.pose.estimator import Letterbox, PoseEstimator, Prepared, load_estimator
 from squat.pose.weights import load_registry, sha256_of
 from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, PlateSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
-from squat.timing import stage
+from squat.timing import in_context, stage
 from squat.track.framing import Scouted, scout_clip
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between, fill_smoothly
@@ -137,34 +140,44 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
     circles: list[np.ndarray] = []
     times: list[float] = []
     read: list[int] = []  # the frames the network read
-    due = RateGate(settings.pose.network_hz)
 
-    def look(batch: list[Frame]) -> None:
-        found = estimator.detect([f.image for f in batch], box)
-        detections.extend(found)
+    def find_people(batch: list[Frame], heatmaps: np.ndarray, pafs: np.ndarray, fitted: Letterbox
+                    ) -> tuple[list[Detections], list[np.ndarray]]:
+        found = estimator.people(heatmaps, pafs, fitted)
         if plate_in_clip:
             with stage("plate"):
-                for frame, people in zip(batch, found):
-                    region = search_region(people.keypoints, lifter_height, frame.image.shape[:2], settings.plate)
-                    circles.append(find_circles(frame.image, plate_scale, lifter_height, settings.plate, region))
-        elif look_for_plate:
-            circles.extend(np.zeros((0, 4), np.float32) for _ in batch)  # searched in the scout: none
+                return found, [find_circles(frame.image, plate_scale, lifter_height, settings.plate,
+                                            search_region(people.keypoints, lifter_height, frame.image.shape[:2],
+                                                          settings.plate))
+                               for frame, people in zip(batch, found)]
+        # Nothing plate-like in the scout's frames: none searched (an empty list where a plate is looked for).
+        return found, [np.zeros((0, 4), np.float32) for _ in batch] if look_for_plate else []
 
-    batch: list[Frame] = []
-    # The next frames decoded while the network runs; closing() stops that thread before the reader closes.
-    with iter_frames(video) as reader, closing(read_ahead(reader)) as frames:
-        for frame in frames:
-            times.append(frame.time_s)
-            if due(frame.time_s):
-                read.append(frame.index)
-                batch.append(frame)
-            if len(batch) == settings.pose.batch_frames:
-                look(batch)
-                batch = []
+    # Three steps at once, each a batch apart (speed log §25): a thread decodes the frames and
+    # prepares the network's input, this one runs the network, another finds the people in its
+    # maps and the plate. closing() stops the reading thread before the reader closes.
+    with iter_frames(video) as reader, closing(read_ahead(
+            _batches(reader, RateGate(settings.pose.network_hz), settings.pose.batch_frames, estimator, box),
+            depth=2)) as batches, ThreadPoolExecutor(1, thread_name_prefix="people") as finder:
+        found: deque[Future] = deque()
+
+        def collect(future: Future) -> None:
+            with stage("decoding"):  # waiting for the finder (its own time runs beside the network)
+                people, plates = future.result()
+            detections.extend(people)
+            circles.extend(plates)
+
+        for chunk in batches:
+            times.extend(chunk.times)
+            if chunk.due:
+                read.extend(f.index for f in chunk.due)
+                found.append(finder.submit(in_context(find_people), chunk.due, *estimator.forward(chunk.prepared)))
+            while len(found) > 1:
+                collect(found.popleft())
             if progress:
                 progress("pose", len(times), info.frame_count)
-        if batch:
-            look(batch)
+        while found:
+            collect(found.popleft())
         reader_warnings = tuple(reader.warnings)
     return PoseTrack(
         video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
@@ -174,6 +187,33 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
         torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    """The frames read since the last batch: every one's time, the ones the network reads, and
+    those prepared for it (None where there are none)."""
+
+    times: list[float]
+    due: list[Frame]
+    prepared: Optional[Prepared]
+
+
+def _batches(frames: Iterable[Frame], due: RateGate, size: int, estimator: PoseEstimator,
+             box: Optional[Letterbox]) -> Iterator[_Batch]:
+    """The clip's frames in batches of `size` frames the network reads, their input prepared; only
+    those frames' images are kept (a 1080p frame is 6 MB)."""
+    times: list[float] = []
+    batch: list[Frame] = []
+    for frame in frames:
+        times.append(frame.time_s)
+        if due(frame.time_s):
+            batch.append(frame)
+        if len(batch) == size:
+            yield _Batch(times, batch, estimator.prepare([f.image for f in batch], box))
+            times, batch = [], []
+    if times:
+        yield _Batch(times, batch, estimator.prepare([f.image for f in batch], box) if batch else None)
 
 
 def plate_in_scout(scouted: Scouted, lifter_height: float, settings: PlateSettings) -> bool:
@@ -363,18 +403,26 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             image = stack_chart(image, strip.at(row["time_s"]))
         return image, row["time_s"]
 
+    def to_draw(reader: Iterable[Frame]) -> Iterator[Frame]:
+        """The frames drawn, at most ANNOTATED_MAX_FPS a second, converted from the decoder's YUV here
+        in the reading thread; the others are never converted (half a 60 fps clip's)."""
+        for frame in reader:
+            if frame.index >= len(table):
+                return
+            if due(frame.time_s):
+                frame.image  # noqa: B018 (converted in this thread, beside the drawing)
+                yield frame
+
     with VideoWriter(path, width, height + band_height, min(info.fps, ANNOTATED_MAX_FPS)) as writer, \
-            iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(reader)) as frames, \
+            iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(to_draw(reader))) as frames, \
             WriteBehind(lambda item: writer.write(*item)) as encoder:
         # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
         for frame in frames:
-            f = frame.index
-            if f >= len(table):
-                break
-            if due(frame.time_s):  # at most ANNOTATED_MAX_FPS frames a second
-                encoder.put(drawn(frame, f))
+            encoder.put(drawn(frame, frame.index))
             if progress:
-                progress("render", f + 1, len(table))
+                progress("render", frame.index + 1, len(table))
+        if progress:
+            progress("render", len(table), len(table))
 
 
 # The per-frame table's positions the overlay draws (frame pixels), scaled with the frame.

@@ -4,39 +4,69 @@ The pipeline marks its stages (`with stage("network"): ...`); outside `timed()` 
 context-variable read. Inside `timed()` each stage's own time is summed: a stage entered inside
 another pauses the outer one, so the totals add up to the wall time, except where the outer
 stage is `whole` (the scout: its network and decoding are counted as scouting).
+
+Work handed to threads beside the caller's (frames decoded ahead, people found in the maps while
+the network reads the next frames) is counted apart, in `beside`, where the thread runs in a
+copy of the caller's context (`in_context`): it overlaps the wall time rather than adding to it.
 """
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, Optional, TypeVar
 
 OTHER = "other"  # time inside timed() but in no stage
 
+R = TypeVar("R")
 
-class _Clock:
-    def __init__(self) -> None:
-        self.totals: dict[str, float] = defaultdict(float)
-        self.stack: list[tuple[str, bool]] = [(OTHER, False)]
+
+class _Stack:
+    """One thread's open stages: the innermost is charged, the ones around it wait."""
+
+    def __init__(self, totals: dict[str, float], base: Optional[str]) -> None:
+        self.totals = totals
+        self.frames: list[tuple[Optional[str], bool]] = [(base, False)]
         self.since = time.perf_counter()
 
-    def _charge(self) -> None:
+    def charge(self) -> None:
         now = time.perf_counter()
-        self.totals[self.stack[-1][0]] += now - self.since
+        name = self.frames[-1][0]
+        if name is not None:
+            self.totals[name] += now - self.since
         self.since = now
 
     def enter(self, name: str, whole: bool) -> bool:
-        if self.stack[-1][1]:  # inside a whole stage: counted there
+        if self.frames[-1][1]:  # inside a whole stage: counted there
             return False
-        self._charge()
-        self.stack.append((name, whole))
+        self.charge()
+        self.frames.append((name, whole))
         return True
 
     def leave(self) -> None:
-        self._charge()
-        self.stack.pop()
+        self.charge()
+        self.frames.pop()
+
+
+class _Clock:
+    def __init__(self, beside: Optional[dict[str, float]]) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.main = _Stack(self.totals, OTHER)
+        self.owner = threading.get_ident()
+        self.beside = beside
+        self.threads = threading.local()
+
+    def stack(self) -> Optional[_Stack]:
+        """This thread's stages: the caller's, a helper thread's (counted in beside), or None."""
+        if threading.get_ident() == self.owner:
+            return self.main
+        if self.beside is None:
+            return None
+        if not hasattr(self.threads, "stack"):
+            self.threads.stack = _Stack(self.beside, None)
+        return self.threads.stack
 
 
 _clock: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar("squat_clock", default=None)
@@ -46,22 +76,31 @@ _clock: contextvars.ContextVar[_Clock | None] = contextvars.ContextVar("squat_cl
 def stage(name: str, whole: bool = False) -> Iterator[None]:
     """Count the time inside as `name` (and, with `whole`, the stages inside it too)."""
     clock = _clock.get()
-    if clock is None or not clock.enter(name, whole):
+    stack = clock.stack() if clock is not None else None
+    if stack is None or not stack.enter(name, whole):
         yield
         return
     try:
         yield
     finally:
-        clock.leave()
+        stack.leave()
 
 
 @contextmanager
-def timed() -> Iterator[dict[str, float]]:
-    """Seconds per stage of whatever runs inside (this thread); the dict fills in as it runs."""
-    clock = _Clock()
+def timed(beside: Optional[dict[str, float]] = None) -> Iterator[dict[str, float]]:
+    """Seconds per stage of whatever runs inside (this thread); the dict fills in as it runs.
+    beside: where the seconds of stages in threads started with in_context are added."""
+    clock = _Clock(beside)
     token = _clock.set(clock)
     try:
         yield clock.totals
     finally:
-        clock._charge()
+        clock.main.charge()
         _clock.reset(token)
+
+
+def in_context(fn: Callable[..., R]) -> Callable[..., R]:
+    """fn, to be run in another thread, in a copy of this thread's context (made now): its stages
+    are counted in timed()'s beside. Make one per thread: a context is entered by one at a time."""
+    context = contextvars.copy_context()
+    return lambda *args, **kwargs: context.run(fn, *args, **kwargs)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from squat.bench.article import find_joint_coords, find_peaks
-from squat.timing import OTHER, stage, timed
+from squat.timing import OTHER, in_context, stage, timed
 
 REPO = Path(__file__).parents[1]
 CLIP = REPO / "tests" / "data" / "synth_side_short" / "clip.mp4"
@@ -31,8 +32,9 @@ def test_bench_runs_the_article_and_ours_on_the_same_frames_and_reports_every_nu
     assert 0 < numbers["overhead_fraction"] < 1 and numbers["peak_rss_mb"] > 100
     assert numbers["cmu_speedup"] == pytest.approx(numbers["cmu_fps"] / numbers["baseline_fps"])
     ours, article = numbers["ms_per_frame"]["ours"], numbers["ms_per_frame"]["article"]
-    assert {"decode", "scout", "preprocess", "network", "decoding", "plate", "measuring", "render",
-            "encode"} <= set(ours)
+    beside = numbers["ms_per_frame_beside"]["ours"]  # decoding, preparing, finding people, encoding in threads
+    assert {"decode", "scout", "network", "decoding", "measuring", "render", "encode"} <= set(ours)
+    assert {"decode", "preprocess", "decoding", "encode"} <= set(beside) and all(v > 0 for v in beside.values())
     assert set(article) == {"decode", "preprocess", "network", "resize", "decoding"}
     assert numbers["decode_agreement_px"] < 2  # the same joints from the same maps
     for line in ("frames/s", "× baseline", "outside the network forward", "peak memory"):
@@ -71,3 +73,19 @@ def test_the_articles_peaks_are_the_strongest_blurred_maximum_of_each_part():
     np.testing.assert_allclose(joints[1], [5, 10])
     assert np.isnan(joints[2:]).all()
     assert len(find_peaks(heat[..., 0])) == 2
+
+
+def test_a_thread_started_in_context_counts_its_stages_beside_the_wall_time():
+    def work(name: str) -> None:
+        with stage(name):
+            time.sleep(0.02)
+
+    beside: dict[str, float] = {"plate": 0.0, "decoding": 0.0}
+    with timed(beside) as seconds:
+        counted = threading.Thread(target=in_context(work), args=("plate",))
+        uncounted = threading.Thread(target=work, args=("decoding",))  # no copy of the context: not timed
+        counted.start(), uncounted.start()
+        with stage("network"):
+            counted.join(), uncounted.join()
+    assert beside["plate"] >= 0.02 and beside["decoding"] == 0
+    assert "plate" not in seconds and seconds["network"] >= 0.02  # the caller's own stages add up to its wall time

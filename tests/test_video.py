@@ -293,6 +293,18 @@ def test_a_late_frame_is_decoded_from_its_keyframe_not_from_the_start(gop_clip):
     assert video.frames_decoded - before <= 12
 
 
+def test_stretches_are_shared_out_in_consecutive_runs_of_about_equal_work(gop_clip):
+    # Two decoders read a clip's stretches at once, a run of them each: every stretch once, in order.
+    index = video._frame_index(gop_clip)
+    stretches = video._stretches(index, np.arange(0, 100, 9))
+    runs = video._share_out(index, stretches, 2)
+    assert len(stretches) > 4 and len(runs) == 2
+    assert [int(i) for run in runs for s in run for i in s] == list(range(0, 100, 9))
+    assert abs(len(runs[0]) - len(runs[1])) <= 2
+    assert video._share_out(index, stretches[:1], 2) == [stretches[:1]]
+    assert len(video._share_out(index, stretches, 1)) == 1
+
+
 def test_indices_outside_the_clip_are_refused_and_none_read_nothing(gop_clip):
     before = video.frames_decoded
     assert read_frames(gop_clip, []) == {}

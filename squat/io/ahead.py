@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
-from squat.timing import stage
+from squat.timing import in_context, stage
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ def read_ahead(items: Iterable[T], depth: int = 8, waiting: str = "decode") -> I
             return
         _put(out, _DONE, stop)
 
-    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread = threading.Thread(target=in_context(produce), name="read-ahead", daemon=True)
     thread.start()
     try:
         while True:
@@ -70,7 +70,7 @@ class WriteBehind(Generic[T]):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
+        self._thread = threading.Thread(target=in_context(self._run), name="write-behind", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:

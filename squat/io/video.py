@@ -12,6 +12,7 @@ for those indices.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -61,7 +62,32 @@ class VideoInfo:
 class Frame:
     index: int  # 0-based position in decode (= presentation) order
     time_s: float  # seconds since the first frame, from pts × time_base; strictly increasing
-    image: np.ndarray  # (height, width, 3) BGR uint8, upright
+    picture: np.ndarray | _Picture  # the image, or the decoded frame it is converted from when asked for
+
+    @property
+    def image(self) -> np.ndarray:
+        """(height, width, 3) BGR uint8, upright. A frame read by iter_frames is converted from the
+        decoder's YUV the first time this is asked for: frames nobody looks at cost no conversion
+        (the network reads 15 of a 60 fps clip's frames a second, speed log §25)."""
+        picture = self.picture
+        return picture if isinstance(picture, np.ndarray) else picture.image()
+
+
+class _Picture:
+    """A decoded frame's upright BGR image, converted once, the first time it is asked for."""
+
+    __slots__ = ("_raw", "_rotation", "_long_side", "_image")
+
+    def __init__(self, raw: av.VideoFrame, rotation: int, long_side: int | None) -> None:
+        self._raw, self._rotation, self._long_side = raw, rotation, long_side
+        self._image: np.ndarray | None = None
+
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            with stage("decode"):
+                self._image = _upright_bgr(self._raw, self._rotation, self._long_side)
+            self._raw = None  # the decoder's buffer is given back
+        return self._image
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -113,7 +139,8 @@ class FrameReader(Iterator[Frame]):
         # Packets the decoder refused (pts), and the times of the frames that stand in for them.
         self._skipped: list[int] = []
         self._stand_ins: list[float] = []
-        self._last: np.ndarray | None = None  # the image of the frame before
+        self._last: _Picture | None = None  # the image of the frame before
+        self._next_picture: tuple[av.VideoFrame, _Picture] | None = None
         self._container, self._stream = _open(self.path)
         try:
             self._frames = _decoded(self._container, self._stream, self._problems, self._skipped)
@@ -144,14 +171,20 @@ class FrameReader(Iterator[Frame]):
             stamp = stand_in if stand_in is not None else _stamp(raw)
             time_s = frame_time_s(stamp, self._origin, self._time_base, self._previous_s, self._step_s)
             if stand_in is not None:  # a refused packet's frame: the one before, repeated
-                image = self._last if self._last is not None else _upright_bgr(raw, self.rotation, self.long_side)
+                picture = self._last if self._last is not None else self._picture(raw)
                 self._stand_ins.append(time_s)
             else:
-                image, self._pending = _upright_bgr(raw, self.rotation, self.long_side), None
-            frame = Frame(self._index, time_s, image)
+                picture, self._pending = self._picture(raw), None
+            frame = Frame(self._index, time_s, picture)
         self._index += 1
-        self._previous_s, self._last = time_s, image
+        self._previous_s, self._last = time_s, picture
         return frame
+
+    def _picture(self, raw: av.VideoFrame) -> _Picture:
+        """raw's image, converted when asked for (the same one for a frame and a stand-in before it)."""
+        if self._next_picture is None or self._next_picture[0] is not raw:
+            self._next_picture = (raw, _Picture(raw, self.rotation, self.long_side))
+        return self._next_picture[1]
 
     def _stand_in_before(self, raw: av.VideoFrame | None) -> int | None:
         """The pts of a refused packet whose frame is due before `raw` (None: the clip's end), if any:
@@ -604,13 +637,46 @@ def _stretches(index: _Index, wanted: np.ndarray) -> list[np.ndarray]:
     return np.split(wanted, np.flatnonzero(seek) + 1)
 
 
+# Threads decoding a clip's stretches at once: each has its own decoder, so the frames and the
+# handling of damage are those of one decoder reading them all (speed log §25).
+SEEKING_THREADS = 2
+
+
 def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int | None) -> dict[int, Frame]:
     """Wanted frames, decoded in stretches from a keyframe each; stops at the first stretch whose
-    frames do not come out as the index says (the caller reads the rest front to back)."""
+    frames do not come out as the index says (the caller reads the rest front to back). The
+    stretches are shared out in turn between SEEKING_THREADS threads, a run of them each."""
+    runs = _share_out(index, _stretches(index, wanted), SEEKING_THREADS)
+    if len(runs) == 1:
+        return _read_stretches(path, index, runs[0], long_side)[0]
+    with ThreadPoolExecutor(len(runs), thread_name_prefix="seek") as pool:
+        results = list(pool.map(lambda run: _read_stretches(path, index, run, long_side), runs))
+    frames: dict[int, Frame] = {}
+    for got, whole in results:
+        frames |= got
+        if not whole:
+            break  # a later run's frames come after the stretch that failed: read in order instead
+    return frames
+
+
+def _share_out(index: _Index, stretches: list[np.ndarray], threads: int) -> list[list[np.ndarray]]:
+    """Consecutive runs of stretches, about the same number of frames to decode in each."""
+    work = np.array([index.decode_at[s].max() - index.key_at[index.start[s].min()] + 1 for s in stretches], float)
+    if threads < 2 or len(stretches) < 2:
+        return [stretches]
+    ends = np.cumsum(work)
+    cut = np.searchsorted(ends, ends[-1] * np.arange(1, threads) / threads)
+    edges = [0, *np.unique(np.clip(cut + 1, 1, len(stretches) - 1)).tolist(), len(stretches)]
+    return [stretches[a:b] for a, b in zip(edges, edges[1:])]
+
+
+def _read_stretches(path: Path, index: _Index, stretches: list[np.ndarray], long_side: int | None
+                    ) -> tuple[dict[int, Frame], bool]:
+    """The stretches' frames with one decoder, up to the first that fails; whether none failed."""
     frames: dict[int, Frame] = {}
     container, stream = _open(path)
     with container:
-        for stretch_wanted in _stretches(index, wanted):
+        for stretch_wanted in stretches:
             start = int(index.start[stretch_wanted].min())  # the keyframe every frame of it needs
             # Demuxers seek by pts (MP4 and Matroska here) or by dts: a backward seek to the keyframe's
             # pts lands on it, or, by dts, maybe on a later one (found wrong, so tried again at its
@@ -620,9 +686,9 @@ def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int 
                 if stretch is not None:
                     break
             if stretch is None:
-                break
+                return frames, False
             frames |= stretch
-    return frames
+    return frames, True
 
 
 def _decode_stretch(container: av.container.InputContainer, stream: av.video.stream.VideoStream,

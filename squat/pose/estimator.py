@@ -129,6 +129,17 @@ def normalise(batch_bgr: np.ndarray, convention: str) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Frames made ready for the network: the box their maps are given on, and per scale factor
+    its box and the letterboxed, normalised batch (mirrored copies appended when flipping)."""
+
+    box: Letterbox
+    boxes: tuple[Letterbox, ...]
+    inputs: tuple[torch.Tensor, ...]
+    count: int  # frames (without their mirrored copies)
+
+
 class PoseEstimator:
     """One loaded network with its preprocessing; call `detect` on upright BGR frames."""
 
@@ -139,46 +150,58 @@ class PoseEstimator:
     def description(self) -> str:
         return f"{self.spec.name} on {self.device.type}"
 
-    @torch.inference_mode()
     def maps(self, images: list[np.ndarray], box: Letterbox | None = None) -> tuple[np.ndarray, np.ndarray, Letterbox]:
         """Heatmaps (N, 19, h, w) and PAFs (N, 38, h, w) at stride 8 for same-size frames, fitted
         by `box` (default: the frame's long side at settings.long_side)."""
+        return self.forward(self.prepare(images, box))
+
+    def prepare(self, images: list[np.ndarray], box: Letterbox | None = None) -> Prepared:
+        """The network's input for same-size frames (the pixel work, no network): one letterboxed
+        batch per scale factor. The network pass prepares the next frames in its reading thread."""
         box = box or fit(images[0].shape[:2], self.settings.long_side)
-        factors = tuple(self.settings.scale_factors) or (1.0,)
-        if factors == (1.0,):
-            heatmaps, pafs = self._run(images, box)
-            return heatmaps, pafs, box
-        # Multi-scale: every pass resampled onto the 1.0 box's stride-8 grid, then averaged
-        # with equal weights (not a running `(avg + new) / 2`, which halves the earlier passes' weight).
         frame_size = images[0].shape[:2]
-        total_hm = total_paf = None
-        for factor in factors:
-            scaled = box if factor == 1.0 else scaled_box(frame_size, box, factor)
-            hm, paf = self._run(images, scaled)
+        boxes = tuple(box if factor == 1.0 else scaled_box(frame_size, box, factor)
+                      for factor in tuple(self.settings.scale_factors) or (1.0,))
+        with stage("preprocess"):
+            return Prepared(box, boxes, tuple(self._batch(images, scaled) for scaled in boxes), len(images))
+
+    def _batch(self, images: list[np.ndarray], box: Letterbox) -> torch.Tensor:
+        batch = np.stack([letterbox(im, box) for im in images])
+        if self.settings.flip:  # the mirrored frames in the same batch
+            batch = np.concatenate([batch, batch[:, :, ::-1]])
+        return torch.from_numpy(normalise(np.ascontiguousarray(batch), self.spec.preprocess))
+
+    @torch.inference_mode()
+    def forward(self, prepared: Prepared) -> tuple[np.ndarray, np.ndarray, Letterbox]:
+        """The network on a prepared batch: its maps on the box's stride-8 grid. Multi-scale: every
+        pass resampled onto the 1.0 box's grid, then averaged with equal weights (not a running
+        `(avg + new) / 2`, which halves the earlier passes' weight)."""
+        box, total_hm, total_paf = prepared.box, None, None
+        for scaled, x in zip(prepared.boxes, prepared.inputs):
+            hm, paf = self._run(x, prepared.count)
             if scaled is not box:
                 hm, paf = to_grid(hm, scaled, box), to_grid(paf, scaled, box)
             total_hm = hm if total_hm is None else total_hm + hm
             total_paf = paf if total_paf is None else total_paf + paf
-        return total_hm / len(factors), total_paf / len(factors), box
+        if len(prepared.boxes) == 1:
+            return total_hm, total_paf, box
+        return total_hm / len(prepared.boxes), total_paf / len(prepared.boxes), box
 
-    def _run(self, images: list[np.ndarray], box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
-        with stage("preprocess"):
-            batch = np.stack([letterbox(im, box) for im in images])
-            if self.settings.flip:  # the mirrored frames in the same batch
-                batch = np.concatenate([batch, batch[:, :, ::-1]])
-            x = torch.from_numpy(normalise(np.ascontiguousarray(batch), self.spec.preprocess)).to(self.device)
+    def _run(self, x: torch.Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
         with stage("network"), torch.autocast(self.device.type, dtype=HALF[self.device.type],
                                               enabled=self.settings.precision == "half"):
-            heatmaps, pafs = (m.float().cpu().numpy() for m in self.model(x))
+            heatmaps, pafs = (m.float().cpu().numpy() for m in self.model(x.to(self.device)))
         if self.settings.flip:
-            n = len(images)
             heatmaps = (heatmaps[:n] + unmirror_heatmaps(heatmaps[n:])) / 2
             pafs = (pafs[:n] + unmirror_pafs(pafs[n:])) / 2
         return heatmaps, pafs
 
     def detect(self, images: list[np.ndarray], box: Letterbox | None = None) -> list[Detections]:
         """Everyone in each frame, in frame pixels."""
-        heatmaps, pafs, box = self.maps(images, box)
+        return self.people(*self.maps(images, box))
+
+    def people(self, heatmaps: np.ndarray, pafs: np.ndarray, box: Letterbox) -> list[Detections]:
+        """Everyone in each frame's maps, in frame pixels (the joints found; no network)."""
         out = []
         with stage("decoding"):
             for hm, paf in zip(heatmaps, pafs):

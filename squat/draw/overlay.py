@@ -8,6 +8,7 @@ over the whole frame.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -167,9 +168,16 @@ def _dim_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, opacity: flo
         cv2.convertScaleAbs(roi, dst=roi, alpha=1.0 - opacity)
 
 
+@functools.lru_cache(maxsize=4096)
+def _measured(text: str, font_scale: float, thickness: int) -> tuple[tuple[int, int], int]:
+    """cv2.getTextSize, remembered: a video's labels repeat (an angle takes ~100 values), and placing
+    them asks for each size many times a frame."""
+    return cv2.getTextSize(text, _FONT, font_scale, thickness)
+
+
 def text_size(text: str, font_scale: float, thickness: int, degree: bool = False) -> tuple[int, int, int]:
     """(width, cap height, baseline) of a label, including the drawn degree sign."""
-    (w, h), base = cv2.getTextSize(text, _FONT, font_scale, thickness)
+    (w, h), base = _measured(text, font_scale, thickness)
     if degree:
         w += _degree_radius(h, thickness) * 2 + thickness * 2
     return w, h, base
@@ -191,7 +199,7 @@ def put_text(
     """cv2.putText at the baseline-left `org`, with a drawn degree sign (putText has no '°')."""
     cv2.putText(image, text, org, _FONT, font_scale, color, thickness, _AA)
     if degree:
-        (w, h), _ = cv2.getTextSize(text, _FONT, font_scale, thickness)
+        (w, h), _ = _measured(text, font_scale, thickness)
         r = _degree_radius(h, thickness)
         centre = (org[0] + w + r + thickness, org[1] - h + r)
         cv2.circle(image, centre, r, color, max(1, thickness - 1), _AA)

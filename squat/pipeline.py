@@ -49,6 +49,7 @@ from squat.measure.plate import (
     search_scale,
 )
 from squat.measure.reps import bottoms_at_the_bar, segment_reps
+from squat.memory import EveryFrames
 from squat.passes import PoseTrack, pass_key
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, Prepared, load_estimator
@@ -160,6 +161,7 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
             _batches(reader, RateGate(settings.pose.network_hz), settings.pose.batch_frames, estimator, box),
             depth=2)) as batches, ThreadPoolExecutor(1, thread_name_prefix="people") as finder:
         found: deque[Future] = deque()
+        trim = EveryFrames()  # peak memory flat in clip length (squat.memory)
 
         def collect(future: Future) -> None:
             with stage("decoding"):  # waiting for the finder (its own time runs beside the network)
@@ -168,6 +170,7 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
             circles.extend(plates)
 
         for chunk in batches:
+            trim.count(len(chunk.times))
             times.extend(chunk.times)
             if chunk.due:
                 read.extend(f.index for f in chunk.due)
@@ -417,7 +420,9 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(to_draw(reader))) as frames, \
             WriteBehind(lambda item: writer.write(*item)) as encoder:
         # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
+        trim = EveryFrames()
         for frame in frames:
+            trim.count()
             encoder.put(drawn(frame, frame.index))
             if progress:
                 progress("render", frame.index + 1, len(table))

@@ -96,3 +96,16 @@ def test_the_callers_error_wins_and_queued_writes_are_dropped():
             raise KeyError("drawing failed")
     assert written in ([], [1])
     assert not helper_threads()
+
+
+def test_freed_memory_is_given_back_every_so_many_frames(monkeypatch):
+    from squat import memory
+
+    assert memory.give_back_free_memory() is (memory._libc() is not None)  # glibc here: True
+    calls = []
+    monkeypatch.setattr(memory, "give_back_free_memory", lambda: calls.append(1))
+    every = memory.EveryFrames(10)
+    for _ in range(25):
+        every.count()
+    every.count(7)  # 5 + 7: past the next ten
+    assert len(calls) == 3

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module may import its own layer and any layer listed before it.
 LAYERS = (
     ("squat", "squat.errors", "squat.settings", "squat.skeleton", "squat.numbers", "squat.series", "squat.measures",
-     "squat.timing"),  # foundations
+     "squat.timing", "squat.memory"),  # foundations
     ("squat.io",),  # video in/out
     ("squat.pose",),  # networks, weights, decoding, detections
     ("squat.track",),  # framing, choosing and following the lifter, smoothing

@@ -239,7 +239,8 @@ def read_frames(path: str | Path, indices: Iterable[int], long_side: int | None 
     """The frames at these indices, exactly as iter_frames gives them, decoding only what they need.
 
     Each frame is decoded from the keyframe at or before it (one stretch serves every wanted
-    frame after the same keyframe); where that is comes from an index of the clip's packets,
+    frame after the same keyframe; two decoders share the stretches; frames nothing refers to
+    are skipped unless wanted); where that is comes from an index of the clip's packets,
     made by demuxing alone, once per file. A clip that cannot be indexed safely (damaged,
     packets without timestamps) or whose decoder disagrees with the index is decoded front to
     back instead: a frame is never given for the wrong index. VideoError for an index outside

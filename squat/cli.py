@@ -5,7 +5,6 @@ User mistakes end with one line `error: ...` on stderr and exit code 2, never a 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import sys
 from dataclasses import replace
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from squat.errors import SquatError
+from squat.memory import one_malloc_arena
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "squat_side.mp4"
 EXIT_USAGE = 2
@@ -33,23 +33,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if getattr(args, "debug", False):
             raise
         return fail(f"unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug and report it", EXIT_BUG)
-
-
-def one_malloc_arena() -> bool:
-    """Every thread allocates from glibc's one main arena (False where the C library is not glibc).
-
-    Frames are decoded in one thread and freed in another (squat.io.ahead); with an arena per
-    thread, peak memory grew by ~136 MB a minute of a 1080p 60 fps clip, in one arena by ~50 at the
-    same speed (speed log §23). A fixed mmap threshold also kept it down but made the analysis 1.7×
-    slower (every large buffer mapped afresh)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_ARENA_MAX, 1))
-    except (OSError, AttributeError):
-        return False
-
-
-M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 def fail(message: str, code: int) -> int:

@@ -272,6 +272,6 @@ def test_a_clip_with_nobody_in_it_says_so(tmp_path):
 def test_the_cli_keeps_every_thread_in_one_malloc_arena():
     """Frames decoded in one thread and freed in another grew peak memory with clip length in an
     arena per thread (speed log §23); the setting must be accepted by this C library."""
-    from squat.cli import one_malloc_arena
+    from squat.cli import one_malloc_arena  # the CLI's, from squat.memory
 
     assert one_malloc_arena() is True

@@ -664,9 +664,9 @@ def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int 
 
 def _share_out(index: _Index, stretches: list[np.ndarray], threads: int) -> list[list[np.ndarray]]:
     """Consecutive runs of stretches, about the same number of frames to decode in each."""
-    work = np.array([index.decode_at[s].max() - index.key_at[index.start[s].min()] + 1 for s in stretches], float)
     if threads < 2 or len(stretches) < 2:
         return [stretches]
+    work = np.array([index.decode_at[s].max() - index.key_at[index.start[s].min()] + 1 for s in stretches], float)
     ends = np.cumsum(work)
     cut = np.searchsorted(ends, ends[-1] * np.arange(1, threads) / threads)
     edges = [0, *np.unique(np.clip(cut + 1, 1, len(stretches) - 1)).tolist(), len(stretches)]
@@ -737,7 +737,8 @@ def _decoded_until(stream: av.video.stream.VideoStream, packets: Iterator[av.Pac
     """Frames out of these packets up to the one at decode position `final`, then the frames the
     decoder still holds. A damaged packet ends them (the caller finds frames missing). A packet
     whose frame is not in `keep` is decoded only if other frames refer to it: the decoder drops
-    the others (non-reference frames, about half of an x264 clip's: speed log §25)."""
+    the others (non-reference frames, about half of an x264 clip's: speed log §25); the caller
+    sets the decoder back to decoding every frame."""
     context = stream.codec_context
     for packet in packets:
         if packet.is_corrupt:
@@ -746,7 +747,6 @@ def _decoded_until(stream: av.video.stream.VideoStream, packets: Iterator[av.Pac
         context.skip_frame = "DEFAULT" if at is None or at in keep else "NONREF"
         yield from _decode(packet)
         if at is not None and index.decode_at[at] == final:
-            context.skip_frame = "DEFAULT"
             yield from stream.decode(None)
             return
 

@@ -35,6 +35,10 @@ def test_bench_runs_the_article_and_ours_on_the_same_frames_and_reports_every_nu
     beside = numbers["ms_per_frame_beside"]["ours"]  # decoding, preparing, finding people, encoding in threads
     assert {"decode", "scout", "network", "decoding", "measuring", "render", "encode"} <= set(ours)
     assert {"decode", "preprocess", "decoding", "encode"} <= set(beside) and all(v > 0 for v in beside.values())
+    in_scout = numbers["ms_per_frame_in_scout"]["ours"]  # the scout's own network counts as network
+    assert 0 < in_scout["network"] < ours["scout"]
+    assert numbers["overhead_fraction"] == pytest.approx(
+        1 - (ours["network"] + in_scout["network"]) * numbers["frames"] / 1000 / (numbers["frames"] / numbers["default_fps"]))
     assert set(article) == {"decode", "preprocess", "network", "resize", "decoding"}
     assert numbers["decode_agreement_px"] < 2  # the same joints from the same maps
     for line in ("frames/s", "× baseline", "outside the network forward", "peak memory"):
@@ -50,16 +54,20 @@ def test_a_clip_that_is_not_a_video_is_refused_before_any_model_loads(tmp_path):
 
 
 def test_stages_count_their_own_time_and_a_whole_stage_keeps_what_runs_inside():
-    with timed() as seconds:
+    within: dict[str, float] = {}
+    with timed(within=within) as seconds:
         with stage("scout", whole=True):
-            with stage("network"):  # inside the scout: scouting
+            with stage("network"):  # inside the scout: scouting, and noted apart as its part
                 time.sleep(0.02)
+                with stage("decoding"):  # inside a part: the part's
+                    time.sleep(0.01)
         with stage("render"):
             time.sleep(0.01)
             with stage("encode"):  # pauses render
                 time.sleep(0.02)
     assert set(seconds) <= {"scout", "render", "encode", OTHER} and "network" not in seconds
-    assert seconds["scout"] >= 0.02 and seconds["encode"] >= 0.02 and 0.01 <= seconds["render"] < 0.02
+    assert seconds["scout"] >= 0.03 and seconds["encode"] >= 0.02 and 0.01 <= seconds["render"] < 0.02
+    assert set(within) == {"network"} and 0.03 <= within["network"] <= seconds["scout"]
     with stage("network"):  # outside timed(): nothing is counted, nothing fails
         pass
 

@@ -58,8 +58,9 @@ class Pipeline:
     def fps(self) -> float:
         return self.frames / self.wall_s if self.wall_s else float("nan")
 
-    def ms_per_frame(self, stage: str, beside: bool = False) -> float:
-        return 1000 * (self.beside if beside else self.stages).get(stage, 0.0) / self.frames
+    def ms_per_frame(self, stage: str, part: str = "stages") -> float:
+        """A stage's milliseconds per frame in `part`: "stages", "beside" or "within"."""
+        return 1000 * getattr(self, part).get(stage, 0.0) / self.frames
 
     @property
     def network_s(self) -> float:
@@ -92,8 +93,9 @@ class Report:
             "decode_agreement_px": self.decode_agreement_px, "decode_joints": self.decode_joints,
             "peak_rss_mb": self.peak_rss_mb, "cmu_weights": self.cmu_weights,
             "ms_per_frame": {p.name: {s: p.ms_per_frame(s) for s in p.stages} for p in pipes},
-            "ms_per_frame_beside": {p.name: {s: p.ms_per_frame(s, True) for s in p.beside} for p in pipes if p.beside},
-            "ms_per_frame_in_scout": {p.name: {s: 1000 * v / p.frames for s, v in p.within.items()}
+            "ms_per_frame_beside": {p.name: {s: p.ms_per_frame(s, "beside") for s in p.beside}
+                                    for p in pipes if p.beside},
+            "ms_per_frame_in_scout": {p.name: {s: p.ms_per_frame(s, "within") for s in p.within}
                                       for p in pipes if p.within},
             "notes": {p.name: p.note for p in pipes if p.note},
         }
@@ -104,18 +106,11 @@ class Report:
         width = max(len(s) for s in stages) + len("  in scout: ") + 2
         lines = [f"{self.clip}: {self.frames} frames, {self.width}x{self.height}",
                  "ms per frame".ljust(width) + "".join(f"{p.name:>14}" for p in pipes)]
-        for s in stages:
-            if any(s in p.stages for p in pipes):
-                lines.append(s.ljust(width) + "".join(
-                    f"{p.ms_per_frame(s):14.1f}" if s in p.stages else f"{'':>14}" for p in pipes))
-        for s in stages:
-            if any(s in p.within for p in pipes):
-                lines.append(f"  in scout: {s}".ljust(width) + "".join(
-                    f"{1000 * p.within[s] / p.frames:14.1f}" if s in p.within else f"{'':>14}" for p in pipes))
-        for s in stages:
-            if any(s in p.beside for p in pipes):
-                lines.append(f"{s} beside".ljust(width) + "".join(
-                    f"{p.ms_per_frame(s, True):14.1f}" if s in p.beside else f"{'':>14}" for p in pipes))
+        for part, label in (("stages", "{}"), ("within", "  in scout: {}"), ("beside", "{} beside")):
+            for s in stages:
+                if any(s in getattr(p, part) for p in pipes):
+                    lines.append(label.format(s).ljust(width) + "".join(
+                        f"{p.ms_per_frame(s, part):14.1f}" if s in getattr(p, part) else f"{'':>14}" for p in pipes))
         lines.append("frames/s".ljust(width) + "".join(f"{p.fps:14.2f}" for p in pipes))
         lines.append("× baseline".ljust(width) + "".join(f"{p.fps / self.baseline.fps:14.1f}" for p in pipes))
         j = self.as_json()

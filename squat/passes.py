@@ -54,6 +54,7 @@ class PoseTrack:
     network_frames: Optional[np.ndarray] = None
     # Why the clip was read with another model than the settings' (PoseSettings.fallback_model); "" if not.
     model_choice: str = ""
+    still_reads: int = 0  # reads taken as their neighbours' mean, the lifter still (squat.reading)
 
     @property
     def seen_s(self) -> np.ndarray:
@@ -96,7 +97,8 @@ def save(track: PoseTrack, path: str | Path) -> Path:
             "model_name": track.model_name, "model_sha256": track.model_sha256, "device": track.device,
             "reader_warnings": list(track.reader_warnings), "hip_high_femur": track.hip_high_femur,
             "hip_from_bones": track.hip_from_bones, "torso_from_bar": track.torso_from_bar,
-            "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice}
+            "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice,
+            "still_reads": track.still_reads}
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.npz")
@@ -134,4 +136,5 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
         network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
+        still_reads=meta.get("still_reads", 0),
     )

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -33,7 +31,7 @@ from squat.draw.overlay import (
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
 from squat.io.ahead import WriteBehind, read_ahead
-from squat.io.video import Frame, VideoInfo, VideoWriter, iter_frames, probe, read_frames, scaled_size
+from squat.io.video import Frame, VideoWriter, iter_frames, read_frames, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
@@ -41,24 +39,19 @@ from squat.measure.kinematics import Kinematics, compute_kinematics
 from squat.measure.plate import (
     bar_centre,
     choose_plate,
-    find_circles,
     pixels_per_metre,
     pixels_per_metre_at_bar,
-    plate_like,
-    search_region,
-    search_scale,
 )
 from squat.measure.reps import bottoms_at_the_bar, segment_reps
 from squat.memory import EveryFrames
 from squat.passes import PoseTrack, pass_key
-from squat.pose.detections import Detections
-from squat.pose.estimator import Letterbox, PoseEstimator, Prepared, load_estimator
+from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
+from squat.reading import read_clip, scout
 from squat.results import PLATE_COLUMNS, Analysis
-from squat.settings import KinematicsSettings, PlateSettings, Settings
+from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
-from squat.timing import in_context, stage
-from squat.track.framing import Scouted, scout_clip
+from squat.timing import stage
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between, fill_smoothly
 from squat.track.smoothing import smooth_track
@@ -113,124 +106,6 @@ def found_share(track: PoseTrack, settings: Settings) -> float:
         return 0.0
     x = lifter[..., 0] if track.network_frames is None else fill_between(lifter[..., 0], track.seen_s, track.time_s)
     return float(np.isfinite(x).any(axis=1).mean())
-
-
-def scout(video: str | Path, info: VideoInfo, settings: Settings, estimator: PoseEstimator) -> Optional[Scouted]:
-    """The first look that frames the lifter (None where the settings frame the whole clip)."""
-    with stage("scout", whole=True):
-        return scout_clip(video, info, estimator, settings.tracking) if settings.pose.framing == "lifter" else None
-
-
-def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator,
-              scouted: Optional[Scouted] = None) -> PoseTrack:
-    """One network pass with this estimator: the scout frames the lifter (unless given its look),
-    then every frame is read."""
-    info = probe(video)
-    if scouted is None:
-        scouted = scout(video, info, settings, estimator)
-    box = scouted.box if scouted is not None else None
-    # The plate is searched at a scale set by the lifter's height, which the framing knows.
-    lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
-    look_for_plate = settings.plate.enabled and lifter_height is not None
-    plate_scale = search_scale(lifter_height, settings.plate) if look_for_plate else 1.0
-    with stage("plate"):
-        # Nothing plate-like on the lifter's shoulders in any of the scout's frames (spread over
-        # the clip): a bodyweight set, no frame searched (0.4 s a frame on a 540p gym clip).
-        plate_in_clip = look_for_plate and plate_in_scout(scouted, lifter_height, settings.plate)
-    detections: list[Detections] = []
-    circles: list[np.ndarray] = []
-    times: list[float] = []
-    read: list[int] = []  # the frames the network read
-
-    def find_people(batch: list[Frame], heatmaps: np.ndarray, pafs: np.ndarray, fitted: Letterbox
-                    ) -> tuple[list[Detections], list[np.ndarray]]:
-        found = estimator.people(heatmaps, pafs, fitted)
-        if plate_in_clip:
-            with stage("plate"):
-                return found, [find_circles(frame.image, plate_scale, lifter_height, settings.plate,
-                                            search_region(people.keypoints, lifter_height, frame.image.shape[:2],
-                                                          settings.plate))
-                               for frame, people in zip(batch, found)]
-        # Nothing plate-like in the scout's frames: none searched (an empty list where a plate is looked for).
-        return found, [np.zeros((0, 4), np.float32) for _ in batch] if look_for_plate else []
-
-    # Three steps at once, each a batch apart (speed log §25): a thread decodes the frames and
-    # prepares the network's input, this one runs the network, another finds the people in its
-    # maps and the plate. closing() stops the reading thread before the reader closes.
-    with iter_frames(video) as reader, closing(read_ahead(
-            _batches(reader, RateGate(settings.pose.network_hz), settings.pose.batch_frames, estimator, box),
-            depth=2)) as batches, ThreadPoolExecutor(1, thread_name_prefix="people") as finder:
-        found: deque[Future] = deque()
-        trim = EveryFrames()  # peak memory flat in clip length (squat.memory)
-
-        def collect(future: Future) -> None:
-            with stage("decoding"):  # waiting for the finder (its own time runs beside the network)
-                people, plates = future.result()
-            detections.extend(people)
-            circles.extend(plates)
-
-        for chunk in batches:
-            trim.count(len(chunk.times))
-            times.extend(chunk.times)
-            if chunk.due:
-                read.extend(f.index for f in chunk.due)
-                found.append(finder.submit(in_context(find_people), chunk.due, *estimator.forward(chunk.prepared)))
-            while len(found) > 1:
-                collect(found.popleft())
-            if progress:
-                progress("pose", len(times), info.frame_count)
-        while found:
-            collect(found.popleft())
-        reader_warnings = tuple(reader.warnings)
-    return PoseTrack(
-        video=info, time_s=np.asarray(times, np.float64), detections=tuple(detections),
-        network_frames=None if len(read) == len(times) else np.asarray(read, np.int64),
-        circles=tuple(circles) if look_for_plate else None, framing=box, model_name=estimator.spec.name,
-        model_sha256=estimator.spec.sha256, device=estimator.device.type, reader_warnings=reader_warnings,
-        hip_high_femur=estimator.spec.hip_high_femur, hip_from_bones=estimator.spec.hip_from_bones,
-        torso_from_bar=estimator.spec.torso_from_bar, far_hip_guessed=estimator.spec.far_hip_guessed,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class _Batch:
-    """The frames read since the last batch: every one's time, the ones the network reads, and
-    those prepared for it (None where there are none)."""
-
-    times: list[float]
-    due: list[Frame]
-    prepared: Optional[Prepared]
-
-
-def _batches(frames: Iterable[Frame], due: RateGate, size: int, estimator: PoseEstimator,
-             box: Optional[Letterbox]) -> Iterator[_Batch]:
-    """The clip's frames in batches of `size` frames the network reads, their input prepared; only
-    those frames' images are kept (a 1080p frame is 6 MB)."""
-    times: list[float] = []
-    batch: list[Frame] = []
-    for frame in frames:
-        times.append(frame.time_s)
-        if due(frame.time_s):
-            batch.append(frame)
-        if len(batch) == size:
-            yield _Batch(times, batch, estimator.prepare([f.image for f in batch], box))
-            times, batch = [], []
-    if times:
-        yield _Batch(times, batch, estimator.prepare([f.image for f in batch], box) if batch else None)
-
-
-def plate_in_scout(scouted: Scouted, lifter_height: float, settings: PlateSettings) -> bool:
-    """Whether any of the scout's frames shows a plate-like circle on the lifter's shoulders
-    (plate_like); True where its kept frames are too small to tell (a small lifter)."""
-    s = scouted.image_scale
-    scale = search_scale(lifter_height, settings)
-    if scouted.lifter is None or not scouted.images or scale > s:
-        return True
-    small = scouted.lifter * np.array([s, s, 1], np.float32)
-    candidates = [find_circles(image, scale / s, lifter_height * s, settings,
-                               search_region(kp[None], lifter_height * s, image.shape[:2], settings))
-                  / np.array([s, s, s, 1], np.float32) for image, kp in zip(scouted.images, small)]
-    return bool(np.isfinite(plate_like(candidates, scouted.lifter, settings)[:, 2]).any())
 
 
 def measure(track: PoseTrack, settings: Settings = Settings()) -> Analysis:

@@ -47,6 +47,10 @@ class PoseSettings:
     # depth 1.8°), the worst MCV error stayed 0.013 m/s (the plate filled along a cubic), and a
     # 1080p render was analysed 1.4-1.7x as fast (docs/accuracy-log.md §26). 0: every frame.
     network_hz: float = 15.0
+    # Of the frames the network reads, every other one is read only where the lifter moves: where
+    # the reads either side find everyone, with the same joints, within this × the lifter's height,
+    # it is their mean (squat.track.still). Half a set is standing still. 0: every read run.
+    still_within: float = 0.02
     # Frames through the network at once: a batch of 4 uses the cores better than one at a time
     # (bench/bench_network.py); the maps are the same.
     batch_frames: int = 4

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
-from squat import pipeline
+from squat import pipeline, reading
 from squat.io import video
 
 DATA = Path(__file__).parent / "data"
@@ -38,7 +38,7 @@ def clip(tmp_path_factory) -> Path:
 
 
 def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
-    """Frames decoded inside each of these pipeline functions (the real ones run)."""
+    """Frames decoded inside each of these pipeline (or network pass) functions (the real ones run)."""
     counts = dict.fromkeys(names, 0)
 
     def counting(name: str, real):
@@ -51,7 +51,8 @@ def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
         return counted
 
     for name in names:
-        monkeypatch.setattr(pipeline, name, counting(name, getattr(pipeline, name)))
+        module = pipeline if hasattr(pipeline, name) else reading
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
     return counts
 
 

@@ -23,8 +23,8 @@ from squat.measure.plate import (
     search_region,
     search_scale,
 )
-from squat.pipeline import plate_in_scout
 from squat.pose.estimator import load_estimator
+from squat.reading import plate_in_scout
 from squat.settings import PlateSettings, Settings
 from squat.skeleton import J
 from squat.track.framing import scout_clip

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from squat.io.video import probe
-from squat.pipeline import load_estimator, measure, read_clip, scout
+from squat.pipeline import load_estimator, measure
+from squat.reading import read_clip, scout
 from squat.settings import Settings
 from squat.skeleton import J
 from squat.track.rate import RateGate, fill_between, fill_smoothly

@@ -14,6 +14,11 @@ only valid for the same network settings (model, framing, scales).
 --network-hz HZ measures a kept pass as the network at a lower rate would have read it: the
 network reads each frame on its own, so that pass is exactly the kept one's detections (and plate
 circles) on the frames RateGate(HZ) reads (docs/accuracy-log.md §26: 15 Hz from 30 Hz passes).
+
+--still SHARE measures a kept pass as the pass that skips still frames would have read it: every
+other frame it read is taken as its neighbours' mean where they show everyone still within SHARE
+x the lifter's height (squat.track.still); its plate circles are kept (the plate is searched on
+every frame the network would read).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 from squat.track.rate import RateGate  # noqa: E402
+from squat.track.still import between, still_between  # noqa: E402
 
 
 def track_of(clip: Path, cache: Path, settings: Settings):
@@ -68,6 +74,26 @@ def at_rate(track, network_hz: float):
                    network_frames=None if len(wanted) == len(track.time_s) else np.asarray(wanted, np.int64))
 
 
+def with_still(track, share: float):
+    """The kept pass with every other read taken from its neighbours where they show everyone still
+    (as the pass with PoseSettings.still_within would read it); prints how many on stderr."""
+    if track.framing is None:
+        return track
+    tolerance = share * Settings().pose.person_height_px / track.framing.scale
+    detections = list(track.detections)
+    seen = track.seen_s
+    skipped = 0
+    for k in range(1, len(detections) - 1, 2):
+        before, after = track.detections[k - 1], track.detections[k + 1]
+        if still_between(before, after, tolerance):
+            w = (seen[k] - seen[k - 1]) / (seen[k + 1] - seen[k - 1])
+            detections[k] = between(before, after, w)
+            skipped += 1
+    print(f"  {Path(track.video.path).parent.name}: {skipped} of {len(detections)} reads still "
+          f"({skipped / max(len(detections), 1):.0%})", file=sys.stderr)
+    return replace(track, detections=tuple(detections))
+
+
 def with_overrides(settings: Settings, overrides: list[str]) -> Settings:
     """Settings with SECTION.FIELD=VALUE changes (values read as Python literals)."""
     for item in overrides:
@@ -86,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma list of clip names")
     ap.add_argument("--network-hz", type=float, default=None,
                     help="measure the kept passes as the network at this lower rate would have read them")
+    ap.add_argument("--still", type=float, default=None, metavar="SHARE",
+                    help="measure the kept passes as read skipping still frames (tolerance: SHARE x the lifter's height)")
     ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.FIELD=VALUE",
                     help="a setting changed for this run, e.g. pose.min_long_side=160 (give pose changes their own --cache)")
     a = ap.parse_args(argv)
@@ -100,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         track = track_of(clip, cache, settings)
         if a.network_hz:
             track = at_rate(track, a.network_hz)
+        if a.still:
+            track = with_still(track, a.still)
         try:
             write_outputs(measure(track, settings), clip / "clip.mp4", a.runs_dir / clip.name, annotated=False)
         except SquatError as exc:

@@ -4,7 +4,7 @@ while this thread runs the network or draws.
 PyAV's decoder and encoder, OpenCV and torch release the GIL, so the thread's work runs beside
 this one's. In the render, decoding, drawing and encoding each keep about one core busy and the
 annotated video comes 25-30 % sooner (speed log §21). In the network pass a thread decodes the
-frames and prepares the network's input a batch ahead (squat.pipeline.read_clip, speed log §25).
+frames and prepares the network's input a batch ahead (squat.reading.read_clip, speed log §25).
 """
 from __future__ import annotations
 

@@ -282,13 +282,13 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
         return image, row["time_s"]
 
     def to_draw(reader: Iterable[Frame]) -> Iterator[Frame]:
-        """The frames drawn, at most ANNOTATED_MAX_FPS a second, converted from the decoder's YUV here
-        in the reading thread; the others are never converted (half a 60 fps clip's)."""
+        """The frames drawn, at most ANNOTATED_MAX_FPS a second; the others are never converted from
+        the decoder's YUV (half a 60 fps clip's). Those drawn are converted in the drawing thread:
+        decoding alone keeps the reading thread busy (speed log §29)."""
         for frame in reader:
             if frame.index >= len(table):
                 return
             if due(frame.time_s):
-                frame.image  # noqa: B018 (converted in this thread, beside the drawing)
                 yield frame
 
     with VideoWriter(path, width, height + band_height, min(info.fps, ANNOTATED_MAX_FPS)) as writer, \

@@ -391,6 +391,36 @@ def test_written_clip_keeps_frame_times_count_and_pads_odd_size(tmp_path):
     assert data.find(b"moov") < data.find(b"mdat")  # faststart: browsers can play while loading
 
 
+def test_written_colours_come_back_with_the_matrix_the_file_names(tmp_path):
+    # Saturated patches: a player converting with another matrix than the encoder's shifts them
+    # by 20-40 levels (BT.601 against BT.709), so the tag must name the matrix really used.
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 200, 255), (128, 128, 128), (255, 255, 255)]
+    image = np.zeros((64, 96 * len(colours), 3), np.uint8)
+    for i, bgr in enumerate(colours):
+        image[:, 96 * i: 96 * (i + 1)] = bgr
+    with VideoWriter(tmp_path / "c.mp4", image.shape[1], 64, fps_hint=30) as writer:
+        writer.write(image, 0.0)
+    matrices = {1: "ITU709", 6: "ITU601", 5: "ITU601"}
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        tagged = container.streams.video[0].codec_context.colorspace
+        frame = next(container.decode(video=0))
+        back = frame.to_ndarray(format="bgr24", src_colorspace=matrices[tagged], src_color_range="MPEG")
+    for i, bgr in enumerate(colours):
+        patch = back[16:48, 96 * i + 16: 96 * (i + 1) - 16].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - bgr).max() < 6, (bgr, patch)
+
+
+def test_a_frame_read_shrunk_is_the_frame_shrunk():
+    # The annotated video's frames are shrunk in YUV and converted by OpenCV: the same picture.
+    with iter_frames(DATA / "pose2sim_cam01.mp4") as reader:
+        full = next(reader).image  # 540x960
+    with iter_frames(DATA / "pose2sim_cam01.mp4", long_side=480) as reader:
+        small = next(reader).image
+    assert small.shape == (full.shape[0] // 2, full.shape[1] // 2, 3)
+    expected = cv2.resize(full, small.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(np.int16) - expected).mean() < 2
+
+
 def test_writer_scales_a_large_frame_down_to_long_side(tmp_path):
     image = np.full((1401, 1920, 3), 40, np.uint8)
     image[300:1100, 600:1400] = (30, 180, 240)  # an orange square, in the middle

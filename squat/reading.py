@@ -34,6 +34,7 @@ from squat.track.still import between, still_between
 
 Progress = Callable[[str, int, int], None]
 Found = list[tuple[int, Detections, np.ndarray]]  # per frame read: its index, its people, its plate circles
+Side = tuple[int, float]  # a read either side of a read between: its frame's index and time
 
 
 def scout(video: str | Path, info: VideoInfo, settings: Settings, estimator: PoseEstimator) -> Optional[Scouted]:
@@ -115,7 +116,7 @@ def _batches(frames: Iterable[Frame], due: RateGate, size: int, estimator: PoseE
              box: Optional[Letterbox], every_other: bool = False) -> Iterator[_Batch]:
     """The clip's frames in batches of `size` frames the network reads, their input prepared; only
     those frames' images are kept (a 1080p frame is 6 MB). every_other: of the frames due, the
-    second, fourth, ... are handed on beside the batch, converted but not prepared."""
+    second, fourth, ... are handed on beside the batch, neither converted nor prepared."""
     times: list[float] = []
     batch: list[Frame] = []
     held: list[Frame] = []
@@ -124,8 +125,7 @@ def _batches(frames: Iterable[Frame], due: RateGate, size: int, estimator: PoseE
         times.append(frame.time_s)
         if due(frame.time_s):
             if every_other and reads % 2:
-                frame.image  # noqa: B018 (converted in this thread: the plate is searched on it)
-                held.append(frame)
+                held.append(frame)  # not converted: most are never run (a 1080p frame is 3 MB as YUV, 6 as BGR)
             else:
                 batch.append(frame)
             reads += 1
@@ -154,8 +154,10 @@ class _Reads:
         self.found: dict[int, tuple[Detections, np.ndarray]] = {}  # frame index → people, circles
         self.still = 0  # reads taken as their neighbours' mean
         self._running: deque[Future] = deque()
-        self._last: Optional[Frame] = None  # the latest frame the network read
-        self._waiting: list[tuple[Frame, Frame, Optional[Frame]]] = []  # a read between, its two sides
+        # A read between and its two sides, each as (index, time): not the side's frame, whose image
+        # (6 MB at 1080p) would then live as long as the read between waits.
+        self._last: Optional[Side] = None  # the latest read the network runs
+        self._waiting: list[tuple[Frame, Optional[Side], Optional[Side]]] = []
         self._queue: list[Frame] = []  # reads between to run through the network
 
     def arrive(self, chunk: _Batch) -> None:
@@ -164,9 +166,9 @@ class _Reads:
         for frame, run in sorted([(f, True) for f in chunk.due] + [(f, False) for f in chunk.between],
                                  key=lambda item: item[0].index):
             if run:
-                self._waiting = [(f, before, frame if after is None else after)
-                                 for f, before, after in self._waiting]
-                self._last = frame
+                side = (frame.index, frame.time_s)
+                self._waiting = [(f, before, side if after is None else after) for f, before, after in self._waiting]
+                self._last = side
             else:
                 self._waiting.append((frame, self._last, None))
         if chunk.prepared is not None:
@@ -184,8 +186,9 @@ class _Reads:
         self._running.append(self.finder.submit(in_context(self.find), frames, *self.estimator.forward(prepared)))
 
     def _collect(self, keep: int) -> None:
-        """Found people stored, leaving `keep` batches running (the finder a batch behind the network)."""
-        while len(self._running) > keep:
+        """Found people stored, leaving at most `keep` batches running (the finder a batch behind the
+        network); those already done are stored too, so the reads between wait no longer than they must."""
+        while self._running and (len(self._running) > keep or self._running[0].done()):
             with stage("decoding"):  # waiting for the finder (its own time runs beside the network)
                 found = self._running.popleft().result()
             for index, people, circles in found:
@@ -196,12 +199,12 @@ class _Reads:
         others queued and run in full batches (at the end, whatever is left)."""
         undecided = []
         for frame, before, after in self._waiting:
-            sides = [self.found.get(side.index) if side is not None else None for side in (before, after)]
+            sides = [self.found.get(side[0]) if side is not None else None for side in (before, after)]
             if not final and before is not None and (after is None or None in sides):
                 undecided.append((frame, before, after))  # its next side not read, or not found, yet
                 continue
             if all(s is not None for s in sides) and still_between(sides[0][0], sides[1][0], self.still_px):
-                weight = (frame.time_s - before.time_s) / (after.time_s - before.time_s)
+                weight = (frame.time_s - before[1]) / (after[1] - before[1])
                 people = between(sides[0][0], sides[1][0], weight)
                 self._running.append(self.finder.submit(
                     in_context(lambda f, p: [(f.index, p, self.plate_circles(f, p))]), frame, people))

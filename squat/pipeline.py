@@ -47,7 +47,7 @@ from squat.memory import EveryFrames
 from squat.passes import PoseTrack, pass_key
 from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
-from squat.reading import read_clip, scout
+from squat.reading import Progress, read_clip, scout
 from squat.results import PLATE_COLUMNS, Analysis
 from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
@@ -55,9 +55,6 @@ from squat.timing import stage
 from squat.track.lifter import mean_hip, select_lifter
 from squat.track.rate import RateGate, fill_between, fill_smoothly
 from squat.track.smoothing import smooth_track
-
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 
 # The annotated video's frame (without the chart band) is at most this many pixels on its long
 # side: it is watched on a phone, and a 1080p one cost 20 ms a frame to encode (2.2x this).

@@ -33,6 +33,7 @@ from squat.track.rate import RateGate
 from squat.track.still import between, still_between
 
 Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
 Found = list[tuple[int, Detections, np.ndarray]]  # per frame read: its index, its people, its plate circles
 Side = tuple[int, float]  # a read either side of a read between: its frame's index and time
 

@@ -30,7 +30,7 @@ from squat.settings import PlateSettings, Settings
 from squat.timing import in_context, stage
 from squat.track.framing import Scouted, scout_clip
 from squat.track.rate import RateGate
-from squat.track.still import between, still_between
+from squat.track.still import between, still_match
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "pose", "render" or "heatmaps"; counts are frames."""
@@ -60,13 +60,14 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         # the clip): a bodyweight set, no frame searched (0.4 s a frame on a 540p gym clip).
         plate_in_clip = look_for_plate and plate_in_scout(scouted, lifter_height, settings.plate)
 
+    plate_scale = search_scale(lifter_height, settings.plate) if plate_in_clip else 1.0
+
     def plate_circles(frame: Frame, people: Detections) -> np.ndarray:
         if not plate_in_clip:  # none searched (an empty list where a plate is looked for)
             return np.zeros((0, 4), np.float32)
         with stage("plate"):
             region = search_region(people.keypoints, lifter_height, frame.image.shape[:2], settings.plate)
-            return find_circles(frame.image, search_scale(lifter_height, settings.plate), lifter_height,
-                                settings.plate, region)
+            return find_circles(frame.image, plate_scale, lifter_height, settings.plate, region)
 
     def find(batch: list[Frame], heatmaps: np.ndarray, pafs: np.ndarray, fitted: Letterbox) -> Found:
         return [(frame.index, people, plate_circles(frame, people))
@@ -204,9 +205,10 @@ class _Reads:
             if not final and before is not None and (after is None or None in sides):
                 undecided.append((frame, before, after))  # its next side not read, or not found, yet
                 continue
-            if all(s is not None for s in sides) and still_between(sides[0][0], sides[1][0], self.still_px):
+            order = still_match(sides[0][0], sides[1][0], self.still_px) if None not in sides else None
+            if order is not None:
                 weight = (frame.time_s - before[1]) / (after[1] - before[1])
-                people = between(sides[0][0], sides[1][0], weight)
+                people = between(sides[0][0], sides[1][0], weight, order)
                 self._running.append(self.finder.submit(
                     in_context(lambda f, p: [(f.index, p, self.plate_circles(f, p))]), frame, people))
                 self.still += 1

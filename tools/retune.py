@@ -40,7 +40,7 @@ from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 from squat.track.rate import RateGate  # noqa: E402
-from squat.track.still import between, still_between  # noqa: E402
+from squat.track.still import between, still_match  # noqa: E402
 
 
 def track_of(clip: Path, cache: Path, settings: Settings):
@@ -74,20 +74,21 @@ def at_rate(track, network_hz: float):
                    network_frames=None if len(wanted) == len(track.time_s) else np.asarray(wanted, np.int64))
 
 
-def with_still(track, share: float):
+def with_still(track, share: float, settings: Settings):
     """The kept pass with every other read taken from its neighbours where they show everyone still
     (as the pass with PoseSettings.still_within would read it); prints how many on stderr."""
     if track.framing is None:
         return track
-    tolerance = share * Settings().pose.person_height_px / track.framing.scale
+    tolerance = share * settings.pose.person_height_px / track.framing.scale
     detections = list(track.detections)
     seen = track.seen_s
     skipped = 0
     for k in range(1, len(detections) - 1, 2):
         before, after = track.detections[k - 1], track.detections[k + 1]
-        if still_between(before, after, tolerance):
+        order = still_match(before, after, tolerance)
+        if order is not None:
             w = (seen[k] - seen[k - 1]) / (seen[k + 1] - seen[k - 1])
-            detections[k] = between(before, after, w)
+            detections[k] = between(before, after, w, order)
             skipped += 1
     print(f"  {Path(track.video.path).parent.name}: {skipped} of {len(detections)} reads still "
           f"({skipped / max(len(detections), 1):.0%})", file=sys.stderr)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.network_hz:
             track = at_rate(track, a.network_hz)
         if a.still:
-            track = with_still(track, a.still)
+            track = with_still(track, a.still, settings)
         try:
             write_outputs(measure(track, settings), clip / "clip.mp4", a.runs_dir / clip.name, annotated=False)
         except SquatError as exc:

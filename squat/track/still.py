@@ -38,20 +38,25 @@ def match_people(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:
     return order if (order >= 0).all() else None
 
 
-def still_between(before: Detections, after: Detections, tolerance_px: float) -> bool:
-    """Whether everyone found in before is found in after, with the same joints, none of them
-    moved more than tolerance_px (and nobody else appeared)."""
+def still_match(before: Detections, after: Detections, tolerance_px: float) -> np.ndarray | None:
+    """match_people's order where everyone found in before is found in after, with the same joints,
+    none of them moved more than tolerance_px (and nobody else appeared); None where not still."""
     order = match_people(before.keypoints, after.keypoints)
     if order is None:
-        return False
+        return None
     moved = np.linalg.norm(before.keypoints[..., :2] - after.keypoints[order][..., :2], axis=-1)
-    return bool(np.nan_to_num(moved, nan=0.0).max(initial=0.0) <= tolerance_px)
+    return order if np.nan_to_num(moved, nan=0.0).max(initial=0.0) <= tolerance_px else None
 
 
-def between(before: Detections, after: Detections, weight: float) -> Detections:
-    """The people of two still reads (still_between) at a frame weight of the way from before to
-    after: positions, confidences and scores mixed linearly."""
-    order = match_people(before.keypoints, after.keypoints)
+def still_between(before: Detections, after: Detections, tolerance_px: float) -> bool:
+    """Whether the two reads show everyone still (still_match)."""
+    return still_match(before, after, tolerance_px) is not None
+
+
+def between(before: Detections, after: Detections, weight: float, order: np.ndarray | None = None) -> Detections:
+    """The people of two still reads at a frame weight of the way from before to after: positions,
+    confidences and scores mixed linearly. order: still_match's (matched here when not given)."""
+    order = match_people(before.keypoints, after.keypoints) if order is None else order
     if order is None:
         raise ValueError("between() needs two reads of the same people (still_between)")
     w = np.float32(weight)

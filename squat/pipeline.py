@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
@@ -31,7 +31,8 @@ from squat.draw.overlay import (
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
 from squat.io.ahead import WriteBehind, read_ahead
-from squat.io.video import Frame, VideoWriter, iter_frames, read_frames, scaled_size
+from squat.io.spool import FrameSpool, spool_bytes
+from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones
@@ -69,12 +70,13 @@ MIN_DETECTED_SHARE = 0.5
 
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
-                 estimator: Optional[PoseEstimator] = None) -> PoseTrack:
+                 estimator: Optional[PoseEstimator] = None, spool: Optional[FrameSpool] = None) -> PoseTrack:
     """The network pass: frame the lifter, then detect everyone and look for the plate in every frame.
     Where the model finds the lifter in under fallback_below of the frames, the clip is read again
-    with the settings' fallback model, and the pass that finds them in more frames is kept."""
+    with the settings' fallback model, and the pass that finds them in more frames is kept. spool:
+    where the first pass keeps the annotated video's frames (squat.io.spool)."""
     estimator = estimator or load_estimator(settings.pose)
-    track = read_clip(video, settings, progress, estimator)
+    track = read_clip(video, settings, progress, estimator, spool=spool)
     fallback = settings.pose.fallback_model
     if not fallback or fallback == track.model_name:
         return track
@@ -157,27 +159,28 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
 
 def network_pass(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
                  estimator: Optional[PoseEstimator] = None, passes_dir: str | Path | None = None,
-                 clip_sha256: Optional[str] = None) -> PoseTrack:
+                 clip_sha256: Optional[str] = None, spool: Optional[FrameSpool] = None) -> PoseTrack:
     """The network pass of a clip, kept in passes_dir when one is given (squat.passes): the same
     clip analysed again with settings that act after the network (the side, thresholds, reps)
     reads it back instead of running the network."""
     if passes_dir is None:
-        return detect_poses(video, settings, progress, estimator)
+        return detect_poses(video, settings, progress, estimator, spool)
     sha = clip_sha256 or sha256_of(Path(video))
     path = Path(passes_dir) / f"{sha[:16]}-{pass_key(sha, settings)}.npz"  # the clip first: cleaned up with it
     track = passes.load(path, video)
     if track is None:
-        track = detect_poses(video, settings, progress, estimator)
+        track = detect_poses(video, settings, progress, estimator, spool)
         passes.save(track, path)
     return track
 
 
 def analyze(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
             estimator: Optional[PoseEstimator] = None, passes_dir: str | Path | None = None,
-            clip_sha256: Optional[str] = None) -> Analysis:
+            clip_sha256: Optional[str] = None, spool: Optional[FrameSpool] = None) -> Analysis:
     """Find the lifter in every frame and compute the per-frame and per-rep numbers (the network
-    pass read back from passes_dir where it was kept)."""
-    return measure(network_pass(video, settings, progress, estimator, passes_dir, clip_sha256), settings)
+    pass read back from passes_dir where it was kept). spool: where a network pass keeps the
+    annotated video's frames (video_spool)."""
+    return measure(network_pass(video, settings, progress, estimator, passes_dir, clip_sha256, spool), settings)
 
 
 def model_settings(settings: KinematicsSettings, track: PoseTrack) -> KinematicsSettings:
@@ -235,24 +238,28 @@ def _warnings(detected: np.ndarray, kin: Kinematics, speed: BarSpeed) -> list[st
 
 def write_outputs(analysis: Analysis, video: str | Path, out_dir: str | Path, heatmaps: bool = False,
                   progress: Optional[Progress] = None, estimator: Optional[PoseEstimator] = None,
-                  annotated: bool = True, numbers_ready: Optional[Callable[[Path], None]] = None) -> Path:
+                  annotated: bool = True, numbers_ready: Optional[Callable[[Path], None]] = None,
+                  spool: Optional[FrameSpool] = None) -> Path:
     """frames.csv, reps.csv, summary.json, annotated.mp4 (unless not annotated) and heatmap PNGs into out_dir.
-    numbers_ready(out_dir) is called once the three number files are written, before the video."""
+    numbers_ready(out_dir) is called once the three number files are written, before the video.
+    spool: the video's frames kept by the network pass (video_spool), read instead of the clip."""
     out = results.write(analysis, out_dir)
     if numbers_ready:
         numbers_ready(out)
     if annotated:
-        render_video(analysis, video, out / "annotated.mp4", progress)
+        render_video(analysis, video, out / "annotated.mp4", progress, spool)
     if heatmaps:
         write_heatmaps(analysis, video, out, estimator or load_estimator(analysis.settings.pose), progress)
     return out
 
 
-def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None) -> None:
+def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Optional[Progress] = None,
+                 spool: Optional[FrameSpool] = None) -> None:
     """The annotated clip: the chart with a moving cursor in a band above each frame, and on the
     frame the skeleton, joint angles, midfoot line, the bar's path this rep and moment arms, the
     bar's speed beside the plate and each rep's MCV as it ends. The clip's frames with their times, at
-    most ANNOTATED_MAX_FPS a second."""
+    most ANNOTATED_MAX_FPS a second: read back from the spool where the network pass kept them all,
+    else decoded again."""
     info = analysis.video
     # Drawn at the video's own size (at most ANNOTATED_LONG_SIDE): the decoder shrinks each frame
     # in its colour conversion and the positions are scaled to it, rather than drawing a 1080p
@@ -288,8 +295,9 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             if due(frame.time_s):
                 yield frame
 
+    kept = spool is not None and spool.complete
     with VideoWriter(path, width, height + band_height, min(info.fps, ANNOTATED_MAX_FPS)) as writer, \
-            iter_frames(video, ANNOTATED_LONG_SIDE) as reader, closing(read_ahead(to_draw(reader))) as frames, \
+            (nullcontext(spool.frames()) if kept else iter_frames(video, ANNOTATED_LONG_SIDE)) as reader, closing(read_ahead(to_draw(reader))) as frames, \
             WriteBehind(lambda item: writer.write(*item)) as encoder:
         # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
         trim = EveryFrames()
@@ -341,25 +349,50 @@ def read_frame(video: str | Path, index: int) -> np.ndarray:
 def run(video: str | Path, out_dir: str | Path, settings: Settings = Settings(), heatmaps: bool = False,
         progress: Optional[Progress] = None, overwrite: bool = False, annotated: bool = True,
         passes_dir: str | Path | None = None, clip_sha256: Optional[str] = None,
-        numbers_ready: Optional[Callable[[Path], None]] = None) -> Path:
+        numbers_ready: Optional[Callable[[Path], None]] = None, estimator: Optional[PoseEstimator] = None) -> Path:
     """Analyse and write every output into out_dir, which appears only once complete. passes_dir:
     where network passes are kept (see network_pass); None runs the network every time.
     numbers_ready(folder): called with the unfinished folder once frames.csv, reps.csv and
     summary.json are in it, before the video is rendered; the folder is renamed or removed
-    afterwards, so keep (link or copy) what must outlive the call."""
+    afterwards, so keep (link or copy) what must outlive the call. estimator: the network to use
+    (loaded from the settings where not given)."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise SquatError(f"{out} already exists and is not empty: choose another --out or pass --overwrite")
     # probes the file before loading the model
-    analysis = analyze(video, settings, progress, passes_dir=passes_dir, clip_sha256=clip_sha256)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        write_outputs(analysis, video, tmp, heatmaps, progress, annotated=annotated, numbers_ready=numbers_ready)
-        if out.exists():
-            shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with (video_spool(video, out.parent) if annotated else nullcontext()) as spool:
+        analysis = analyze(video, settings, progress, estimator, passes_dir=passes_dir, clip_sha256=clip_sha256,
+                           spool=spool)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        try:
+            write_outputs(analysis, video, tmp, heatmaps, progress, annotated=annotated, numbers_ready=numbers_ready,
+                          spool=spool)
+            if out.exists():
+                shutil.rmtree(out)  # only reached with overwrite=True, or for an empty folder
+            tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
+
+
+# The annotated video's frames are kept by the network pass (squat.io.spool) up to this many bytes:
+# a 48 s set at 30 fps (1280x720 frames, 1.4 MB each). A longer clip's video decodes it again.
+SPOOL_LIMIT_BYTES = 2 * 1024**3
+
+
+def video_spool(video: str | Path, folder: Path) -> FrameSpool | nullcontext:
+    """Where the network pass keeps the annotated video's frames: an unnamed file in folder (or the
+    nearest folder above it that exists), on the disk the output goes to, where the clip's frames fit
+    in SPOOL_LIMIT_BYTES and twice that is free; else nothing (a no-op context)."""
+    info = probe(video)  # VideoError for a file that is not a video, before anything is made
+    need = spool_bytes(info.width, info.height, info.fps, info.duration_s, info.frame_count,
+                       ANNOTATED_LONG_SIDE, ANNOTATED_MAX_FPS)
+    folder = next((f for f in (folder, *folder.parents) if f.is_dir()), None)
+    if folder is None or need > SPOOL_LIMIT_BYTES or shutil.disk_usage(folder).free < 2 * need:
+        return nullcontext()
+    try:
+        return FrameSpool(folder, ANNOTATED_LONG_SIDE, RateGate(ANNOTATED_MAX_FPS), SPOOL_LIMIT_BYTES)
+    except OSError:  # a folder we may not write to: the video decodes the clip again
+        return nullcontext()

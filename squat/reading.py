@@ -20,6 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from squat.io.ahead import read_ahead
+from squat.io.spool import FrameSpool
 from squat.io.video import Frame, VideoInfo, iter_frames, probe
 from squat.measure.plate import find_circles, plate_like, search_region, search_scale
 from squat.memory import EveryFrames
@@ -45,9 +46,9 @@ def scout(video: str | Path, info: VideoInfo, settings: Settings, estimator: Pos
 
 
 def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator,
-              scouted: Optional[Scouted] = None) -> PoseTrack:
+              scouted: Optional[Scouted] = None, spool: Optional[FrameSpool] = None) -> PoseTrack:
     """One network pass with this estimator: the scout frames the lifter (unless given its look),
-    then every frame is read."""
+    then every frame is read (and handed to the spool on the way, where one is given)."""
     info = probe(video)
     if scouted is None:
         scouted = scout(video, info, settings, estimator)
@@ -77,8 +78,8 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
     times: list[float] = []
     # closing() stops the reading thread before the reader closes.
     with iter_frames(video) as reader, closing(read_ahead(
-            _batches(reader, RateGate(settings.pose.network_hz), settings.pose.batch_frames, estimator, box,
-                     every_other=still_px > 0),
+            _batches(reader if spool is None else spool.spooling(reader), RateGate(settings.pose.network_hz),
+                     settings.pose.batch_frames, estimator, box, every_other=still_px > 0),
             depth=2)) as batches, ThreadPoolExecutor(1, thread_name_prefix="people") as finder:
         reads = _Reads(estimator, box, finder, find, plate_circles, still_px, settings.pose.batch_frames)
         trim = EveryFrames()  # peak memory flat in clip length (squat.memory)

@@ -1,8 +1,10 @@
-"""How much of the clip one analysis decodes (issue 13): all of it once for the network pass and
-once for the render; the framing scout and the heatmaps decode only the stretches their frames
-need, from the keyframe before each. Counted by squat.io.video.frames_decoded on a real clip."""
+"""How much of the clip one analysis decodes (issue 13): all of it once for the network pass and,
+where the annotated video is the clip's size, once for the render (a smaller video is drawn from
+the frames the pass kept); the framing scout and the heatmaps decode only the stretches their
+frames need, from the keyframe before each. Counted by squat.io.video.frames_decoded on a real clip."""
 from __future__ import annotations
 
+import hashlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,7 +61,8 @@ def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
 def test_one_analysis_decodes_the_clip_once_plus_the_render(clip, tmp_path, monkeypatch):
     frames = video.count_frames(clip)
     assert frames == 240
-    counts = count_by_stage(monkeypatch, ("probe", "scout_clip", "detect_poses", "render_video", "write_heatmaps"))
+    counts = count_by_stage(monkeypatch, ("probe", "scout_clip", "detect_poses", "render_video", "write_heatmaps",
+                                          "video_spool"))
     before = video.frames_decoded
     out = pipeline.run(clip, tmp_path / "out", heatmaps=True)
     total = video.frames_decoded - before
@@ -73,5 +76,38 @@ def test_one_analysis_decodes_the_clip_once_plus_the_render(clip, tmp_path, monk
     # The deepest frame, from its keyframe: at most a GOP and the frames held back for reordering.
     assert 1 <= counts["write_heatmaps"] <= KEYINT + 4
     assert counts["probe"] <= 4  # the first frame, and what the decoder reads ahead to give it
-    assert total == sum(counts.values()) - counts["probe"] - counts["scout_clip"]  # nothing decoded elsewhere
+    assert counts["video_spool"] <= 4  # its probe of the clip: how large a spool would be (none here)
+    # nothing decoded elsewhere
+    assert total == counts["detect_poses"] + counts["render_video"] + counts["write_heatmaps"] + counts["video_spool"]
     assert total < 2.6 * frames  # was 3 whole decodes and the heatmaps' stretch from frame 0
+
+
+def test_a_video_smaller_than_the_clip_is_drawn_from_the_frames_the_pass_kept(clip, tmp_path, monkeypatch):
+    """Where the annotated video is smaller than the clip (a 1080p clip's 1280 px video; here 640 px of
+    960), the network pass keeps its frames shrunk (squat.io.spool): the render decodes nothing, and
+    draws the very frames it would have decoded."""
+    monkeypatch.setattr(pipeline, "ANNOTATED_LONG_SIDE", 640)
+    counts = count_by_stage(monkeypatch, ("detect_poses", "render_video", "video_spool"))
+    before = video.frames_decoded
+    pipeline.run(clip, tmp_path / "kept")
+    assert counts["render_video"] == 0
+    assert video.frames_decoded - before == counts["detect_poses"] + counts["video_spool"]
+
+    drawn: dict[str, list[str]] = {}
+
+    class Recording(pipeline.VideoWriter):
+        """The frames handed to the encoder, by their bytes: x264's mbtree makes the encoded file differ
+        from run to run by a few levels here and there (speed log §30), the frames drawn do not."""
+
+        def write(self, image, time_s):
+            drawn.setdefault(self.path.name, []).append(hashlib.sha1(image.tobytes() + str(time_s).encode()).hexdigest())
+            super().write(image, time_s)
+
+    monkeypatch.setattr(pipeline, "VideoWriter", Recording)
+    with pipeline.video_spool(clip, tmp_path) as spool:
+        analysis = pipeline.analyze(clip, spool=spool)
+        pipeline.render_video(analysis, clip, tmp_path / "kept.mp4", spool=spool)
+    pipeline.render_video(analysis, clip, tmp_path / "decoded.mp4")  # the same numbers, frames decoded
+    assert counts["render_video"] == 240
+    assert len(drawn["kept.mp4"]) == 120  # a 60 fps clip's video at 30
+    assert drawn["kept.mp4"] == drawn["decoded.mp4"]

@@ -28,7 +28,7 @@ import numpy as np
 from squat.bench.article import find_joint_coords, full_frame_maps, run_article
 from squat.errors import NoLifterError
 from squat.io.video import VideoWriter, iter_frames, probe
-from squat.pipeline import analyze, write_outputs
+from squat.pipeline import run
 from squat.pose.cmu import OpenPoseNet
 from squat.pose.decode import decode, upsample
 from squat.pose.estimator import PoseEstimator, load_estimator
@@ -162,7 +162,7 @@ def time_article(clip: Path, count: int, estimator: PoseEstimator) -> tuple[Pipe
 
 def time_ours(name: str, clip: Path, settings: Settings, out: Path, estimator: PoseEstimator | None = None
               ) -> Pipeline:
-    """Analysis, files and annotated video, as `squat analyze` makes them (nothing kept between runs)."""
+    """Analysis, files and annotated video, made as `squat analyze` makes them (nothing kept between runs)."""
     frames = probe(clip).frame_count
     start = time.perf_counter()
     note = ""
@@ -170,8 +170,7 @@ def time_ours(name: str, clip: Path, settings: Settings, out: Path, estimator: P
     within: dict[str, float] = {}
     with timed(beside, within) as stages:
         try:
-            analysis = analyze(clip, settings, estimator=estimator)
-            write_outputs(analysis, clip, out)
+            run(clip, out, settings, estimator=estimator, overwrite=True)
         except NoLifterError:
             note = "nobody found (random weights): the network pass alone is timed"
     return Pipeline(name, frames, time.perf_counter() - start, dict(stages), note, dict(beside), within)

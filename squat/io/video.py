@@ -63,7 +63,7 @@ class VideoInfo:
 class Frame:
     index: int  # 0-based position in decode (= presentation) order
     time_s: float  # seconds since the first frame, from pts × time_base; strictly increasing
-    picture: np.ndarray | _Picture  # the image, or the decoded frame it is converted from when asked for
+    picture: np.ndarray | _Picture | YUVPicture  # the image, or what it is converted from when asked for
 
     @property
     def image(self) -> np.ndarray:
@@ -89,6 +89,31 @@ class _Picture:
                 self._image = _upright_bgr(self._raw, self._rotation, self._long_side)
             self._raw = None  # the decoder's buffer is given back
         return self._image
+
+    def shrunk(self, long_side: int) -> YUVPicture | None:
+        """The frame shrunk to long_side in YUV exactly as a reader with that long_side shrinks it
+        before converting; None where such a reader converts otherwise (nothing to shrink, another
+        pixel format) or the decoded frame is already given back."""
+        raw = self._raw
+        if raw is None:
+            return None
+        width, height = scaled_size(raw.width, raw.height, long_side)
+        return YUVPicture(_shrunk_yuv(raw, width, height), self._rotation) if _shrinks_in_yuv(raw, width, height) \
+            else None
+
+
+class YUVPicture:
+    """A frame kept as I420 planes in its stored orientation (squat.io.spool), converted to upright
+    BGR when asked for, as a reader shrinking it converts."""
+
+    __slots__ = ("yuv", "rotation")
+
+    def __init__(self, yuv: np.ndarray, rotation: int) -> None:
+        self.yuv, self.rotation = yuv, rotation
+
+    def image(self) -> np.ndarray:
+        with stage("decode"):
+            return _upright(cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420), self.rotation)
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -548,12 +573,27 @@ def _upright_bgr(frame: av.VideoFrame, rotation: int, long_side: int | None) -> 
     width, height = scaled_size(frame.width, frame.height, long_side)
     if (width, height) == (frame.width, frame.height):
         image = frame.to_ndarray(format="bgr24")
-    elif frame.format.name == "yuv420p" and frame.color_range != 2 and not (width % 2 or height % 2):
+    elif _shrinks_in_yuv(frame, width, height):
         # Shrunk in YUV, then OpenCV's BT.601 conversion (swscale's own for a limited-range frame):
         # 1.9 ms a 1080p frame to 1280x720, against 4.0 shrinking and converting at once (speed log §29).
-        image = cv2.cvtColor(frame.reformat(width, height, interpolation="AREA").to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+        image = cv2.cvtColor(_shrunk_yuv(frame, width, height), cv2.COLOR_YUV2BGR_I420)
     else:
         image = frame.to_ndarray(format="bgr24", width=width, height=height, interpolation="AREA")
+    return _upright(image, rotation)
+
+
+def _shrinks_in_yuv(frame: av.VideoFrame, width: int, height: int) -> bool:
+    """Whether a frame shrunk to width x height is shrunk in YUV before its conversion to BGR."""
+    return ((width, height) != (frame.width, frame.height) and frame.format.name == "yuv420p"
+            and frame.color_range != 2 and not (width % 2 or height % 2))
+
+
+def _shrunk_yuv(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """(height * 3 / 2, width) uint8: the I420 planes of the frame shrunk by swscale's AREA filter."""
+    return frame.reformat(width, height, interpolation="AREA").to_ndarray()
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))  # rot90 turns counter-clockwise
     return image

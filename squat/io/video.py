@@ -104,16 +104,19 @@ class _Picture:
 
 class YUVPicture:
     """A frame kept as I420 planes in its stored orientation (squat.io.spool), converted to upright
-    BGR when asked for, as a reader shrinking it converts."""
+    BGR once, the first time it is asked for, as a reader shrinking it converts."""
 
-    __slots__ = ("yuv", "rotation")
+    __slots__ = ("yuv", "rotation", "_image")
 
     def __init__(self, yuv: np.ndarray, rotation: int) -> None:
         self.yuv, self.rotation = yuv, rotation
+        self._image: np.ndarray | None = None
 
     def image(self) -> np.ndarray:
-        with stage("decode"):
-            return _upright(cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420), self.rotation)
+        if self._image is None:
+            with stage("decode"):
+                self._image = _upright(cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420), self.rotation)
+        return self._image
 
 
 def probe(path: str | Path) -> VideoInfo:

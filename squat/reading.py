@@ -145,8 +145,8 @@ class _Reads:
     Every batch of frames due goes through the network as it comes; the reads between them
     (`_Batch.between`) wait until the people on both sides are found: where those show everyone
     still, the read between is their mean (only its plate is searched); otherwise it joins a
-    batch of its own kind through the network. The finder thread finds the people in one batch's
-    maps while the network runs the next.
+    batch of its own kind through the network, its input prepared in the finder thread. The
+    finder thread finds the people in one batch's maps while the network runs the next.
     """
 
     def __init__(self, estimator: PoseEstimator, box: Optional[Letterbox], finder: ThreadPoolExecutor,
@@ -162,6 +162,9 @@ class _Reads:
         self._last: Optional[Side] = None  # the latest read the network runs
         self._waiting: list[tuple[Frame, Optional[Side], Optional[Side]]] = []
         self._queue: list[Frame] = []  # reads between to run through the network
+        # Batches of them whose input the finder thread is preparing (the network's thread, which
+        # would otherwise leave both cores to the others while it letterboxes).
+        self._preparing: deque[tuple[list[Frame], Future]] = deque()
 
     def arrive(self, chunk: _Batch) -> None:
         """A batch from the reading thread: its frames due run through the network; the reads
@@ -178,11 +181,13 @@ class _Reads:
             self._submit(chunk.due, chunk.prepared)
         self._collect(keep=1)
         self._decide(final=False)
+        self._run_prepared(wait=False)
 
     def finish(self) -> None:
         """Every read found: the last batches collected, the reads between decided and run."""
         self._collect(keep=0)
         self._decide(final=True)
+        self._run_prepared(wait=True)
         self._collect(keep=0)
 
     def _submit(self, frames: list[Frame], prepared: Prepared) -> None:
@@ -218,9 +223,19 @@ class _Reads:
         self._waiting = undecided
         while len(self._queue) >= self.batch_frames or (final and self._queue):
             batch, self._queue = self._queue[: self.batch_frames], self._queue[self.batch_frames:]
-            self._submit(batch, self.estimator.prepare([f.image for f in batch], self.box))
-            if final:
-                self._collect(keep=0)
+            self._preparing.append((batch, self.finder.submit(in_context(self._prepare), batch)))
+
+    def _prepare(self, batch: list[Frame]) -> Prepared:
+        return self.estimator.prepare([f.image for f in batch], self.box)
+
+    def _run_prepared(self, wait: bool) -> None:
+        """Reads between whose input is ready go through the network, in the order they were queued
+        (at the end, all of them, waiting for each)."""
+        while self._preparing and (wait or self._preparing[0][1].done()):
+            batch, ready = self._preparing.popleft()
+            with stage("preprocess"):  # waiting for the finder to prepare it
+                prepared = ready.result()
+            self._submit(batch, prepared)
 
 
 def plate_in_scout(scouted: Scouted, lifter_height: float, settings: PlateSettings) -> bool:

@@ -83,7 +83,11 @@ class PlateSettings:
     # Circles are searched in the frame scaled so the lifter is this tall (a plate ~35 px in
     # radius): 1 px there is ~3 px of a 1080p frame, ~10 ms a frame on 2 cores.
     search_height_px: float = 160.0
-    radius_range: tuple[float, float] = (0.1, 0.4)  # plate radius searched, × the lifter's height
+    # Plate radius searched, × the lifter's height (the scout's): the plates measure 0.21-0.23 of it
+    # on the tuning renders (0.22-0.27 on the checking ones, 0.22 on a real clip); 0.33 leaves room
+    # for a phone ~1.5 m away, whose nearer plate face looks larger. Hough's cost grows steeply with
+    # the upper end: 0.4 cost a textured gym frame 47-56 ms, 0.33 23-30 (speed log §30).
+    radius_range: tuple[float, float] = (0.1, 0.33)
     # Only within this × the lifter's height of someone's keypoints (a plate on the lifter's
     # shoulders lies within ~0.8 of their hip); the whole frame where nobody was found.
     region_margin: float = 1.0

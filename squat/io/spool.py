@@ -10,7 +10,6 @@ the clip as before) where a frame cannot be kept the same way or the file would 
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -77,9 +76,9 @@ class FrameSpool:
         if not self.complete:
             raise RuntimeError("the spool is incomplete: read the clip instead")
         self._file.flush()
-        fd = self._file.fileno()
         for index, time_s, offset, shape, rotation in self._kept:
-            data = os.pread(fd, shape[0] * shape[1], offset)
+            self._file.seek(offset)  # in order but for a stand-in, which reads its frame's pixels again
+            data = self._file.read(shape[0] * shape[1])
             yield Frame(index, time_s, YUVPicture(np.frombuffer(data, np.uint8).reshape(shape), rotation))
 
     def close(self) -> None:

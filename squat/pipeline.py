@@ -295,9 +295,10 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
             if due(frame.time_s):
                 yield frame
 
-    kept = spool is not None and spool.complete
+    source = nullcontext(spool.frames()) if spool is not None and spool.complete \
+        else iter_frames(video, ANNOTATED_LONG_SIDE)
     with VideoWriter(path, width, height + band_height, min(info.fps, ANNOTATED_MAX_FPS)) as writer, \
-            (nullcontext(spool.frames()) if kept else iter_frames(video, ANNOTATED_LONG_SIDE)) as reader, closing(read_ahead(to_draw(reader))) as frames, \
+            source as reader, closing(read_ahead(to_draw(reader))) as frames, \
             WriteBehind(lambda item: writer.write(*item)) as encoder:
         # Decoding the next frames and encoding the last ones overlap the drawing (speed log §21).
         trim = EveryFrames()

@@ -100,7 +100,8 @@ def test_a_video_smaller_than_the_clip_is_drawn_from_the_frames_the_pass_kept(cl
         from run to run by a few levels here and there (speed log §30), the frames drawn do not."""
 
         def write(self, image, time_s):
-            drawn.setdefault(self.path.name, []).append(hashlib.sha1(image.tobytes() + str(time_s).encode()).hexdigest())
+            digest = hashlib.sha1(image.tobytes() + str(time_s).encode()).hexdigest()
+            drawn.setdefault(self.path.name, []).append(digest)
             super().write(image, time_s)
 
     monkeypatch.setattr(pipeline, "VideoWriter", Recording)

@@ -10,7 +10,7 @@ from squat.pose.detections import Detections
 from squat.reading import read_clip, scout
 from squat.settings import Settings
 from squat.skeleton import N_JOINTS
-from squat.track.still import between, match_people, still_between
+from squat.track.still import between, match_people, still_match
 
 RENDER = Path(__file__).parent / "data" / "synth_new" / "portrait_bw_5deg"  # stands 0.6 s, one rep, stands
 
@@ -26,13 +26,13 @@ def people(*offsets: float, missing: tuple[int, ...] = ()) -> Detections:
 
 
 def test_still_means_the_same_people_with_the_same_joints_within_the_tolerance():
-    assert still_between(people(0, 300), people(1.5, 299), tolerance_px=2)
-    assert still_between(people(0, 300), people(299, 1.5), tolerance_px=2)  # found in another order
-    assert not still_between(people(0, 300), people(5, 300), tolerance_px=2)  # someone moved
-    assert not still_between(people(0), people(0, 300), tolerance_px=2)  # someone walked in
-    assert not still_between(people(0), people(0, missing=(9,)), tolerance_px=2)  # a knee lost
-    assert still_between(people(0, missing=(9,)), people(1, missing=(9,)), tolerance_px=2)
-    assert still_between(Detections.empty(), Detections.empty(), tolerance_px=2)  # nobody, nobody
+    assert still_match(people(0, 300), people(1.5, 299), tolerance_px=2) is not None
+    assert still_match(people(0, 300), people(299, 1.5), tolerance_px=2) is not None  # found in another order
+    assert still_match(people(0, 300), people(5, 300), tolerance_px=2) is None  # someone moved
+    assert still_match(people(0), people(0, 300), tolerance_px=2) is None  # someone walked in
+    assert still_match(people(0), people(0, missing=(9,)), tolerance_px=2) is None  # a knee lost
+    assert still_match(people(0, missing=(9,)), people(1, missing=(9,)), tolerance_px=2) is not None
+    assert still_match(Detections.empty(), Detections.empty(), tolerance_px=2) is not None  # nobody, nobody
 
 
 def test_the_read_between_is_the_weighted_mean_of_the_same_person():

@@ -30,7 +30,7 @@ class FrameSpool:
         self._file = tempfile.TemporaryFile(dir=folder, prefix=".squat-frames-")
         self._kept: list[tuple[int, float, int, tuple[int, int], int]] = []  # index, time, offset, shape, rotation
         self._size = 0
-        self._last: tuple[object, int] | None = None  # the last picture kept and its offset
+        self._last: tuple[object, tuple] | None = None  # the last picture kept and its record in _kept
         self.complete = False
         self.given_up = False
 
@@ -50,7 +50,7 @@ class FrameSpool:
         picture = frame.picture
         if self._last is not None and picture is self._last[0]:
             # A damaged packet's stand-in repeats the frame before: its pixels are kept already.
-            self._kept.append((frame.index, frame.time_s, self._last[1], *self._kept[-1][3:]))
+            self._kept.append((frame.index, frame.time_s, *self._last[1][2:]))
             return
         shrink = getattr(picture, "shrunk", None)
         small = shrink(self.long_side) if shrink is not None else None
@@ -63,7 +63,7 @@ class FrameSpool:
             self.give_up()
             return
         self._kept.append((frame.index, frame.time_s, self._size, small.yuv.shape, small.rotation))
-        self._last = (picture, self._size)
+        self._last = (picture, self._kept[-1])
         self._size += small.yuv.nbytes
 
     def give_up(self) -> None:

@@ -48,17 +48,12 @@ def still_match(before: Detections, after: Detections, tolerance_px: float) -> n
     return order if np.nan_to_num(moved, nan=0.0).max(initial=0.0) <= tolerance_px else None
 
 
-def still_between(before: Detections, after: Detections, tolerance_px: float) -> bool:
-    """Whether the two reads show everyone still (still_match)."""
-    return still_match(before, after, tolerance_px) is not None
-
-
 def between(before: Detections, after: Detections, weight: float, order: np.ndarray | None = None) -> Detections:
     """The people of two still reads at a frame weight of the way from before to after: positions,
     confidences and scores mixed linearly. order: still_match's (matched here when not given)."""
     order = match_people(before.keypoints, after.keypoints) if order is None else order
     if order is None:
-        raise ValueError("between() needs two reads of the same people (still_between)")
+        raise ValueError("between() needs two reads of the same people (still_match)")
     w = np.float32(weight)
     keypoints = (1 - w) * before.keypoints + w * after.keypoints[order]
     scores = (1 - w) * before.scores + w * after.scores[order]

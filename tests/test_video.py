@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from squat.io.video import (
     VideoWriter,
     count_frames,
     frame_time_s,
+    frames_as_decoded,
     iter_frames,
     probe,
     read_frame,
@@ -303,6 +305,20 @@ def test_stretches_are_shared_out_in_consecutive_runs_of_about_equal_work(gop_cl
     assert abs(len(runs[0]) - len(runs[1])) <= 2
     assert video._share_out(index, stretches[:1], 2) == [stretches[:1]]
     assert len(video._share_out(index, stretches, 1)) == 1
+
+
+def test_frames_handed_over_as_decoded_are_each_given_once_and_leaving_early_stops_the_decoders(gop_clip):
+    # The scout runs the network on each frame as it comes while the others decode (speed log §31).
+    full = read_all(gop_clip)
+    wanted = list(range(0, 100, 9))
+    got = list(frames_as_decoded(gop_clip, wanted))
+    assert sorted(f.index for f in got) == wanted  # each once, in whatever order the two decoders give them
+    assert_same_frames({f.index: f for f in sorted(got, key=lambda f: f.index)}, full, wanted)
+    threads = threading.active_count()
+    frames = frames_as_decoded(gop_clip, wanted)
+    next(frames)
+    frames.close()  # a caller leaving the loop: both decoders stop before close returns
+    assert threading.active_count() == threads
 
 
 def test_indices_outside_the_clip_are_refused_and_none_read_nothing(gop_clip):

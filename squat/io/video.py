@@ -11,8 +11,9 @@ for those indices.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -275,20 +276,34 @@ def read_frames(path: str | Path, indices: Iterable[int], long_side: int | None 
     back instead: a frame is never given for the wrong index. VideoError for an index outside
     the clip; no indices reads nothing.
     """
+    wanted = np.unique(np.fromiter(indices, np.int64))
+    frames = {frame.index: frame for frame in frames_as_decoded(path, wanted, long_side)}
+    return {i: frames[i] for i in wanted.tolist()}
+
+
+def frames_as_decoded(path: str | Path, indices: Iterable[int], long_side: int | None = None) -> Iterator[Frame]:
+    """read_frames' frames, each handed over as soon as a decoder gives it, in no set order: the
+    caller works on the first while the others decode (the scout runs the network on them: speed
+    log §31). Frames the seeking decoders could not give are read front to back at the end.
+    Leaving the loop early stops the decoders."""
     path = Path(path)
     wanted = np.unique(np.fromiter(indices, np.int64))
     if not wanted.size:
-        return {}
+        return
     index = _frame_index(path)
     if wanted[0] < 0:
         raise VideoError(f"frame {wanted[0]} is not in {path.name}: frames are numbered from 0")
     if index.seekable and wanted[-1] >= len(index.pts):
         raise _outside(path, int(wanted[-1]), len(index.pts))
-    frames = _read_seeking(path, index, wanted, long_side) if index.seekable else {}
-    missing = wanted[~np.isin(wanted, list(frames))]
+    given: set[int] = set()
+    if index.seekable:
+        for frame in _read_seeking(path, index, wanted, long_side, SEEKING_THREADS):
+            if frame.index not in given:  # a stretch tried again from its keyframe's dts gives its frames again
+                given.add(frame.index)
+                yield frame
+    missing = wanted[~np.isin(wanted, list(given))]
     if missing.size:
-        frames |= _read_in_order(path, missing, long_side)
-    return {i: frames[i] for i in wanted.tolist()}
+        yield from _read_in_order(path, missing, long_side).values()
 
 
 def read_frame(path: str | Path, index: int, long_side: int | None = None) -> Frame:
@@ -696,21 +711,52 @@ def _stretches(index: _Index, wanted: np.ndarray) -> list[np.ndarray]:
 SEEKING_THREADS = 2
 
 
-def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int | None) -> dict[int, Frame]:
-    """Wanted frames, decoded in stretches from a keyframe each; stops at the first stretch whose
-    frames do not come out as the index says (the caller reads the rest front to back). The
-    stretches are shared out in turn between SEEKING_THREADS threads, a run of them each."""
-    runs = _share_out(index, _stretches(index, wanted), SEEKING_THREADS)
+def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int | None, threads: int
+                  ) -> Iterator[Frame]:
+    """Wanted frames as they are decoded, in stretches from a keyframe each. The stretches are
+    shared out in turn between `threads` decoders, a run of them each; a decoder stops at the
+    first stretch whose frames do not come out as the index says (the frames it gave stand: each
+    was checked as it came; the caller reads the rest front to back)."""
+    runs = _share_out(index, _stretches(index, wanted), threads)
     if len(runs) == 1:
-        return _read_stretches(path, index, runs[0], long_side)[0]
-    with ThreadPoolExecutor(len(runs), thread_name_prefix="seek") as pool:
-        results = list(pool.map(lambda run: _read_stretches(path, index, run, long_side), runs))
-    frames: dict[int, Frame] = {}
-    for got, whole in results:
-        frames |= got
-        if not whole:
-            break  # a later run's frames come after the stretch that failed: read in order instead
-    return frames
+        yield from _read_stretches(path, index, runs[0], long_side)
+        return
+    out: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def decode(run: list[np.ndarray]) -> None:
+        try:
+            for frame in _read_stretches(path, index, run, long_side):
+                if stop.is_set():
+                    return
+                out.put(frame)
+        except BaseException as error:  # raised in the caller's thread, where its frames were due
+            out.put(_Failed(error))
+        finally:
+            out.put(None)
+
+    workers = [threading.Thread(target=decode, args=(run,), name="seek", daemon=True) for run in runs]
+    for worker in workers:
+        worker.start()
+    try:
+        running = len(workers)
+        while running:
+            item = out.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, _Failed):
+                raise item.error
+            else:
+                yield item
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
 
 
 def _share_out(index: _Index, stretches: list[np.ndarray], threads: int) -> list[list[np.ndarray]]:
@@ -725,9 +771,8 @@ def _share_out(index: _Index, stretches: list[np.ndarray], threads: int) -> list
 
 
 def _read_stretches(path: Path, index: _Index, stretches: list[np.ndarray], long_side: int | None
-                    ) -> tuple[dict[int, Frame], bool]:
-    """The stretches' frames with one decoder, up to the first that fails; whether none failed."""
-    frames: dict[int, Frame] = {}
+                    ) -> Iterator[Frame]:
+    """The stretches' frames with one decoder, as they come, up to the first stretch that fails."""
     container, stream = _open(path)
     with container:
         for stretch_wanted in stretches:
@@ -736,31 +781,30 @@ def _read_stretches(path: Path, index: _Index, stretches: list[np.ndarray], long
             # pts lands on it, or, by dts, maybe on a later one (found wrong, so tried again at its
             # dts <= pts, which lands on it or an earlier one either way).
             for seek_to in dict.fromkeys((index.key_pts[start], index.key_dts[start])):
-                stretch = _decode_stretch(container, stream, index, start, int(seek_to), stretch_wanted, long_side)
-                if stretch is not None:
+                whole = yield from _decode_stretch(container, stream, index, start, int(seek_to), stretch_wanted,
+                                                   long_side)
+                if whole:
                     break
-            if stretch is None:
-                return frames, False
-            frames |= stretch
-    return frames, True
+            else:
+                return
 
 
 def _decode_stretch(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                     index: _Index, start: int, seek_to: int, wanted: np.ndarray, long_side: int | None
-                    ) -> dict[int, Frame] | None:
-    """The wanted frames (ascending) decoded after seeking back from seek_to, or None where the
-    decoder does not give the frames from keyframe `start` on as index, index + 1, ... (a seek
-    past the keyframe, a damaged packet, a decode error, frames the index does not know)."""
+                    ) -> Generator[Frame, None, bool]:
+    """The wanted frames (ascending), each as it is decoded after seeking back from seek_to;
+    returns whether all came. Stops at the first frame the decoder does not give as the index
+    says from keyframe `start` on (index, index + 1, ...): a seek past the keyframe, a damaged
+    packet, a decode error, frames the index does not know."""
     key_pts = int(index.key_pts[start])
     expected = int(np.searchsorted(index.pts, key_pts))  # the first frame shown from the keyframe on
     keep, last = set(wanted.tolist()), int(wanted[-1])
-    frames: dict[int, Frame] = {}
     try:
         container.seek(seek_to, stream=stream, backward=True)  # flushes the decoder too
         packets = container.demux(stream)
         first = next(packets, None)
         if first is None or not first.is_keyframe:
-            return None  # a seek that did not land on a keyframe
+            return False  # a seek that did not land on a keyframe
         # Every frame up to the last wanted one is in the decoder once the latest of their packets
         # is: drain it then, rather than feed it the packets after just to push frames out.
         final = int(index.decode_at[expected:last + 1].max())
@@ -770,17 +814,17 @@ def _decode_stretch(container: av.container.InputContainer, stream: av.video.str
             at = index.position.get(raw.pts)
             # In order, and none wanted left out (frames nobody wanted may be: not decoded at all).
             if at is None or at < expected or keep.intersection(range(expected, at)):
-                return None
+                return False
             if at in keep:  # the display matrix is on every frame, as on the first that iter_frames reads it from
-                frames[at] = Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
+                yield Frame(at, float(index.time_s[at]), _upright_bgr(raw, _rotation(raw), long_side))
             if at == last:
-                return frames
+                return True
             expected = at + 1
     except _AV_ERRORS:
-        return None
+        return False
     finally:
         stream.codec_context.skip_frame = "DEFAULT"
-    return None  # the clip ended first, or the decoder left out a frame
+    return False  # the clip ended first, or the decoder left out a frame
 
 
 def _decoded_until(stream: av.video.stream.VideoStream, packets: Iterator[av.Packet], index: _Index,

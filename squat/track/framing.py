@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from squat.errors import VideoError
-from squat.io.video import VideoInfo, count_frames, iter_frames, read_frames
+from squat.io.video import Frame, VideoInfo, count_frames, frames_as_decoded, iter_frames
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, fit
 from squat.settings import PoseSettings, TrackingSettings
@@ -104,12 +104,7 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
     # frames decoded (an edit list cuts some): those past the end are skipped, as before.
     wanted = wanted[wanted < count_frames(video)]
-    try:
-        frames = list(read_frames(video, wanted).values())
-    except VideoError:  # the file's packets promise frames its damage does not decode: those there are
-        keep = set(wanted.tolist())
-        with iter_frames(video) as reader:
-            frames = [f for f in reader if f.index in keep]
+    frames, first_look = _first_look(video, wanted, estimator, min(settings.scout_long_sides))
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return Scouted(None, None)
@@ -117,7 +112,8 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     can_squat = times[-1] - times[0] >= SHORTEST_SQUAT_S
     for long_side in sorted(settings.scout_long_sides):
         box = fit(shape, long_side)
-        lifter = _look(images, times, info, estimator, tracking, box)
+        seen = first_look if long_side == min(settings.scout_long_sides) else None
+        lifter = _look(images, times, info, estimator, tracking, box, seen)
         if best is None or (lifter.squats, lifter.score) > (best.squats, best.score):
             best = lifter
         if seen_well(best, box, settings, can_squat):
@@ -139,10 +135,35 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     return Scouted(framing, best.keypoints, kept, scale)
 
 
+def _first_look(video: str | Path, wanted: np.ndarray, estimator: PoseEstimator, long_side: int
+                ) -> tuple[list[Frame], list[Detections]]:
+    """The scout's frames (in order) and the people in them at the smallest look, each looked at as
+    soon as it is decoded: the network runs while the later frames decode (speed log §31)."""
+    seen: dict[int, tuple[Frame, Detections]] = {}
+    box: Letterbox | None = None
+
+    def look(frame: Frame) -> None:
+        nonlocal box
+        box = box or fit(frame.image.shape[:2], long_side)
+        seen[frame.index] = frame, estimator.detect([frame.image], box)[0]
+
+    try:
+        for frame in frames_as_decoded(video, wanted):
+            look(frame)
+    except VideoError:  # the file's packets promise frames its damage does not decode: those there are
+        keep = set(wanted.tolist()) - set(seen)
+        with iter_frames(video) as reader:
+            for frame in reader:
+                if frame.index in keep:
+                    look(frame)
+    ordered = [seen[i] for i in sorted(seen)]
+    return [frame for frame, _ in ordered], [people for _, people in ordered]
+
+
 def _look(images: list[np.ndarray], times: list[float], info: VideoInfo, estimator: PoseEstimator,
-          tracking: TrackingSettings, box: Letterbox) -> Lifter:
-    """The lifter in the scout's frames, seen through `box`."""
-    detections: list[Detections] = [estimator.detect([im], box)[0] for im in images]
+          tracking: TrackingSettings, box: Letterbox, seen: list[Detections] | None = None) -> Lifter:
+    """The lifter in the scout's frames, seen through `box` (the people in them where already `seen`)."""
+    detections = seen if seen is not None else [estimator.detect([im], box)[0] for im in images]
     return find_lifter(detections, np.asarray(times), info.width, info.height, scout_tracking(times, tracking))
 
 

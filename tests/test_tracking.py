@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ from squat.pose.detections import Detections
 from squat.series import fill_gaps
 from squat.settings import TrackingSettings
 from squat.skeleton import N_JOINTS, J
-from squat.track.lifter import clip_body_size, merge_fragments, select_lifter
+from squat.track.lifter import body_centre_and_size, clip_body_size, merge_fragments, select_lifter
 from squat.track.smoothing import butterworth, fix_left_right_swaps, plant_feet, smooth_track
 
 WIDTH, HEIGHT = 1280, 720
@@ -299,3 +301,22 @@ def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkey
     pose = replace(settings.pose, network_hz=0)
     scouted = scout_clip(clip, video.probe(clip), load_estimator(pose), settings.tracking)
     assert scouted.box is not None and len(scouted.images) == decoded  # every frame there is, no error
+
+
+def test_a_body_centre_is_the_median_joint_and_its_size_the_box_diagonal_whatever_is_missing():
+    # Tracking asks every frame; the answer is np.nanmedian's to the bit, with no warning for a
+    # person of whom nothing is seen (their centre and size are NaN).
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        people = (rng.random((int(rng.integers(1, 5)), 18, 3)) * 1000).astype(np.float32)
+        people[rng.random(people.shape[:2]) < rng.random()] = np.nan
+        people[0] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            centre, size = body_centre_and_size(people)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert np.array_equal(centre, np.nanmedian(people[..., :2], axis=1), equal_nan=True)
+            span = np.nanmax(people[..., :2], axis=1) - np.nanmin(people[..., :2], axis=1)
+        assert np.array_equal(size, np.hypot(span[:, 0], span[:, 1]), equal_nan=True)
+        assert centre.dtype == size.dtype == np.float32 and np.isnan(centre[0]).all() and np.isnan(size[0])

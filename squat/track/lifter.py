@@ -27,12 +27,16 @@ COVERAGE_WEIGHT = 0.3
 
 
 def body_centre_and_size(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre (P, 2) and size (P,) in pixels of each person: median joint and bounding-box diagonal."""
+    """Centre (P, 2) and size (P,) in pixels of each person: median joint and bounding-box diagonal
+    (NaN for a person with no joint). np.nanmedian's answer, 5x sooner on a few people: tracking
+    asks for it every frame (speed log §31)."""
     xy = keypoints[..., :2]
-    with warnings.catch_warnings():  # all-NaN people are normal here
-        warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.nanmedian(xy, axis=1)
-        span = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)
+    ordered = np.sort(xy, axis=1)  # NaN sorts last
+    seen = np.count_nonzero(~np.isnan(ordered), axis=1)[:, None, :]  # (P, 1, 2)
+    low = np.take_along_axis(ordered, np.maximum(seen - 1, 0) // 2, axis=1)[:, 0]
+    high = np.take_along_axis(ordered, seen // 2, axis=1)[:, 0]  # NaN where none seen
+    centre = ((low + high) / 2).astype(xy.dtype)
+    span = np.fmax.reduce(xy, axis=1) - np.fmin.reduce(xy, axis=1)  # NaN, without a warning, where none seen
     return centre, np.hypot(span[:, 0], span[:, 1])
 
 

@@ -21,11 +21,11 @@ from squat import passes, results
 from squat.draw.band import ChartStrip, strip_size
 from squat.draw.overlay import (
     annotate_frame,
+    band_for,
     bar_trail,
     blend_heatmap,
     chart_size,
     heatmap_panel,
-    stack_chart,
     stacked_height,
 )
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
@@ -279,11 +279,14 @@ def render_video(analysis: Analysis, video: str | Path, path: Path, progress: Op
     def drawn(frame: Frame, f: int) -> tuple[np.ndarray, float]:
         row = in_video_pixels(table.iloc[f].to_dict(), *to_video)
         with stage("render"):
-            image = annotate_frame(frame.image, keypoints[f], analysis.side, row,
-                                   bar_path=bar_trail(plate_xy, rep, f), bar_trunk=bar_trunk,
-                                   labels=bar_speed_labels(frame.image.shape, row, rep_top[f]))
-            image = stack_chart(image, strip.at(row["time_s"]))
-        return image, row["time_s"]
+            # The chart band and the frame drawn into one canvas: the frame converted straight into
+            # it and drawn there, with no copy to stack (speed log §31).
+            canvas = np.empty((band_height + height, width, 3), np.uint8)
+            canvas[:band_height] = band_for(strip.at(row["time_s"]), width)
+            image = frame.image_into(canvas[band_height:])
+            annotate_frame(image, keypoints[f], analysis.side, row, bar_path=bar_trail(plate_xy, rep, f),
+                           bar_trunk=bar_trunk, labels=bar_speed_labels(image.shape, row, rep_top[f]), in_place=True)
+        return canvas, row["time_s"]
 
     def to_draw(reader: Iterable[Frame]) -> Iterator[Frame]:
         """The frames drawn, at most ANNOTATED_MAX_FPS a second; the others are never converted from

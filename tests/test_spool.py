@@ -46,6 +46,18 @@ def test_frames_read_back_are_a_shrinking_readers_upright_frames(tmp_path):
         np.testing.assert_array_equal(image, want)
 
 
+@pytest.mark.parametrize("clip", [ROTATED, DATA / "synth_side_short" / "clip.mp4"])
+def test_a_kept_frame_converted_into_a_canvas_is_its_image(clip, tmp_path):
+    # The annotated video converts each kept frame straight into the canvas below its chart band.
+    with spooled(clip, tmp_path, 480) as spool:
+        for frame in list(spool.frames())[:3]:
+            canvas = np.zeros((40 + frame.image.shape[0], frame.image.shape[1], 3), np.uint8)
+            fresh = next(f for f in spool.frames() if f.index == frame.index)  # not yet converted
+            below = fresh.image_into(canvas[40:])
+            assert np.shares_memory(below, canvas) and not canvas[:40].any()
+            np.testing.assert_array_equal(below, frame.image)
+
+
 def test_a_damaged_packets_stand_in_repeats_the_frame_before(tmp_path):
     clip = tmp_path / "damaged.mp4"
     shutil.copy(DATA / "synth_side_short" / "clip.mp4", clip)

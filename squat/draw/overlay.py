@@ -706,9 +706,9 @@ def trunk_to_bar(keypoints: np.ndarray, side: str, bar_x: float, bar_y: float) -
 def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Mapping[str, Any] | None,
                    chart: np.ndarray | None = None, style: OverlayStyle = DEFAULT_STYLE,
                    bar_path: np.ndarray | None = None, bar_trunk: bool = True,
-                   labels: Sequence[Label] = ()) -> np.ndarray:
+                   labels: Sequence[Label] = (), in_place: bool = False) -> np.ndarray:
     """Midfoot line, bar path, moment arms, skeleton and angles, then `chart` over the top band; same
-    size as input.
+    size as input (`image` itself where in_place: the annotated video draws into its canvas).
 
     `row` is the frame's line of the per-frame table (uses midfoot_x, the angles and the femur-relative
     moment arms). `chart` is a BGR image drawn on black (e.g. `ChartStrip.at(t)`), sized by `chart_size`.
@@ -722,7 +722,7 @@ def annotate_frame(image: np.ndarray, keypoints: np.ndarray, side: str, row: Map
     kp = np.asarray(keypoints, np.float32)
     if bar_trunk:
         kp = trunk_to_bar(kp, side, row_number(row, "bar_x"), row_number(row, "bar_y"))
-    out = image.copy()
+    out = image if in_place else image.copy()
     s = frame_scale(out.shape, style)
     midfoot_x = row_number(row, "midfoot_x")
     band_bottom = 0 if chart is None else _chart_box(out.shape, chart.shape, style)[3]
@@ -748,10 +748,15 @@ def stacked_height(chart_size: tuple[int, int], frame_width: int) -> int:
 
 def stack_chart(image: np.ndarray, chart: np.ndarray) -> np.ndarray:
     """The chart as a band above the frame (the video gets taller), so it never hides the lifter."""
-    if chart.shape[1] != image.shape[1]:
-        height = stacked_height((chart.shape[1], chart.shape[0]), image.shape[1])
-        chart = cv2.resize(chart, (image.shape[1], height), interpolation=cv2.INTER_AREA)
-    return np.vstack([chart, image])
+    return np.vstack([band_for(chart, image.shape[1]), image])
+
+
+def band_for(chart: np.ndarray, width: int) -> np.ndarray:
+    """The chart fitted to a frame `width` pixels wide, as stack_chart puts it above the frame."""
+    if chart.shape[1] == width:
+        return chart
+    return cv2.resize(chart, (width, stacked_height((chart.shape[1], chart.shape[0]), width)),
+                      interpolation=cv2.INTER_AREA)
 
 
 # ---------------------------------------------------------------- heatmaps

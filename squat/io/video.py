@@ -74,6 +74,15 @@ class Frame:
         picture = self.picture
         return picture if isinstance(picture, np.ndarray) else picture.image()
 
+    def image_into(self, out: np.ndarray) -> np.ndarray:
+        """The image written into `out` (an array of its shape, e.g. part of a larger canvas) and
+        returned: a frame kept in YUV is converted straight into it, with no image of its own."""
+        picture = self.picture
+        if isinstance(picture, YUVPicture):
+            return picture.image_into(out)
+        np.copyto(out, self.image)
+        return out
+
 
 class _Picture:
     """A decoded frame's upright BGR image, converted once, the first time it is asked for."""
@@ -115,9 +124,21 @@ class YUVPicture:
 
     def image(self) -> np.ndarray:
         if self._image is None:
-            with stage("decode"):
-                self._image = _upright(cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420), self.rotation)
+            self._image = self._converted()
         return self._image
+
+    def image_into(self, out: np.ndarray) -> np.ndarray:
+        """image() written into `out`, without keeping it (the annotated video draws each frame once)."""
+        if self._image is None and not self.rotation:
+            with stage("decode"):
+                cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420, dst=out)
+        else:
+            np.copyto(out, self._image if self._image is not None else self._converted())
+        return out
+
+    def _converted(self) -> np.ndarray:
+        with stage("decode"):
+            return _upright(cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420), self.rotation)
 
 
 def probe(path: str | Path) -> VideoInfo:

@@ -31,8 +31,9 @@ from squat.draw.overlay import (
 from squat.draw.speed_labels import bar_speed_labels, rep_top_texts
 from squat.errors import NoLifterError, SquatError
 from squat.io.ahead import WriteBehind, read_ahead
+from squat.io.seek import read_frames
 from squat.io.spool import FrameSpool, spool_bytes
-from squat.io.video import Frame, VideoWriter, iter_frames, probe, read_frames, scaled_size
+from squat.io.video import Frame, VideoWriter, iter_frames, probe, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
 from squat.measure.bones import hips_from_bones

@@ -12,7 +12,7 @@ import av
 import pytest
 
 from squat import pipeline, reading
-from squat.io import video
+from squat.io import seek, video
 
 DATA = Path(__file__).parent / "data"
 KEYINT = 6  # frames from one keyframe to the next, as a phone's 1-2 s GOP is to a clip's length
@@ -59,7 +59,7 @@ def count_by_stage(monkeypatch, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def test_one_analysis_decodes_the_clip_once_plus_the_render(clip, tmp_path, monkeypatch):
-    frames = video.count_frames(clip)
+    frames = seek.count_frames(clip)
     assert frames == 240
     counts = count_by_stage(monkeypatch, ("probe", "scout_clip", "detect_poses", "render_video", "write_heatmaps",
                                           "video_spool"))

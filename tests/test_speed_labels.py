@@ -10,7 +10,7 @@ import pytest
 
 from squat.draw.overlay import annotate_frame, bgr, chart_size
 from squat.draw.speed_labels import SPEED_STYLE, bar_speed_labels, rep_top_text, rep_top_texts, velocity_text
-from squat.io.video import read_frames
+from squat.io.seek import read_frames
 from squat.measures import FRAME, REP
 from squat.skeleton import JOINTS
 

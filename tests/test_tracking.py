@@ -285,7 +285,7 @@ def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkey
 
     from awkward_clips import CLIPS, source_frames, write
 
-    from squat.io import video
+    from squat.io import seek, video
     from squat.pose.estimator import load_estimator
     from squat.settings import Settings
     from squat.track.framing import scout_clip
@@ -295,7 +295,7 @@ def test_the_scout_reads_only_the_frames_a_damaged_clip_decodes(tmp_path, monkey
     monkeypatch.setattr(video, "MAX_DAMAGED_RUN", 0)
     with video.iter_frames(clip) as reader:
         decoded = sum(1 for _ in reader)
-    assert decoded < video.count_frames(clip)  # the index promises more than the decoder gives
+    assert decoded < seek.count_frames(clip)  # the index promises more than the decoder gives
     settings = Settings()
     # The network reading every frame, the scout asks for all 21 the packets promise.
     pose = replace(settings.pose, network_hz=0)

@@ -13,16 +13,13 @@ import pytest
 from awkward_clips import flip_packets
 
 from squat.errors import VideoError
-from squat.io import video
+from squat.io import seek, video
+from squat.io.seek import count_frames, frames_as_decoded, read_frame, read_frames
 from squat.io.video import (
     VideoWriter,
-    count_frames,
     frame_time_s,
-    frames_as_decoded,
     iter_frames,
     probe,
-    read_frame,
-    read_frames,
     scaled_size,
 )
 
@@ -297,14 +294,14 @@ def test_a_late_frame_is_decoded_from_its_keyframe_not_from_the_start(gop_clip):
 
 def test_stretches_are_shared_out_in_consecutive_runs_of_about_equal_work(gop_clip):
     # Two decoders read a clip's stretches at once, a run of them each: every stretch once, in order.
-    index = video._frame_index(gop_clip)
-    stretches = video._stretches(index, np.arange(0, 100, 9))
-    runs = video._share_out(index, stretches, 2)
+    index = seek._frame_index(gop_clip)
+    stretches = seek._stretches(index, np.arange(0, 100, 9))
+    runs = seek._share_out(index, stretches, 2)
     assert len(stretches) > 4 and len(runs) == 2
     assert [int(i) for run in runs for s in run for i in s] == list(range(0, 100, 9))
     assert abs(len(runs[0]) - len(runs[1])) <= 2
-    assert video._share_out(index, stretches[:1], 2) == [stretches[:1]]
-    assert len(video._share_out(index, stretches, 1)) == 1
+    assert seek._share_out(index, stretches[:1], 2) == [stretches[:1]]
+    assert len(seek._share_out(index, stretches, 1)) == 1
 
 
 def test_frames_handed_over_as_decoded_are_each_given_once_and_leaving_early_stops_the_decoders(gop_clip):

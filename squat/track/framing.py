@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from squat.errors import VideoError
-from squat.io.video import Frame, VideoInfo, count_frames, frames_as_decoded, iter_frames
+from squat.io.seek import count_frames, frames_as_decoded
+from squat.io.video import Frame, VideoInfo, iter_frames
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox, PoseEstimator, fit
 from squat.settings import PoseSettings, TrackingSettings

@@ -398,6 +398,6 @@ def video_spool(video: str | Path, folder: Path) -> FrameSpool | nullcontext:
     if folder is None or need > SPOOL_LIMIT_BYTES or shutil.disk_usage(folder).free < 2 * need:
         return nullcontext()
     try:
-        return FrameSpool(folder, ANNOTATED_LONG_SIDE, RateGate(ANNOTATED_MAX_FPS), SPOOL_LIMIT_BYTES)
+        return FrameSpool(folder, ANNOTATED_LONG_SIDE, lambda: RateGate(ANNOTATED_MAX_FPS), SPOOL_LIMIT_BYTES)
     except OSError:  # a folder we may not write to: the video decodes the clip again
         return nullcontext()

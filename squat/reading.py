@@ -14,12 +14,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
 from squat.io.ahead import read_ahead
+from squat.io.seek import frame_stamps
 from squat.io.spool import FrameSpool
 from squat.io.video import Frame, VideoInfo, iter_frames, probe
 from squat.measure.plate import find_circles, plate_like, search_region, search_scale
@@ -76,9 +78,14 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
 
     still_px = settings.pose.still_within * lifter_height if lifter_height else 0.0
     times: list[float] = []
+    # Frames neither the network nor the annotated video reads are not decoded where nothing refers
+    # to them: each gate's fresh twin says which those are, from the clip's packet index.
+    network_gate = partial(RateGate, settings.pose.network_hz)
+    keeps = spool.would_keep() if spool is not None else None
+    unwanted = unwanted_frames(video, [network_gate(), *([keeps] if keeps is not None else [])])
     # closing() stops the reading thread before the reader closes.
-    with iter_frames(video) as reader, closing(read_ahead(
-            _batches(reader if spool is None else spool.spooling(reader), RateGate(settings.pose.network_hz),
+    with iter_frames(video, unwanted=unwanted) as reader, closing(read_ahead(
+            _batches(reader if spool is None else spool.spooling(reader), network_gate(),
                      settings.pose.batch_frames, estimator, box, every_other=still_px > 0),
             depth=2)) as batches, ThreadPoolExecutor(1, thread_name_prefix="people") as finder:
         reads = _Reads(estimator, box, finder, find, plate_circles, still_px, settings.pose.batch_frames)
@@ -101,6 +108,21 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         hip_from_bones=estimator.spec.hip_from_bones, torso_from_bar=estimator.spec.torso_from_bar,
         far_hip_guessed=estimator.spec.far_hip_guessed, still_reads=reads.still,
     )
+
+
+def unwanted_frames(video: str | Path, gates: list[Callable[[float], bool]]) -> frozenset[int]:
+    """The pts of the frames none of these gates will let through (each a fresh copy of one the
+    pass reads by, called with every frame's time in order): neither the network nor the annotated
+    video looks at them, so the decoder may skip those no other frame refers to (a 60 fps clip's
+    every other frame, speed log §31). Nothing where the clip's frames cannot be known in advance (no packet index)."""
+    stamps = frame_stamps(video)
+    if stamps is None:
+        return frozenset()
+    pts, times = stamps
+    wanted = np.zeros(len(times), bool)
+    for gate in gates:  # every gate sees every time: they keep state
+        wanted |= np.fromiter((gate(t) for t in times.tolist()), bool, len(times))
+    return frozenset(pts[~wanted].tolist())
 
 
 @dataclass(frozen=True, eq=False)

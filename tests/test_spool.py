@@ -20,7 +20,7 @@ ROTATED = DATA / "phone_rotated.mp4"  # 960x540 stored, shown turned to 540x960,
 
 def spooled(clip: Path, folder: Path, long_side: int, hz: float = 30.0, limit: int = 2**30) -> FrameSpool:
     """A spool filled by reading the clip to its end, as the network pass reads it."""
-    spool = FrameSpool(folder, long_side, RateGate(hz), limit)
+    spool = FrameSpool(folder, long_side, lambda: RateGate(hz), limit)
     with iter_frames(clip) as reader:
         for frame in spool.spooling(reader):
             if frame.index % 3 == 0:
@@ -70,7 +70,7 @@ def test_a_damaged_packets_stand_in_repeats_the_frame_before(tmp_path):
 
 
 def test_a_pass_that_stops_early_leaves_the_spool_incomplete(tmp_path):
-    with FrameSpool(tmp_path, 480, RateGate(30), 2**30) as spool, iter_frames(ROTATED) as reader:
+    with FrameSpool(tmp_path, 480, lambda: RateGate(30), 2**30) as spool, iter_frames(ROTATED) as reader:
         for frame in spool.spooling(reader):
             if frame.index == 10:
                 break

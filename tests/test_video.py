@@ -16,12 +16,15 @@ from squat.errors import VideoError
 from squat.io import seek, video
 from squat.io.seek import count_frames, frames_as_decoded, read_frame, read_frames
 from squat.io.video import (
+    UNREAD,
     VideoWriter,
     frame_time_s,
     iter_frames,
     probe,
     scaled_size,
 )
+from squat.reading import unwanted_frames
+from squat.track.rate import RateGate
 
 DATA = Path(__file__).parent / "data"
 
@@ -302,6 +305,29 @@ def test_stretches_are_shared_out_in_consecutive_runs_of_about_equal_work(gop_cl
     assert abs(len(runs[0]) - len(runs[1])) <= 2
     assert seek._share_out(index, stretches[:1], 2) == [stretches[:1]]
     assert len(seek._share_out(index, stretches, 1)) == 1
+
+
+@pytest.mark.parametrize("name", ["gop", "pose2sim_cam01.mp4"])
+def test_frames_nobody_wants_keep_their_numbers_and_times_and_the_others_their_pixels(name, gop_clip):
+    # A 60 fps clip read for a network at 15 Hz and a video at 30 a second: every other frame is
+    # unwanted, and the decoder skips those no frame refers to (speed log §31).
+    path = gop_clip if name == "gop" else DATA / name
+    gates = [RateGate(15), RateGate(30)]
+    unwanted = unwanted_frames(path, gates)
+    full = read_all(path)
+    assert len(unwanted) == len(full) // 2
+    with iter_frames(path, unwanted=unwanted) as reader:
+        got = list(reader)
+    assert [(f.index, f.time_s) for f in got] == [(f.index, f.time_s) for f in full]
+    fresh = (RateGate(15), RateGate(30))
+    wanted = [any([g(f.time_s) for g in fresh]) for f in full]  # every gate sees every time
+    skipped = [f.index for f in got if f.picture is UNREAD]
+    assert skipped and not any(wanted[i] for i in skipped)  # only frames nobody wants go undecoded
+    for frame, want in zip(got, wanted):
+        if want:
+            np.testing.assert_array_equal(frame.image, full[frame.index].image)
+    with pytest.raises(RuntimeError, match="not decoded"):
+        got[skipped[0]].image
 
 
 def test_frames_handed_over_as_decoded_are_each_given_once_and_leaving_early_stops_the_decoders(gop_clip):

@@ -89,6 +89,13 @@ def count_frames(path: str | Path) -> int:
     return len(index.pts) if index.seekable else _decoded_count(*_file_key(path))
 
 
+def frame_stamps(path: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every frame's pts and time_s, as iter_frames will number and time them, from the packet
+    index (no decoding); None where the clip cannot be indexed safely."""
+    index = _frame_index(Path(path))
+    return (index.pts, index.time_s) if index.seekable else None
+
+
 # --- internals ---------------------------------------------------------------------------
 
 

@@ -24,9 +24,13 @@ class FrameSpool:
     """Frames a pass reads, the due ones kept shrunk to long_side; `frames()` gives them back once a
     pass has read the clip to its end (`complete`)."""
 
-    def __init__(self, folder: str | Path, long_side: int, due: Callable[[float], bool], limit_bytes: int) -> None:
+    def __init__(self, folder: str | Path, long_side: int, gate: Callable[[], Callable[[float], bool]],
+                 limit_bytes: int) -> None:
+        """gate() makes the rule that picks the frames the video draws: called with each frame's time
+        in order, whether to keep it (a fresh one predicts which it will keep: `would_keep`)."""
         self.long_side, self.limit_bytes = long_side, limit_bytes
-        self._due = due
+        self._gate = gate
+        self._due = gate()
         self._file = tempfile.TemporaryFile(dir=folder, prefix=".squat-frames-")
         self._kept: list[tuple[int, float, int, tuple[int, int], int]] = []  # index, time, offset, shape, rotation
         self._size = 0
@@ -45,6 +49,11 @@ class FrameSpool:
                 self._keep(frame)
             yield frame
         self.complete = not self.given_up
+
+    def would_keep(self) -> Callable[[float], bool] | None:
+        """A fresh copy of the rule the next pass will keep frames by; None where it keeps none
+        (the spool is complete or given up)."""
+        return None if self.complete or self.given_up else self._gate()
 
     def _keep(self, frame: Frame) -> None:
         picture = frame.picture

@@ -9,7 +9,7 @@ iter_frames decodes a clip front to back; squat.io.seek fetches a few frames by 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -58,7 +58,7 @@ class VideoInfo:
 class Frame:
     index: int  # 0-based position in decode (= presentation) order
     time_s: float  # seconds since the first frame, from pts × time_base; strictly increasing
-    picture: np.ndarray | _Picture | YUVPicture  # the image, or what it is converted from when asked for
+    picture: np.ndarray | _Picture | YUVPicture | Unread  # the image, or what it is converted from when asked for
 
     @property
     def image(self) -> np.ndarray:
@@ -104,6 +104,21 @@ class _Picture:
         width, height = scaled_size(raw.width, raw.height, long_side)
         return YUVPicture(_shrunk_yuv(raw, width, height), self._rotation) if _shrinks_in_yuv(raw, width, height) \
             else None
+
+
+class Unread:
+    """The picture of a frame nobody wanted, which the decoder skipped (FrameReader's unwanted)."""
+
+    __slots__ = ()
+
+    def image(self) -> np.ndarray:
+        raise RuntimeError("this frame was not decoded: it was given as unwanted (FrameReader)")
+
+    def shrunk(self, long_side: int) -> None:
+        return None
+
+
+UNREAD = Unread()
 
 
 class YUVPicture:
@@ -172,9 +187,13 @@ class FrameReader(Iterator[Frame]):
     readable video). A decode error after some frames does not raise: iteration stops
     with the frames read so far and a line is appended to `warnings` for the user.
     Use as a context manager, or call close(), to release the file early.
+
+    unwanted: pts of frames nobody will look at (squat.reading: those neither the network nor the
+    annotated video reads). The decoder skips those no other frame refers to, and each comes out
+    with its number and time but no image (`Unread`): half of a 60 fps phone clip's frames.
     """
 
-    def __init__(self, path: str | Path, long_side: int | None = None) -> None:
+    def __init__(self, path: str | Path, long_side: int | None = None, unwanted: Iterable[int] = ()) -> None:
         if long_side is not None and long_side < 1:
             raise ValueError(f"long_side must be a positive number of pixels, got {long_side}")
         self.path = Path(path)
@@ -184,11 +203,13 @@ class FrameReader(Iterator[Frame]):
         # Packets the decoder refused (pts), and the times of the frames that stand in for them.
         self._skipped: list[int] = []
         self._stand_ins: list[float] = []
-        self._last: _Picture | None = None  # the image of the frame before
+        self._last: _Picture | None = None  # the image of the last frame decoded
         self._next_picture: tuple[av.VideoFrame, _Picture] | None = None
+        self._unwanted = frozenset(unwanted)
+        self._unread, self._unread_at = sorted(self._unwanted), 0  # those from _unread_at on not yet given
         self._container, self._stream = _open(self.path)
         try:
-            self._frames = _decoded(self._container, self._stream, self._problems, self._skipped)
+            self._frames = _decoded(self._container, self._stream, self._problems, self._skipped, self._unwanted)
             first = next(self._frames, None)
             if first is None:
                 raise _no_frames(self.path, self._problems)
@@ -210,19 +231,27 @@ class FrameReader(Iterator[Frame]):
                 self._pending = next(self._frames, None)
             raw = self._pending
             stand_in = self._stand_in_before(raw)
-            if stand_in is None and raw is None:
+            unread = self._unread_before(raw, stand_in)
+            if stand_in is None and unread is None and raw is None:
                 self._finish()
                 raise StopIteration
-            stamp = stand_in if stand_in is not None else _stamp(raw)
+            stamp = unread if unread is not None else stand_in if stand_in is not None else _stamp(raw)
             time_s = frame_time_s(stamp, self._origin, self._time_base, self._previous_s, self._step_s)
-            if stand_in is not None:  # a refused packet's frame: the one before, repeated
+            if unread is not None:  # a frame nobody looks at, which the decoder skipped
+                picture = UNREAD
+                self._unread_at += 1
+            elif stand_in is not None:  # a refused packet's frame: the one before, repeated
                 picture = self._last if self._last is not None else self._picture(raw)
                 self._stand_ins.append(time_s)
             else:
                 picture, self._pending = self._picture(raw), None
+                if self._unread_at < len(self._unread) and self._unread[self._unread_at] == stamp:
+                    self._unread_at += 1  # not wanted, but decoded: other frames refer to it
             frame = Frame(self._index, time_s, picture)
         self._index += 1
-        self._previous_s, self._last = time_s, picture
+        self._previous_s = time_s
+        if picture is not UNREAD:
+            self._last = picture
         return frame
 
     def _picture(self, raw: av.VideoFrame) -> _Picture:
@@ -239,6 +268,19 @@ class FrameReader(Iterator[Frame]):
         due = sorted(self._skipped)[len(self._stand_ins)]
         stamp = _stamp(raw) if raw is not None else None
         return due if stamp is None or due < stamp else None
+
+    def _unread_before(self, raw: av.VideoFrame | None, stand_in: int | None) -> int | None:
+        """The pts of an unwanted frame due before `raw` and the refused packet `stand_in` (where
+        either), which the decoder skipped; at the clip's end, those left, unless damage ended it."""
+        if self._unread_at == len(self._unread):
+            return None
+        due = self._unread[self._unread_at]
+        if raw is None and stand_in is None:
+            return None if self._problems else due
+        stamp = _stamp(raw) if raw is not None else None
+        if raw is not None and stamp is None:
+            return None  # a frame without a time: no order to place the skipped ones by
+        return due if all(due < s for s in (stand_in, stamp) if s is not None) else None
 
     def _finish(self) -> None:
         if self._stand_ins:
@@ -271,13 +313,13 @@ class FrameReader(Iterator[Frame]):
         self.close()
 
 
-def iter_frames(path: str | Path, long_side: int | None = None) -> FrameReader:
-    """Upright BGR frames of a clip with their true times; see FrameReader for warnings.
+def iter_frames(path: str | Path, long_side: int | None = None, unwanted: Iterable[int] = ()) -> FrameReader:
+    """Upright BGR frames of a clip with their true times; see FrameReader for warnings and unwanted.
 
     long_side: shrink frames whose longer side exceeds this many pixels (aspect kept,
     never enlarged); None keeps full resolution.
     """
-    return FrameReader(path, long_side)
+    return FrameReader(path, long_side, unwanted)
 
 
 def frame_time_s(stamp: int | None, origin: int | None, time_base: Fraction | None,
@@ -471,17 +513,22 @@ MAX_DAMAGED_RUN = 30
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-             problems: list[str], skipped: list[int] | None = None) -> Iterator[av.VideoFrame]:
+             problems: list[str], skipped: list[int] | None = None, unwanted: frozenset[int] = frozenset()
+             ) -> Iterator[av.VideoFrame]:
     """Decoded frames in presentation order. A packet the decoder refuses (flipped bytes in the
     middle of a clip) is skipped and its pts noted in `skipped`, where given, up to MAX_DAMAGED_RUN
     in a row; the demuxer's damage (a file cut short) or a longer run ends the frames, noted in
-    problems."""
+    problems. A packet whose pts is `unwanted` is decoded only if other frames refer to it (the
+    decoder drops the others: half a phone's 60 fps frames)."""
     run = 0
+    context = stream.codec_context
     try:
         for packet in container.demux(stream):
             if packet.is_corrupt:  # the demuxer's flag, e.g. a packet cut short by truncation
                 problems.append("a packet is cut short or damaged")
                 break
+            if unwanted:
+                context.skip_frame = "NONREF" if packet.pts in unwanted else "DEFAULT"
             try:
                 frames = _decode(packet)
             except _AV_ERRORS:
@@ -498,6 +545,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             return  # demux() ends with an empty packet, which has flushed the decoder
     except _AV_ERRORS as error:
         problems.append(getattr(error, "strerror", None) or str(error))
+    context.skip_frame = "DEFAULT"
     try:
         yield from stream.decode(None)  # frames the decoder still holds for reordering
     except _AV_ERRORS:

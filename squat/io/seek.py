@@ -210,7 +210,7 @@ def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int 
                     return
                 out.put(frame)
         except BaseException as error:  # raised in the caller's thread, where its frames were due
-            out.put(_Failed(error))
+            out.put(error)
         finally:
             out.put(None)
 
@@ -223,19 +223,14 @@ def _read_seeking(path: Path, index: _Index, wanted: np.ndarray, long_side: int 
             item = out.get()
             if item is None:
                 running -= 1
-            elif isinstance(item, _Failed):
-                raise item.error
+            elif isinstance(item, BaseException):
+                raise item
             else:
                 yield item
     finally:
         stop.set()
         for worker in workers:
             worker.join()
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
 
 
 def _share_out(index: _Index, stretches: list[np.ndarray], threads: int) -> list[list[np.ndarray]]:

@@ -205,11 +205,11 @@ class FrameReader(Iterator[Frame]):
         self._stand_ins: list[float] = []
         self._last: _Picture | None = None  # the image of the last frame decoded
         self._next_picture: tuple[av.VideoFrame, _Picture] | None = None
-        self._unwanted = frozenset(unwanted)
-        self._unread, self._unread_at = sorted(self._unwanted), 0  # those from _unread_at on not yet given
+        unwanted = frozenset(unwanted)
+        self._unread, self._unread_at = sorted(unwanted), 0  # those from _unread_at on not yet given
         self._container, self._stream = _open(self.path)
         try:
-            self._frames = _decoded(self._container, self._stream, self._problems, self._skipped, self._unwanted)
+            self._frames = _decoded(self._container, self._stream, self._problems, self._skipped, unwanted)
             first = next(self._frames, None)
             if first is None:
                 raise _no_frames(self.path, self._problems)

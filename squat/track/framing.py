@@ -105,16 +105,16 @@ def scout_clip(video: str | Path, info: VideoInfo, estimator: PoseEstimator, tra
     # Seek to them rather than decode the clip (issue 13). The header's count can exceed the
     # frames decoded (an edit list cuts some): those past the end are skipped, as before.
     wanted = wanted[wanted < count_frames(video)]
-    frames, first_look = _first_look(video, wanted, estimator, min(settings.scout_long_sides))
+    sides = sorted(settings.scout_long_sides)
+    frames, first_look = _first_look(video, wanted, estimator, sides[0])
     images, times = [f.image for f in frames], [f.time_s for f in frames]
     if not images:
         return Scouted(None, None)
     shape, best = images[0].shape[:2], None
     can_squat = times[-1] - times[0] >= SHORTEST_SQUAT_S
-    for long_side in sorted(settings.scout_long_sides):
+    for long_side in sides:
         box = fit(shape, long_side)
-        seen = first_look if long_side == min(settings.scout_long_sides) else None
-        lifter = _look(images, times, info, estimator, tracking, box, seen)
+        lifter = _look(images, times, info, estimator, tracking, box, first_look if long_side == sides[0] else None)
         if best is None or (lifter.squats, lifter.score) > (best.squats, best.score):
             best = lifter
         if seen_well(best, box, settings, can_squat):

@@ -99,6 +99,17 @@ def test_the_view_verdict_must_match_the_label():
     assert {t["status"] for t in result["targets"] if t["measure"].endswith("_cv")} == {"no target"}
 
 
+def test_the_measured_leg_must_be_the_one_toward_the_camera():
+    result = evaluate_labels(walking_lifter(), reps_table([1.5]), {**SUMMARY, "side": "left"}, label([1.5]))
+    assert measures(result)["leg_wrong"] == 1
+    assert "near leg wrong" in {t["name"] for t in result["targets"] if t["status"] == "FAIL"}
+    assert measures(evaluate_labels(walking_lifter(), reps_table([1.5]), SUMMARY, label([1.5])))["leg_wrong"] == 0
+    # A front view has no near leg: nothing to judge.
+    front = {**label([1.5], view="front"), "camera_side": "n/a"}
+    result = evaluate_labels(walking_lifter(), reps_table([1.5]), {**SUMMARY, "view": {"view": "front"}}, front)
+    assert {t["status"] for t in result["targets"] if t["measure"] == "leg_wrong"} == {"no target"}
+
+
 def test_wandering_keypoints_raise_the_bone_length_cv():
     frames = walking_lifter()
     rng = np.random.default_rng(0)

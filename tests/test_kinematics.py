@@ -341,6 +341,21 @@ def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
     assert side_from_feet(np.full((10, 4, 3), np.nan)) is None  # no feet seen
 
 
+def test_toes_that_point_against_the_knees_give_way_to_the_body_facing():
+    """Feet cut off by the frame (a close-up) are read pointing anywhere: where the toes say the
+    lifter faces left while the knees go forward to the right, the near leg is the right one."""
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean)
+    assert facing_direction(kp, "right") == 1
+    feet = np.full((len(kp), 4, 3), np.nan)
+    feet[:, 0, :2], feet[:, 1, :2] = (100, 300), (130, 305)  # heel → toe image-right
+    feet[:, 2, :2], feet[:, 3, :2] = (104, 298), (133, 302)
+    assert with_side(kp, KinematicsSettings(), feet).side == "right"
+    feet[..., 0] *= -1  # the toes now point left, against the knees
+    assert with_side(kp, KinematicsSettings(), feet).side == "right"
+    assert with_side(kp[:, :, :] * [-1, 1, 1], KinematicsSettings(), feet).side == "left"  # mirrored body agrees
+
+
 def test_the_body_is_decided_once_and_kinematics_measure_with_it():
     """measure_body: the leg, facing, proportions and the trunk line, which the kinematics then use."""
     from squat.measure.body import measure_body

@@ -43,6 +43,7 @@ LABEL_TARGETS: dict[str, tuple[str, str, float]] = {
     "bottom time, worst rep": ("bottom_time_max_abs_error_s", "<=", BOTTOM_TOLERANCE_S),
     "depth calls wrong": ("depth_calls_wrong", "<=", 0),
     "view verdict wrong": ("view_wrong", "<=", 0),
+    "near leg wrong": ("leg_wrong", "<=", 0),
     "lifter found": ("found_share", ">=", 0.95),
     "shin length CV": ("shin_cv", "<=", 0.06),
     "femur length CV": ("femur_cv", "<=", 0.10),
@@ -142,7 +143,8 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
     # Depth calls on missed reps count as wrong: the lifter is told nothing about them.
     matched_i = {i for i, _ in pairs}
     missed_calls = sum(1 for i, call in enumerate(below[: len(bottoms)]) if i not in matched_i and call is not None)
-    side = label.get("camera_side") if label.get("camera_side") in ("left", "right") else summary.get("side", "right")
+    labelled_side = label.get("camera_side") if label.get("camera_side") in ("left", "right") else None
+    side = labelled_side or summary.get("side", "right")
     props = summary.get("proportions") or {}
     jumps = identity_jumps(frames, number(props.get("femur_px")))
     detected = frames["detected"].map(_bool).to_numpy(bool) if "detected" in frames else np.zeros(len(frames), bool)
@@ -157,6 +159,9 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         "depth_calls": calls + missed_calls, "depth_calls_wrong": calls_wrong + missed_calls,
         "view_ours": ours_view, "view_label": label["view"],
         "view_wrong": int((ours_view == "side") != side_view),
+        # the leg measured is the one toward the camera (no label: a front view)
+        "leg_ours": summary.get("side"), "leg_label": labelled_side,
+        "leg_wrong": math.nan if labelled_side is None else int(summary.get("side") != labelled_side),
         "found_share": float(detected.mean()) if len(detected) else math.nan,
         **bone_cv(frames, side),
         "identity_jumps": len(jumps),
@@ -167,7 +172,7 @@ def evaluate_labels(frames: pd.DataFrame, reps: pd.DataFrame, summary: dict, lab
         value = measures.get(key, math.nan)
         if key in SIDE_ONLY and not side_view:
             status = "no target"
-        elif key == "depth_calls_wrong" and not measures["depth_calls"]:
+        elif (key == "depth_calls_wrong" and not measures["depth_calls"]) or (key == "leg_wrong" and labelled_side is None):
             status = "no target"
         else:
             status = "PASS" if meets(value, op, limit) else "FAIL"

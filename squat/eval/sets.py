@@ -40,6 +40,7 @@ SET_TARGETS: dict[str, tuple[str, str, str, float, str]] = {
     "hip below knee right, share of reps": ("hip_below_knee_right", "share_of_reps", ">=", 0.95, "render_side"),
     "femur/torso within 8 %, share of clips": ("femur_to_torso_error_pct", "share_within_8", ">=", 0.9, "render_side"),
     "view verdict wrong": ("view_wrong", "sum", "<=", 0, "all"),
+    "near leg wrong": ("leg_wrong", "sum", "<=", 0, "all"),
     "bottom time (labels), worst": ("bottom_time_max_abs_error_s", "max", "<=", 0.3, "label"),
     "depth calls wrong (labels)": ("depth_calls_wrong", "sum", "<=", 0, "label"),
     "shin CV (labelled side clips), worst": ("shin_cv", "max", "<=", 0.06, "label_side"),
@@ -50,7 +51,7 @@ COLUMNS = (  # key, header, format
     ("found_share", "found", "pct"), ("knee_mae", "knee", ".1f"), ("knee_mae_at_depth", "@depth", ".1f"),
     ("hip_mae", "hip", ".1f"), ("trunk_lean_mae", "lean", ".1f"), ("reps", "reps", "s"),
     ("bottom_time_max_abs_error_s", "bottom", ".2f"), ("depth_calls", "depth ok", "s"),
-    ("femur_to_torso_error_pct", "f/t %", "+.0f"), ("view", "view", "s"), ("shin_cv", "shinCV", ".3f"),
+    ("femur_to_torso_error_pct", "f/t %", "+.0f"), ("view", "view", "s"), ("leg", "leg", "s"), ("shin_cv", "shinCV", ".3f"),
     ("femur_cv", "femCV", ".3f"), ("identity_jumps", "jumps", "d"), ("hip_at_depth_femur", "hip@d", ".2f"),
     ("midfoot_cm", "midfoot", ".1f"), ("mcv_max_abs_error_ms", "MCV err", ".3f"),
     ("velocity_loss_error_pct", "VL err", "+.1f"), ("passed", "targets", "s"),
@@ -100,6 +101,8 @@ def render_row(result: dict) -> dict:
         "femur_to_torso_error_pct": result["proportions"]["femur_to_torso"]["error_pct"],
         "view_ours": result["view"]["ours"], "view_truth": result["view"]["truth"],
         "view_wrong": int(not result["view"]["right"]),
+        "leg_ours": result["clip"]["our_side"], "leg_truth": result["clip"]["camera_side"],
+        "leg_wrong": int(result["clip"]["our_side"] != result["clip"]["camera_side"]),
         # the camera-side hip keypoint's distance from the truth's at depth, × femur; the midfoot line's error
         "hip_at_depth_femur": result["frames"]["keypoints"]["hip"]["mean_femur_at_depth"],
         "midfoot_cm": result["frames"]["midfoot"]["mae_cm"],
@@ -121,6 +124,7 @@ def label_row(result: dict) -> dict:
         "depth_calls_n": m["depth_calls"], "depth_calls_right": m["depth_calls"] - m["depth_calls_wrong"],
         "depth_calls_wrong": m["depth_calls_wrong"], "femur_to_torso_error_pct": None,
         "view_ours": m["view_ours"], "view_truth": m["view_label"], "view_wrong": m["view_wrong"],
+        "leg_ours": m["leg_ours"], "leg_truth": m["leg_label"], "leg_wrong": m["leg_wrong"],
         "shin_cv": m["shin_cv"], "femur_cv": m["femur_cv"], "identity_jumps": m["identity_jumps"],
         "passed": sum(t["status"] == "PASS" for t in result["targets"]),
         "judged": sum(t["status"] != "no target" for t in result["targets"]),
@@ -185,6 +189,8 @@ def _cell(row: dict, key: str, fmt: str) -> str:
         return f"{row['depth_calls_right']}/{row['depth_calls_n']}" if row["depth_calls_n"] else "—"
     if key == "view":
         return f"{row['view_ours']}" + ("" if not row["view_wrong"] else f"≠{row['view_truth']}")
+    if key == "leg":
+        return "—" if not row.get("leg_truth") else f"{row['leg_ours']}" + ("≠" + row["leg_truth"] if row["leg_wrong"] else "")
     if key == "passed":
         return f"{row['passed']}/{row['judged']}" if row["judged"] else "—"
     value = row.get(key)
@@ -282,4 +288,5 @@ def _failed_row(clip: Path) -> dict:
     return {"clip": clip.name, "kind": "label" if label.is_file() else "render", "side_view": bool(side_view),
             "found_share": 0.0, "reps_true": true, "reps_found": 0, "reps_missed": true, "reps_invented": 0,
             "depth_calls_n": 0, "depth_calls_right": 0, "hip_below_knee_right": 0, "view_ours": None,
-            "view_truth": None, "view_wrong": 1, "passed": 0, "judged": 0}
+            "view_truth": None, "view_wrong": 1, "leg_ours": None, "leg_truth": None, "leg_wrong": math.nan,
+            "passed": 0, "judged": 0}

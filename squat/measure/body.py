@@ -36,7 +36,18 @@ def with_side(keypoints: np.ndarray, settings: KinematicsSettings, feet: np.ndar
     if settings.side != "auto":
         return settings
     side = side_from_feet(feet) if feet is not None else None
+    if side is not None:
+        # Where the toes point against the knees and the nose (feet cut off by the frame, or
+        # misread), the body's facing wins: it is the same fact, and confidence cannot tell the
+        # legs apart for a model that places the hidden one (side_from_feet).
+        side = side_of_facing(facing_direction(keypoints, side))
     return replace(settings, side=side or detect_side(keypoints, settings.side_tie))
+
+
+def side_of_facing(facing: int) -> str:
+    """The leg toward the camera of a lifter facing +x (+1) or -x (-1): right × forward = up, so a
+    lifter filmed from their right faces image-right."""
+    return "right" if facing > 0 else "left"
 
 
 def side_from_feet(feet: np.ndarray, min_along: float = 0.3) -> str | None:

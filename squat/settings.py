@@ -155,6 +155,10 @@ class KinematicsSettings:
     # (midpoint of heel and big toe): 0.192 / 0.193 / 0.195 in the three side clips (0.10 at 45°,
     # the foot foreshortened), i.e. ~35 px ahead of the ankle for a 181 px shin.
     midfoot_fraction: float = 0.19
+    # The feet stay planted, so the midfoot line is the running median of its reads over this
+    # window (s): a foot that steps (a walk-out) moves it within half a window; 0 reads it frame by
+    # frame (tuning half, default model: 1.36 → 1.22 cm; accuracy log §30).
+    midfoot_window_s: float = 3.0
     # The bar rides on the upper back, behind the shoulder joints: the hip → bar line runs this much
     # more upright than the hip → neck line the trunk lean is defined by (rendered high-bar lifters:
     # 6.5-6.9°, SD 0.4°; ~5 cm behind the shoulders on a 50 cm torso). A low bar sits further back.

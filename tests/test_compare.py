@@ -309,9 +309,10 @@ def test_ghost_of_the_rendered_long_femur_lifter_on_the_average_one(lifters) -> 
     ghost_kin = compute_kinematics(np.repeat(ghost[None], 2, axis=0).astype(np.float32), np.array([0.0, 0.1]))
     for angle in ("knee_angle", "hip_angle", "shin_angle"):
         assert ghost_kin.frames[angle].iloc[0] == pytest.approx(ref.frames[angle].iloc[r], abs=1e-3)
-    # Both midfoots are 0.19 × the standing shin ahead of the ankle: the ghost stands on your ankle.
-    assert ghost_kin.frames["midfoot_x"].iloc[0] == pytest.approx(you.frames["midfoot_x"].iloc[k], abs=1e-3)
-    np.testing.assert_allclose(ghost[J["r_ankle"], :2], you_kp[k, J["r_ankle"], :2], atol=1e-3)
+    # Both midfoots are 0.19 × the standing shin ahead of the ankle (planted: a running median, so
+    # within a pixel of this frame's read on truth keypoints): the ghost stands on your ankle.
+    assert ghost_kin.frames["midfoot_x"].iloc[0] == pytest.approx(you.frames["midfoot_x"].iloc[k], abs=1.0)
+    np.testing.assert_allclose(ghost[J["r_ankle"], :2], you_kp[k, J["r_ankle"], :2], atol=0.05)
 
 
 # ---------------------------------------------------------------- per-rep numbers

@@ -78,6 +78,20 @@ def test_midfoot_uses_heel_and_toe_when_given_and_falls_back_per_frame() -> None
     np.testing.assert_allclose(midfoot_x(ankle, -1, 180.0, 0.19), 900.0 - 0.19 * 180.0)
 
 
+def test_the_midfoot_line_of_planted_feet_holds_still_and_follows_a_step() -> None:
+    from squat.measure.kinematics import planted
+
+    t = np.arange(300) / 30.0
+    rng = np.random.default_rng(1)
+    reads = 500.0 + rng.normal(0, 6, len(t))  # an ankle read a few pixels off, frame to frame
+    reads[200:] += 80.0  # the lifter steps forward at 6.7 s
+    reads[[50, 51, 120]] = np.nan  # frames with no ankle
+    line = planted(reads, t, 3.0)
+    assert np.nanstd(line[60:150] - 500.0) < 1.5 and np.isnan(line[[50, 51, 120]]).all()
+    assert abs(np.nanmedian(line[260:]) - 580.0) < 2.0  # after the step, within half a window
+    np.testing.assert_array_equal(planted(reads, t, 0.0), reads)
+
+
 def test_midfoot_fraction_matches_the_truth_midfoot_within_3_px() -> None:
     for clip in SIDE_CLIPS:
         table, kp, _ = truth_keypoints(clip)

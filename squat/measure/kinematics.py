@@ -15,6 +15,7 @@ from squat.measure.plate import bar_columns
 from squat.measure.points import P, _length, _side_letters, _xy, body_points, joint_angles
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
+from squat.track.smoothing import running_median
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,16 @@ def midfoot_x(
         return estimate
     measured = (np.asarray(heel, dtype=np.float64)[:, 0] + np.asarray(toe, dtype=np.float64)[:, 0]) / 2
     return np.where(np.isfinite(measured), measured, estimate)
+
+
+def planted(x: np.ndarray, time_s: np.ndarray, window_s: float) -> np.ndarray:
+    """A planted foot's line: the running median of its per-frame reads over window_s; the read
+    itself where the window holds too few (a clip shorter than a third of it), NaN where the frame
+    has none (window_s 0: the reads as they are)."""
+    if window_s <= 0 or len(x) < 2:
+        return x
+    median = running_median(x[:, None], time_s, window_s)[:, 0]
+    return np.where(np.isfinite(x) & np.isfinite(median), median, x)
 
 
 def check_view(keypoints: np.ndarray, side: str, femur_px: float, settings: KinematicsSettings) -> ViewCheck:
@@ -205,7 +216,8 @@ def compute_kinematics(
     view = check_view(keypoints, side, props.femur_px, settings)
 
     hip, knee, ankle = pts[:, P["hip"]], pts[:, P["knee"]], pts[:, P["ankle"]]
-    mid = midfoot_x(ankle[:, 0], facing, props.shin_px, settings.midfoot_fraction, heel, toe)
+    mid = planted(midfoot_x(ankle[:, 0], facing, props.shin_px, settings.midfoot_fraction, heel, toe),
+                  time_s, settings.midfoot_window_s)
     hip_arm = np.abs(hip[:, 0] - mid)
     knee_arm = np.abs(knee[:, 0] - mid)
     # Thigh against horizontal: how far the hip sits below (+) or above (−) the knee, degrees.

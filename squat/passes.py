@@ -46,6 +46,7 @@ class PoseTrack:
     device: str
     reader_warnings: tuple[str, ...] = ()
     hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
+    hip_bias_at_depth_femur: tuple[float, float] = (0.0, 0.0)  # its hip ahead and above in the hole (registry)
     hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
     torso_from_bar: bool = True  # the registry's: whether this model's shoulder behind a plate is lost
     far_hip_guessed: bool = True  # the registry's: whether this model guesses the hidden far hip
@@ -60,6 +61,12 @@ class PoseTrack:
     def seen_s(self) -> np.ndarray:
         """The times of the frames the network read."""
         return self.time_s if self.network_frames is None else self.time_s[self.network_frames]
+
+
+def _registry_bias(model_name: str) -> tuple[float, float]:
+    """A model's hip bias at depth for a pass kept before passes recorded it: the registry's now."""
+    spec = load_registry().get(model_name)
+    return tuple(spec.hip_bias_at_depth_femur) if spec else (0.0, 0.0)
 
 
 def pass_key(clip_sha256: str, settings: Settings) -> str:
@@ -96,6 +103,7 @@ def save(track: PoseTrack, path: str | Path) -> Path:
     meta = {"format": FORMAT, "video": video, "framing": asdict(track.framing) if track.framing else None,
             "model_name": track.model_name, "model_sha256": track.model_sha256, "device": track.device,
             "reader_warnings": list(track.reader_warnings), "hip_high_femur": track.hip_high_femur,
+            "hip_bias_at_depth_femur": list(track.hip_bias_at_depth_femur),
             "hip_from_bones": track.hip_from_bones, "torso_from_bar": track.torso_from_bar,
             "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice,
             "still_reads": track.still_reads}
@@ -134,6 +142,7 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         framing=Letterbox(**meta["framing"]) if meta["framing"] else None, model_name=meta["model_name"],
         model_sha256=meta["model_sha256"], device=meta["device"], reader_warnings=tuple(meta["reader_warnings"]),
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
+        hip_bias_at_depth_femur=tuple(meta.get("hip_bias_at_depth_femur") or _registry_bias(meta["model_name"])),
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
         network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
         still_reads=meta.get("still_reads", 0),

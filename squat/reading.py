@@ -105,6 +105,7 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         circles=tuple(reads.found[i][1] for i in read) if look_for_plate else None, framing=box,
         model_name=estimator.spec.name, model_sha256=estimator.spec.sha256, device=estimator.device.type,
         reader_warnings=reader_warnings, hip_high_femur=estimator.spec.hip_high_femur,
+        hip_bias_at_depth_femur=tuple(estimator.spec.hip_bias_at_depth_femur),
         hip_from_bones=estimator.spec.hip_from_bones, torso_from_bar=estimator.spec.torso_from_bar,
         far_hip_guessed=estimator.spec.far_hip_guessed, still_reads=reads.still,
     )

@@ -93,3 +93,54 @@ def test_no_bar_or_switched_off_leaves_the_hips_alone():
     assert np.array_equal(hips_from_bones(keypoints, np.full_like(bar, np.nan)), keypoints)
     off = KinematicsSettings(hip_from_bones=False)
     assert np.array_equal(hips_from_bones(keypoints, bar, off), keypoints)
+
+
+def test_a_models_measured_hip_bias_in_the_hole_is_taken_back_and_only_there():
+    """hips_back_at_depth: both hips move back (against the facing) and down by the registry's
+    (ahead, above) × femur at depth, not at all standing, half way at the blend's middle."""
+    from squat.measure.body import measure_body
+    from squat.measure.bones import hips_back_at_depth
+    from squat.measure.points import body_points, joint_angles
+
+    table, keypoints, _ = truth_keypoints("side_bar_good")
+    body = measure_body(keypoints, KinematicsSettings())
+    moved = hips_back_at_depth(keypoints, body, (0.10, 0.04))
+    knee = joint_angles(body_points(keypoints, body.side))["knee_angle"]
+    shift = moved[:, [J["r_hip"], J["l_hip"]], :2] - keypoints[:, [J["r_hip"], J["l_hip"]], :2]
+    femur = body.proportions.femur_px
+    deep, standing = knee < 120, knee > 160
+    assert deep.any() and standing.any()
+    np.testing.assert_allclose(shift[deep], np.broadcast_to([-body.facing * 0.10 * femur, 0.04 * femur],
+                                                            shift[deep].shape), atol=1e-3)
+    assert np.abs(shift[standing]).max() == 0
+    middle = np.abs(knee - 140) < 1
+    np.testing.assert_allclose(shift[middle, 0, 1], 0.04 * femur * (160 - knee[middle]) / 40, atol=1e-3)
+    others = [j for j in range(keypoints.shape[1]) if j not in (J["r_hip"], J["l_hip"])]
+    np.testing.assert_array_equal(moved[:, others], keypoints[:, others])
+    np.testing.assert_array_equal(hips_back_at_depth(keypoints, body, (0.0, 0.0)), keypoints)
+
+
+def test_a_kept_pass_carries_the_models_hip_bias_and_an_older_one_takes_the_registrys(tmp_path):
+    import json
+
+    from squat import passes
+    from squat.io.video import VideoInfo
+    from squat.pose.detections import Detections
+    from squat.pose.weights import load_registry
+
+    video = VideoInfo(path=tmp_path / "clip.mp4", codec="h264", container="mp4", width=64, height=48, rotation=0,
+                      fps=30.0, frame_count=1, duration_s=1 / 30, has_audio=False)
+    nobody = Detections(np.zeros((0, 18, 3), np.float32), np.zeros(0, np.float32))
+    track = passes.PoseTrack(video=video, time_s=np.zeros(1), detections=(nobody,), circles=None, framing=None,
+                             model_name="mobilenet_thin_squat", model_sha256="x", device="cpu",
+                             hip_bias_at_depth_femur=(0.2, 0.05))
+    path = passes.save(track, tmp_path / "p.npz")
+    assert passes.load(path).hip_bias_at_depth_femur == (0.2, 0.05)
+    with np.load(path) as data:  # as a pass kept before the bias was recorded
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["hip_bias_at_depth_femur"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **arrays)
+    registry = tuple(load_registry()["mobilenet_thin_squat"].hip_bias_at_depth_femur)
+    assert passes.load(tmp_path / "old.npz").hip_bias_at_depth_femur == registry == (0.10, 0.04)

@@ -90,3 +90,24 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     for j in (J["r_hip"], J["l_hip"]):  # the far hip moves with the near one: side-on they overlap
         kp[:, j, :2] += shift.astype(np.float32)
     return kp
+
+
+def hips_back_at_depth(keypoints: np.ndarray, body: Body, bias_femur: tuple[float, float],
+                       settings: KinematicsSettings = KinematicsSettings()) -> np.ndarray:
+    """The keypoints with both hips moved back and down by a pose model's measured bias in the hole:
+    bias_femur = (ahead, above), how far its hip keypoint sits ahead of the truth's (toward the knee)
+    and above it at depth, × the standing femur (weights/registry.json `hip_bias_at_depth_femur`).
+    Blended in over bone_hip_knee_angles, as the bone-length hip is; unchanged at (0, 0) or
+    without a femur."""
+    kp = np.array(keypoints, dtype=np.float32, copy=True)
+    ahead, above = bias_femur
+    femur = body.proportions.femur_px
+    if (ahead == 0 and above == 0) or not np.isfinite(femur):
+        return kp
+    top, bottom = settings.bone_hip_knee_angles
+    weight = np.clip((top - joint_angles(body_points(kp, body.side))["knee_angle"]) / (top - bottom), 0.0, 1.0)
+    shift = np.array([-body.facing * ahead, above])[None] * (femur * weight)[:, None]  # image y points down
+    shift[~np.isfinite(shift)] = 0.0
+    for j in (J["r_hip"], J["l_hip"]):  # the pelvis moves as one
+        kp[:, j, :2] += shift.astype(np.float32)
+    return kp

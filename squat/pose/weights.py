@@ -55,6 +55,10 @@ class ModelSpec:
     # Standing, how far this model's hip keypoint sits above the COCO hip (where an annotator
     # clicks), × femur. Lengths up from the hip read short by it; 0 where not measured.
     hip_high_femur: float = 0.0
+    # In the hole (blended in over KinematicsSettings.bone_hip_knee_angles), how far this model's
+    # hip keypoint sits ahead of the truth's (toward the knee) and above it, × femur: the mean
+    # over the tuning half's side views; the engine moves its hips back by it (squat.measure.bones).
+    hip_bias_at_depth_femur: tuple[float, float] = (0.0, 0.0)
     # Whether the engine moves this model's hip at depth to the bone-length hip (squat.measure.bones):
     # yes for the COCO models, whose hip rides up the back; no for one trained on squats.
     hip_from_bones: bool = True

@@ -355,6 +355,19 @@ def test_side_from_feet_reads_the_near_leg_from_where_the_toes_point():
     assert side_from_feet(np.full((10, 4, 3), np.nan)) is None  # no feet seen
 
 
+def test_a_nose_seen_in_a_few_frames_does_not_outvote_the_knees():
+    """A nose read in a tenth of the frames (the rest behind a plate), far behind the neck, against
+    knees forward in every deep frame: the lifter faces where the knees go (rendered s1007)."""
+    shin, flex, lean = ramp_squat()
+    kp = squat_skeleton(shin, flex, lean)
+    kp[:, [J["nose"], J["r_ear"]], :2] = np.nan
+    few = np.arange(0, len(kp), 10)
+    kp[few, J["nose"], :2] = kp[few, J["neck"], :2] - [600.0, 0.0]
+    assert facing_direction(kp, "right") == 1
+    kp[:, J["nose"], :2] = kp[:, J["neck"], :2] - [600.0, 0.0]  # seen in every frame, it wins
+    assert facing_direction(kp, "right") == -1
+
+
 def test_toes_that_point_against_the_knees_give_way_to_the_body_facing():
     """Feet cut off by the frame (a close-up) are read pointing anywhere: where the toes say the
     lifter faces left while the knees go forward to the right, the near leg is the right one."""

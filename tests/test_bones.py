@@ -144,3 +144,21 @@ def test_a_kept_pass_carries_the_models_hip_bias_and_an_older_one_takes_the_regi
     np.savez(tmp_path / "old.npz", **arrays)
     registry = tuple(load_registry()["mobilenet_thin_squat"].hip_bias_at_depth_femur)
     assert passes.load(tmp_path / "old.npz").hip_bias_at_depth_femur == registry == (0.10, 0.04)
+
+
+def test_the_hip_bias_tool_reads_back_an_offset_put_on_the_truth():
+    """tools/hip_bias.py's measure: a hip moved 0.1 femur ahead and 0.04 above in the hole reads so."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from hip_bias import hip_offset
+
+    table, keypoints, meta = truth_keypoints("side_bar_good")
+    side = meta["camera_side_leg"]
+    hip, knee = (table[[f"{side}_{j}_x", f"{side}_{j}_y"]].to_numpy() for j in ("hip", "knee"))
+    femur = np.nanmedian(np.hypot(*(hip - knee)[table["knee_angle_2d"] > 160].T))
+    biased = keypoints.copy()
+    biased[:, J[f"{side}_hip"], :2] += [0.10 * femur, -0.04 * femur]  # facing +x: ahead is +x, above is -y
+    ahead, above, frames = hip_offset(biased, 1, table, side, 100.0)
+    assert frames > 0 and ahead == pytest.approx(0.10, abs=1e-4) and above == pytest.approx(0.04, abs=1e-4)

@@ -37,7 +37,7 @@ TEMPLATE = {
 
 
 # A model's keypoint biases, measured on the tuning half with its weights (weights/README.md):
-# new weights drop them until they are measured again (docs/accuracy-log.md §30 says how).
+# new weights drop them until they are measured again (tools/hip_bias.py, docs/accuracy-log.md §30).
 MEASURED = ("hip_high_femur", "hip_bias_at_depth_femur")
 
 

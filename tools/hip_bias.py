@@ -1,0 +1,75 @@
+"""A pose model's hip bias in the hole, measured on rendered truth: the registry's
+`hip_bias_at_depth_femur` (weights/registry.json, docs/accuracy-log.md §30).
+
+    python tools/hip_bias.py VALSET/tune CACHE [--depth 100]
+
+CACHE holds the network passes of the set's clips (what `tools/retune.py VALSET/tune RUNS --set
+pose.model='"NAME"'` keeps in RUNS/.tracks). Each pass is measured again with no hip bias taken
+back; on the side views, in the frames whose true knee angle is under --depth, the camera-side
+hip keypoint's offset from the truth's is averaged: ahead (toward where the lifter faces) and
+above, × the true standing femur. Prints each clip and the mean over the clips: the pair to
+register. Measure on the tuning half only: the checking half must stay unseen.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from squat import passes  # noqa: E402
+from squat.eval.rendered import is_side_view, load_truth  # noqa: E402
+from squat.eval.sets import clip_folders  # noqa: E402
+from squat.pipeline import measure  # noqa: E402
+from squat.settings import Settings  # noqa: E402
+from squat.skeleton import J  # noqa: E402
+
+
+def hip_offset(keypoints: np.ndarray, facing: int, truth, side: str, depth_deg: float) -> tuple[float, float, int]:
+    """(ahead, above) of our camera-side hip from the truth's, × the true standing femur, mean over
+    the frames deeper than depth_deg; and how many frames that was."""
+    xy = lambda name: truth[[f"{name}_x", f"{name}_y"]].to_numpy(float)  # noqa: E731
+    hip, knee = xy(f"{side}_hip"), xy(f"{side}_knee")
+    standing = truth["knee_angle_2d"].to_numpy(float) > 160
+    femur = float(np.nanmedian(np.hypot(*(hip - knee)[standing].T)))
+    deep = truth["knee_angle_2d"].to_numpy(float) < depth_deg
+    if not deep.any():
+        return np.nan, np.nan, 0
+    offset = (keypoints[:, J[f"{side}_hip"], :2] - hip)[deep] / femur
+    return float(np.nanmean(offset[:, 0]) * facing), float(-np.nanmean(offset[:, 1])), int(deep.sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set_dir", type=Path)
+    ap.add_argument("cache", type=Path)
+    ap.add_argument("--depth", type=float, default=100.0, help="true knee angle below which a frame is in the hole")
+    a = ap.parse_args(argv)
+    rows = []
+    for clip in clip_folders(a.set_dir):
+        truth, meta = load_truth(clip)
+        track = passes.load(a.cache / f"{clip.name}.npz", clip / "clip.mp4")
+        if track is None or not is_side_view(meta["camera_azimuth_deg"]):
+            continue
+        analysis = measure(replace(track, hip_bias_at_depth_femur=(0.0, 0.0)), Settings())
+        ahead, above, frames = hip_offset(analysis.keypoints, analysis.kinematics.facing, truth,
+                                          meta["camera_side_leg"], a.depth)
+        if frames:
+            rows.append((ahead, above))
+            print(f"{clip.name:48s} {frames:4d} frames  ahead {ahead:+.3f}  above {above:+.3f} × femur")
+    if not rows:
+        print("no side view with frames in the hole", file=sys.stderr)
+        return 1
+    ahead, above = np.mean(rows, axis=0)
+    print(f"mean of {len(rows)} clips: ahead {ahead:+.3f}, above {above:+.3f} × femur  "
+          f"(hip_bias_at_depth_femur: [{ahead:.2f}, {above:.2f}])")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,7 +36,7 @@ from squat.io.spool import FrameSpool, spool_bytes
 from squat.io.video import Frame, VideoWriter, iter_frames, probe, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
-from squat.measure.bones import hips_back_at_depth, hips_from_bones
+from squat.measure.bones import hips_in_the_hole
 from squat.measure.kinematics import Kinematics, compute_kinematics
 from squat.measure.plate import (
     bar_centre,
@@ -137,8 +137,7 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     kin_settings = model_settings(settings.kinematics, track)
     body = measure_body(keypoints, kin_settings, feet, bar, track.hip_high_femur)
     kin_settings = replace(kin_settings, side=body.side)  # the summary keeps the user's choice
-    keypoints = hips_from_bones(keypoints, bar, kin_settings, body)
-    keypoints = hips_back_at_depth(keypoints, body, track.hip_bias_at_depth_femur, kin_settings)
+    keypoints = hips_in_the_hole(keypoints, bar, body, track.hip_bias_at_depth_femur, kin_settings)
     heel, toe = camera_side_foot(feet, body.side)
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
                              bar_px_per_m=bar_px_per_m, body=body)

@@ -162,3 +162,19 @@ def test_the_hip_bias_tool_reads_back_an_offset_put_on_the_truth():
     biased[:, J[f"{side}_hip"], :2] += [0.10 * femur, -0.04 * femur]  # facing +x: ahead is +x, above is -y
     ahead, above, frames = hip_offset(biased, 1, table, side, 100.0)
     assert frames > 0 and ahead == pytest.approx(0.10, abs=1e-4) and above == pytest.approx(0.04, abs=1e-4)
+
+
+def test_the_hip_in_the_hole_comes_from_the_bones_with_a_bar_else_from_the_models_bias():
+    from squat.measure.body import measure_body
+    from squat.measure.bones import hips_back_at_depth, hips_in_the_hole, uses_bones
+
+    table, keypoints, _ = truth_keypoints("side_bar_good")
+    bar = table[["bar_x", "bar_y"]].to_numpy()
+    body = measure_body(keypoints, KinematicsSettings())
+    nobar = np.full_like(bar, np.nan)
+    assert uses_bones(bar, KinematicsSettings()) and not uses_bones(nobar, KinematicsSettings())
+    assert not uses_bones(bar, KinematicsSettings(hip_from_bones=False))  # a model flagged off
+    np.testing.assert_array_equal(hips_in_the_hole(keypoints, bar, body, (0.1, 0.04)),
+                                  hips_from_bones(keypoints, bar, KinematicsSettings(), body))
+    np.testing.assert_array_equal(hips_in_the_hole(keypoints, nobar, body, (0.1, 0.04)),
+                                  hips_back_at_depth(keypoints, body, (0.1, 0.04)))

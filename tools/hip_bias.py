@@ -5,7 +5,9 @@
 
 CACHE holds the network passes of the set's clips (what `tools/retune.py VALSET/tune RUNS --set
 pose.model='"NAME"'` keeps in RUNS/.tracks). Each pass is measured again with no hip bias taken
-back; on the side views, in the frames whose true knee angle is under --depth, the camera-side
+back; on the side views where the engine would take it back (not where it places the hip from
+the bones: a model flagged so, with a bar seen), in the frames whose true knee angle is under
+--depth, the camera-side
 hip keypoint's offset from the truth's is averaged: ahead (toward where the lifter faces) and
 above, × the true standing femur. Prints each clip and the mean over the clips: the pair to
 register. Measure on the tuning half only: the checking half must stay unseen.
@@ -25,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from squat import passes  # noqa: E402
 from squat.eval.rendered import is_side_view, load_truth  # noqa: E402
 from squat.eval.sets import clip_folders  # noqa: E402
-from squat.pipeline import measure  # noqa: E402
+from squat.measure.bones import uses_bones  # noqa: E402
+from squat.pipeline import measure, model_settings  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 from squat.skeleton import J  # noqa: E402
 
@@ -44,6 +47,14 @@ def hip_offset(keypoints: np.ndarray, facing: int, truth, side: str, depth_deg: 
     return float(np.nanmean(offset[:, 0]) * facing), float(-np.nanmean(offset[:, 1])), int(deep.sum())
 
 
+def bar_of(analysis) -> np.ndarray:
+    """(F, 2) the bar's middle per frame from an analysis' frame table, NaN where not seen."""
+    frames = analysis.kinematics.frames
+    if "bar_x" not in frames:
+        return np.full((len(frames), 2), np.nan)
+    return frames[["bar_x", "bar_y"]].to_numpy(float)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("set_dir", type=Path)
@@ -57,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         if track is None or not is_side_view(meta["camera_azimuth_deg"]):
             continue
         analysis = measure(replace(track, hip_bias_at_depth_femur=(0.0, 0.0)), Settings())
+        if uses_bones(bar_of(analysis), model_settings(Settings().kinematics, track)):
+            continue  # the bone-length hip is used there, not the bias
         ahead, above, frames = hip_offset(analysis.keypoints, analysis.kinematics.facing, truth,
                                           meta["camera_side_leg"], a.depth)
         if frames:

@@ -111,3 +111,18 @@ def hips_back_at_depth(keypoints: np.ndarray, body: Body, bias_femur: tuple[floa
     for j in (J["r_hip"], J["l_hip"]):  # the pelvis moves as one
         kp[:, j, :2] += shift.astype(np.float32)
     return kp
+
+
+def uses_bones(bar: np.ndarray, settings: KinematicsSettings) -> bool:
+    """Whether hips_from_bones places the hip in the hole: a model whose hip rides up the back
+    (settings.hip_from_bones, the registry's flag applied) and a bar seen somewhere in the clip."""
+    return bool(settings.hip_from_bones and np.isfinite(np.asarray(bar, dtype=np.float64)).all(axis=1).any())
+
+
+def hips_in_the_hole(keypoints: np.ndarray, bar: np.ndarray, body: Body, bias_femur: tuple[float, float],
+                     settings: KinematicsSettings = KinematicsSettings()) -> np.ndarray:
+    """The hips at depth: the bone-length hip where it can be found (uses_bones), else the model's
+    hips moved back by its measured bias (hips_back_at_depth; nothing where none is registered)."""
+    if uses_bones(bar, settings):
+        return hips_from_bones(keypoints, bar, settings, body)
+    return hips_back_at_depth(keypoints, body, bias_femur, settings)

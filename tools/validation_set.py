@@ -4,6 +4,7 @@
     python tools/validation_set.py render OUT [--jobs 2]     # render the clips missing in OUT
     python tools/validation_set.py render OUT --only check   # one half
     python tools/validation_set.py render OUT --set view     # the view-boundary clips
+    python tools/validation_set.py render OUT --set fresh    # 12 more, only to report on (OUT/fresh)
 
 Each clip is drawn from its own seed (bodies, cameras, loads, plates, depth, tempo, faults,
 scene), so the set is the same on every machine. The split is fixed by the seed alone, decided
@@ -38,6 +39,10 @@ OBLIQUE_EVERY = 5
 VIEW_FIRST_SEED = 1100
 VIEW_CLIPS = 16
 VIEW_OFF_SIDE_DEG = (5.0, 35.0)
+# The fresh set: clips drawn like the main set from seeds no half holds, rendered after the
+# checking half had been looked at, only to report on (OUT/fresh/NAME): nothing is chosen on it.
+FRESH_FIRST_SEED = 1200
+FRESH_CLIPS = 12
 HERE = Path(__file__).resolve().parent
 SYNTH_DIR = Path(os.environ.get("SYNTH_DIR", HERE.parent.parent / "shared" / "tools" / "synth"))
 SYNTH_PYTHON = os.environ.get("SYNTH_PYTHON", sys.executable)
@@ -156,17 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=1)
     r.add_argument("--only", choices=["tune", "check"])
     for p in (ls, r):
-        p.add_argument("--set", choices=["main", "view"], default="main", help="which clips (default: main)")
+        p.add_argument("--set", choices=["main", "view", "fresh"], default="main", help="which clips (default: main)")
     a = ap.parse_args(argv)
-    clips = validation_set() if a.set == "main" else view_set()
+    clips = {"main": validation_set, "view": view_set,
+             "fresh": lambda: validation_set(FRESH_FIRST_SEED, FRESH_CLIPS)}[a.set]()
+    half = "fresh" if a.set == "fresh" else None  # the fresh set has no halves
     if a.cmd == "list":
         for c in clips:
-            print(f"{c.half:5} {c.name}\n      python render_squat.py --out {c.half}/{c.name} {' '.join(c.args)}")
+            print(f"{half or c.half:5} {c.name}\n      python render_squat.py --out {half or c.half}/{c.name} {' '.join(c.args)}")
         return 0
     todo = [c for c in clips if a.only in (None, c.half)]
     with ThreadPoolExecutor(a.jobs) as pool:
-        for clip, seconds, rc in pool.map(lambda c: render(c, a.out), todo):
-            print(f"{'ok ' if rc == 0 else 'FAILED'} {clip.half}/{clip.name} {seconds:.0f} s", flush=True)
+        for clip, seconds, rc in pool.map(lambda c: render(c, a.out, half), todo):
+            print(f"{'ok ' if rc == 0 else 'FAILED'} {half or clip.half}/{clip.name} {seconds:.0f} s", flush=True)
     return 0
 
 

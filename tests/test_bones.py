@@ -154,10 +154,11 @@ def test_the_hip_bias_tool_reads_back_an_offset_put_on_the_truth():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
     from hip_bias import hip_offset
 
+    from squat.eval.rendered import femur_length_px
+
     table, keypoints, meta = truth_keypoints("side_bar_good")
     side = meta["camera_side_leg"]
-    hip, knee = (table[[f"{side}_{j}_x", f"{side}_{j}_y"]].to_numpy() for j in ("hip", "knee"))
-    femur = np.nanmedian(np.hypot(*(hip - knee)[table["knee_angle_2d"] > 160].T))
+    femur = femur_length_px(table, side)
     biased = keypoints.copy()
     biased[:, J[f"{side}_hip"], :2] += [0.10 * femur, -0.04 * femur]  # facing +x: ahead is +x, above is -y
     ahead, above, frames = hip_offset(biased, 1, table, side, 100.0)

@@ -7,9 +7,8 @@ CACHE holds the network passes of the set's clips (what `tools/retune.py VALSET/
 pose.model='"NAME"'` keeps in RUNS/.tracks). Each pass is measured again with no hip bias taken
 back; on the side views where the engine would take it back (not where it places the hip from
 the bones: a model flagged so, with a bar seen), in the frames whose true knee angle is under
---depth, the camera-side
-hip keypoint's offset from the truth's is averaged: ahead (toward where the lifter faces) and
-above, × the true standing femur. Prints each clip and the mean over the clips: the pair to
+--depth, the camera-side hip keypoint's offset from the truth's is averaged: ahead (toward where
+the lifter faces) and above, × the true femur (as `evaluate` measures it). Prints each clip and the mean over the clips: the pair to
 register. Measure on the tuning half only: the checking half must stay unseen.
 """
 from __future__ import annotations
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from squat import passes  # noqa: E402
-from squat.eval.rendered import is_side_view, load_truth  # noqa: E402
+from squat.eval.rendered import femur_length_px, is_side_view, load_truth  # noqa: E402
 from squat.eval.sets import clip_folders  # noqa: E402
 from squat.measure.bones import uses_bones  # noqa: E402
 from squat.pipeline import measure, model_settings  # noqa: E402
@@ -34,12 +33,10 @@ from squat.skeleton import J  # noqa: E402
 
 
 def hip_offset(keypoints: np.ndarray, facing: int, truth, side: str, depth_deg: float) -> tuple[float, float, int]:
-    """(ahead, above) of our camera-side hip from the truth's, × the true standing femur, mean over
-    the frames deeper than depth_deg; and how many frames that was."""
-    xy = lambda name: truth[[f"{name}_x", f"{name}_y"]].to_numpy(float)  # noqa: E731
-    hip, knee = xy(f"{side}_hip"), xy(f"{side}_knee")
-    standing = truth["knee_angle_2d"].to_numpy(float) > 160
-    femur = float(np.nanmedian(np.hypot(*(hip - knee)[standing].T)))
+    """(ahead, above) of our camera-side hip from the truth's, × the true femur (femur_length_px),
+    mean over the frames deeper than depth_deg; and how many frames that was."""
+    hip = truth[[f"{side}_hip_x", f"{side}_hip_y"]].to_numpy(float)
+    femur = femur_length_px(truth, side)
     deep = truth["knee_angle_2d"].to_numpy(float) < depth_deg
     if not deep.any():
         return np.nan, np.nan, 0

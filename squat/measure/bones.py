@@ -40,6 +40,13 @@ def circle_meet(c1: np.ndarray, r1: np.ndarray, c2: np.ndarray, r2: np.ndarray, 
     return np.where((behind * a[:, 0] < behind * b[:, 0])[:, None], a, b)
 
 
+def in_the_hole(knee_angle: np.ndarray, settings: KinematicsSettings) -> np.ndarray:
+    """How far each frame is in the hole, 0 above the first of bone_hip_knee_angles to 1 below the
+    second: the weight a corrected hip is blended in by."""
+    top, bottom = settings.bone_hip_knee_angles
+    return np.clip((top - knee_angle) / (top - bottom), 0.0, 1.0)
+
+
 def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: KinematicsSettings = KinematicsSettings(),
                     body: Body | None = None) -> np.ndarray:
     """The keypoints with both hips moved to the bone-length hip at depth (see the module doc).
@@ -52,7 +59,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     """
     kp = np.array(keypoints, dtype=np.float32, copy=True)
     bar = np.asarray(bar, dtype=np.float64)
-    if not settings.hip_from_bones or not np.isfinite(bar).all(axis=1).any():
+    if not uses_bones(bar, settings):
         return kp
     body = body or measure_body(kp, settings)
     side, facing = body.side, body.facing
@@ -79,8 +86,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
     on_bones[:, J[f"{s}_hip"], :2] = meet
     deeper = np.fmin(knee_angle, joint_angles(body_points(on_bones, side))["knee_angle"])
     meet = meet_at(deeper)
-    top, bottom = settings.bone_hip_knee_angles
-    weight = np.clip((top - deeper) / (top - bottom), 0.0, 1.0)
+    weight = in_the_hole(deeper, settings)
     # The model errs toward the bar (up the back): a bone-length hip nearer the bar than the
     # model's is a wrong length (a cropped or zoomed clip breaks the parallax model), not a fix.
     away = np.hypot(*(meet - bar).T) > np.hypot(*(hip - bar).T)
@@ -104,8 +110,7 @@ def hips_back_at_depth(keypoints: np.ndarray, body: Body, bias_femur: tuple[floa
     femur = body.proportions.femur_px
     if (ahead == 0 and above == 0) or not np.isfinite(femur):
         return kp
-    top, bottom = settings.bone_hip_knee_angles
-    weight = np.clip((top - joint_angles(body_points(kp, body.side))["knee_angle"]) / (top - bottom), 0.0, 1.0)
+    weight = in_the_hole(joint_angles(body_points(kp, body.side))["knee_angle"], settings)
     shift = np.array([-body.facing * ahead, above])[None] * (femur * weight)[:, None]  # image y points down
     shift[~np.isfinite(shift)] = 0.0
     for j in (J["r_hip"], J["l_hip"]):  # the pelvis moves as one

@@ -67,7 +67,7 @@ def side_from_feet(feet: np.ndarray, min_along: float = 0.3) -> str | None:
     along, length = float(np.median(step[:, 0])), float(np.median(np.hypot(*step.T)))
     if abs(along) < min_along * length:
         return None
-    return "right" if along > 0 else "left"
+    return side_of_facing(1 if along > 0 else -1)
 
 
 def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:

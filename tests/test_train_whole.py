@@ -80,10 +80,36 @@ def test_a_few_whole_network_steps_run_and_save_a_strictly_loadable_file(packs):
     args = train_whole.parser().parse_args([
         "--synth", str(tmp / "synth.pack.npz"), "--real", str(tmp / "real.pack.npz"),
         "--real-val", str(tmp / "real_val.pack.npz"), "--out", str(out), "--steps", "3", "--batch", "2",
-        "--real-batch", "1", "--warmup", "1", "--log-every", "1", "--keep-at", "0.0"])
+        "--real-batch", "1", "--warmup", "1", "--log-every", "1", "--keep-at", "0.0", "--occlude", "0.5",
+        "--deep", "2"])
     result = train_whole.train(args)
     assert result["steps"] == 3
     assert result["real_val_distil"]["before"] == 0  # the student starts as the original network
     assert result["real_val_distil"]["after"] > 0
     for path in (out, tmp / "run_0.pth"):
         MobileNetThinFeet().load_state_dict(torch.load(path, weights_only=True))
+
+
+def test_a_rack_upright_or_plate_goes_over_the_thigh_of_the_chosen_crops_and_the_joints_stay():
+    gen = torch.Generator().manual_seed(5)
+    n, size = 64, 160
+    x = torch.full((n, 3, size, size), 200.0)
+    points = torch.full((n, train_pose.N_POINTS, 2), float("nan"))
+    points[:, J["r_hip"]] = torch.tensor([70.0, 80.0])
+    points[:, J["r_knee"]] = torch.tensor([100.0, 90.0])
+    assert torch.equal(train_whole.gym_in_front(x, points, gen, 0.0), x)
+    out = train_whole.gym_in_front(x, points, gen, 1.0)
+    covered = (out != 200.0).any(dim=1)  # (n, S, S)
+    share = covered.flatten(1).float().mean(1)
+    assert 0.3 < (share > 0).float().mean() < 0.95  # each crop: an upright, a plate, both or neither
+    assert share.max() < 0.15  # an upright or a plate, not a wall: the lifter stays mostly seen
+    # what is drawn lies within reach of the thigh, hip x 70 to knee x 100 (the upright runs down from the top)
+    ys, xs = torch.nonzero(covered.any(dim=0), as_tuple=True)
+    assert xs.min() >= 70 - 0.25 * size and xs.max() <= 100 + 0.25 * size
+
+
+def test_folded_knees_are_drawn_more_often():
+    points = np.full((3, train_pose.N_POINTS, 2), np.nan, np.float32)
+    for i, ankle in enumerate(([100, 140], [60, 100], [80, 65])):  # straight, 90°, folded tight
+        points[i, J["r_hip"]], points[i, J["r_knee"]], points[i, J["r_ankle"]] = [100, 60], [100, 100], ankle
+    np.testing.assert_array_equal(train_whole.deep_weights(points, 3.0), [1.0, 1.0, 3.0])

@@ -49,9 +49,11 @@ from train_pose import (  # noqa: E402
 
 from squat.pose.maps import STRIDE  # noqa: E402
 from squat.pose.mobilenet_thin import MobileNetThin  # noqa: E402
-from squat.skeleton import LIMB_JOINTS, N_JOINTS, PAF_CHANNELS  # noqa: E402
+from squat.skeleton import LIMB_JOINTS, N_JOINTS, PAF_CHANNELS, J  # noqa: E402
 
 GREY = 114.0  # outside the crop, as train_data.cut pads
+J_R_HIP, J_R_KNEE, J_R_ANKLE, J_L_HIP, J_L_KNEE, J_L_ANKLE = (J[k] for k in (
+    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle"))
 
 
 def load_pack(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -151,12 +153,69 @@ def paf_targets(points: torch.Tensor, size: int, width: float = PAF_WIDTH_PX) ->
     return out
 
 
-def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Generator):
-    """A batch of uint8 NHWC crops on the device → (x, points) augmented afresh."""
+# Bumper-plate colours (BGR, as the crops): black, green, red, blue, yellow, and a grey steel plate.
+PLATE_COLOURS = torch.tensor([[25, 25, 25], [40, 110, 30], [40, 40, 170], [150, 70, 20], [30, 170, 200],
+                              [120, 120, 120]], dtype=torch.float32)
+
+
+def gym_in_front(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, share: float) -> torch.Tensor:
+    """What hides a lifter's hips and knees in a gym, drawn over a share of the crops: a rack upright
+    (a vertical bar near the knee, dark or steel-coloured) and a plate seen face-on (a disc on the thigh, bumper-coloured with a steel hub). The targets stay where the joints are: the
+    network learns to read a knee behind an upright (side_bb_gym_greenplate's knee at the bottom,
+    training log §6). (n, 3, S, S) float 0..255, points (n, P, 2) in the same pixels."""
+    n, size, dev = len(x), x.shape[-1], x.device
+    r = lambda *shape: torch.rand(*shape, generator=gen, device=dev)  # noqa: E731
+    hips = torch.nanmean(points[:, [J_R_HIP, J_L_HIP]], dim=1)
+    knees = torch.nanmean(points[:, [J_R_KNEE, J_L_KNEE]], dim=1)
+    hips = torch.where(hips.isnan(), torch.full_like(hips, size / 2), hips)
+    knees = torch.where(knees.isnan(), hips, knees)
+    along = r(n, 1)
+    near = hips + along * (knees - hips) + (r(n, 2) - 0.5) * 0.2 * size  # somewhere on the thigh, ±10 %
+    ys, xs = torch.meshgrid(torch.arange(size, device=dev, dtype=x.dtype), torch.arange(size, device=dev,
+                            dtype=x.dtype), indexing="ij")
+    # an upright: 2-5 % of the crop wide (a 7.5 cm upright beside a lifter filling 0.6-0.95 of it), its x beside the knee, from the top down to anywhere below
+    bar_x = knees[:, 0] + (r(n) - 0.5) * 0.25 * size
+    half = (0.01 + 0.015 * r(n)) * size
+    bar = ((xs[None] - bar_x[:, None, None]).abs() < half[:, None, None]) & \
+          (ys[None] < (0.6 + 0.6 * r(n))[:, None, None] * size)
+    bar &= (r(n) < 0.5)[:, None, None]
+    steel = 40 + 140 * r(n, 1)
+    bar_colour = (steel + (r(n, 3) - 0.5) * 40).clamp(0, 255)
+    # a plate: radius 6-15 % of the crop (a 45 cm bumper is 0.26 of a 1.75 m lifter), a hub of a sixth
+    radius = (0.06 + 0.09 * r(n)) * size
+    d2 = (xs[None] - near[:, 0, None, None]) ** 2 + (ys[None] - near[:, 1, None, None]) ** 2
+    plate = (d2 < radius[:, None, None] ** 2) & (r(n) < 0.5)[:, None, None]
+    hub = plate & (d2 < (radius / 6)[:, None, None] ** 2)
+    plate_colour = PLATE_COLOURS.to(dev)[torch.randint(len(PLATE_COLOURS), (n,), generator=gen, device=dev)]
+    chosen = (r(n) < share)[:, None, None]
+    out = torch.where((bar & chosen)[:, None], bar_colour[:, :, None, None], x)
+    out = torch.where((plate & chosen)[:, None], plate_colour[:, :, None, None], out)
+    return torch.where((hub & chosen)[:, None], torch.full_like(out, 150.0), out)
+
+
+def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Generator, occlude: float = 0.0):
+    """A batch of uint8 NHWC crops on the device → (x, points) augmented afresh; `occlude` of the
+    rendered crops get a rack upright or a plate in front (gym_in_front)."""
     x = images.permute(0, 3, 1, 2).float()
     A, b, mirror = random_similarity(len(x), gen, x.device)
-    x = photometric(warp(x, A, b), gen)
-    return x, (None if points is None else warp_points(points, A, b, mirror, x.shape[-1]))
+    x = warp(x, A, b)
+    if points is not None:
+        points = warp_points(points, A, b, mirror, x.shape[-1])
+        if occlude:
+            x = gym_in_front(x, points, gen, occlude)
+    return photometric(x, gen), points
+
+
+def deep_weights(points: np.ndarray, times: float) -> np.ndarray:
+    """How often each rendered crop is drawn: `times` as often where a knee is folded under 80°
+    (the bottom of a squat; ~1 in 7 crops), 1 elsewhere."""
+    def angle(hip, knee, ankle):
+        u, v = points[:, hip] - points[:, knee], points[:, ankle] - points[:, knee]
+        cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+        return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    with np.errstate(invalid="ignore"):
+        folded = np.fmin(angle(J_R_HIP, J_R_KNEE, J_R_ANKLE), angle(J_L_HIP, J_L_KNEE, J_L_ANKLE)) < 80
+    return np.where(folded, times, 1.0)
 
 
 def param_groups(model: torch.nn.Module, lr: float, backbone: float, feet: float) -> list[dict]:
@@ -188,7 +247,9 @@ def train(args: argparse.Namespace) -> dict:
     gen = torch.Generator(device=device).manual_seed(args.seed)  # every draw made where the batch is
     parts = [load_pack(p) for p in args.synth]
     images = torch.from_numpy(np.concatenate([p[0] for p in parts])).to(device)
-    points = torch.from_numpy(np.concatenate([p[1] for p in parts])[:, :N_POINTS].astype(np.float32)).to(device)
+    points_np = np.concatenate([p[1] for p in parts])[:, :N_POINTS].astype(np.float32)
+    points = torch.from_numpy(points_np).to(device)
+    draw = torch.from_numpy(deep_weights(points_np, args.deep)).float().to(device)
     real = torch.from_numpy(np.concatenate([load_pack(p)[0] for p in args.real])).to(device) if args.real else None
     real_val = torch.from_numpy(np.concatenate([load_pack(p)[0] for p in args.real_val])).to(device) \
         if args.real_val else None
@@ -212,8 +273,8 @@ def train(args: argparse.Namespace) -> dict:
         ramp = min(1.0, (step + 1) / args.warmup) * (0.5 + 0.5 * math.cos(math.pi * min(frac, 1.0)))
         for g, base in zip(opt.param_groups, (args.lr * args.backbone_lr, args.lr, args.lr * args.foot_lr)):
             g["lr"] = base * ramp
-        pick = torch.randint(len(images), (args.batch,), generator=gen, device=device)
-        x, p = augmented(images[pick], points[pick], gen)
+        pick = torch.multinomial(draw, args.batch, replacement=True, generator=gen)
+        x, p = augmented(images[pick], points[pick], gen, args.occlude)
         with torch.no_grad():
             hm_t, paf_t = heatmap_targets(p, size), paf_targets(p, size)
         with autocast:
@@ -266,6 +327,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=int, default=500, help="steps of linear learning-rate warm-up")
     ap.add_argument("--keep-at", type=float, nargs="*", default=[0.5], help="also save at these fractions of the time")
     ap.add_argument("--log-every", type=int, default=200)
+    ap.add_argument("--occlude", type=float, default=0.0, help="share of rendered crops with an upright or plate in front")
+    ap.add_argument("--deep", type=float, default=1.0, help="crops with a knee under 80° drawn this × as often")
     return ap
 
 

@@ -47,6 +47,7 @@ class PoseTrack:
     reader_warnings: tuple[str, ...] = ()
     hip_high_femur: float = 0.0  # the model's standing hip above the COCO hip, × femur (registry)
     hip_bias_at_depth_femur: tuple[float, float] = (0.0, 0.0)  # its hip ahead and above in the hole (registry)
+    toe_short_shin: float = 0.0  # its big toe behind the truth's, × shin (registry)
     hip_from_bones: bool = True  # the registry's: whether this model's hip at depth needs the bones
     torso_from_bar: bool = True  # the registry's: whether this model's shoulder behind a plate is lost
     far_hip_guessed: bool = True  # the registry's: whether this model guesses the hidden far hip
@@ -69,6 +70,12 @@ def _registry_bias(model_name: str) -> tuple[float, float]:
     return tuple(spec.hip_bias_at_depth_femur) if spec else (0.0, 0.0)
 
 
+def _registry_toe(model_name: str) -> float:
+    """A model's toe shortfall for a pass kept before passes recorded it: the registry's now."""
+    spec = load_registry().get(model_name)
+    return spec.toe_short_shin if spec else 0.0
+
+
 def pass_key(clip_sha256: str, settings: Settings) -> str:
     """The name a pass is kept under: the clip's content and every setting the pass depends on
     (pose and framing, the scout's lifter choice, the plate search), plus the weights' hash."""
@@ -77,6 +84,8 @@ def pass_key(clip_sha256: str, settings: Settings) -> str:
     shaping = {"format": FORMAT, "version": __version__, "clip": clip_sha256,
                "weights": spec.sha256 if spec is not None else "", "pose": asdict(settings.pose),
                "fallback_weights": fallback.sha256 if fallback is not None else "",
+               # where the settings leave the lifter's size in the input to the model, the model's
+               "heights": [s.person_height_px if s is not None else None for s in (spec, fallback)],
                "tracking": asdict(settings.tracking), "plate": asdict(settings.plate)}
     shaping["pose"].pop("device")  # the CPU and a GPU see the same maps within float noise
     shaping["pose"].pop("batch_frames")  # and so does a batch of any size
@@ -103,7 +112,7 @@ def save(track: PoseTrack, path: str | Path) -> Path:
     meta = {"format": FORMAT, "video": video, "framing": asdict(track.framing) if track.framing else None,
             "model_name": track.model_name, "model_sha256": track.model_sha256, "device": track.device,
             "reader_warnings": list(track.reader_warnings), "hip_high_femur": track.hip_high_femur,
-            "hip_bias_at_depth_femur": list(track.hip_bias_at_depth_femur),
+            "hip_bias_at_depth_femur": list(track.hip_bias_at_depth_femur), "toe_short_shin": track.toe_short_shin,
             "hip_from_bones": track.hip_from_bones, "torso_from_bar": track.torso_from_bar,
             "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice,
             "still_reads": track.still_reads}
@@ -143,6 +152,7 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         model_sha256=meta["model_sha256"], device=meta["device"], reader_warnings=tuple(meta["reader_warnings"]),
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
         hip_bias_at_depth_femur=tuple(meta.get("hip_bias_at_depth_femur") or _registry_bias(meta["model_name"])),
+        toe_short_shin=meta.get("toe_short_shin", _registry_toe(meta["model_name"])),
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
         network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
         still_reads=meta.get("still_reads", 0),

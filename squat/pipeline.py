@@ -140,7 +140,7 @@ def _measure(track: PoseTrack, settings: Settings) -> Analysis:
     keypoints = hips_in_the_hole(keypoints, bar, body, track.hip_bias_at_depth_femur, kin_settings)
     heel, toe = camera_side_foot(feet, body.side)
     kin = compute_kinematics(keypoints, time_s, kin_settings, heel=heel, toe=toe, bar=bar, trunk_hip=model_hip,
-                             bar_px_per_m=bar_px_per_m, body=body)
+                             bar_px_per_m=bar_px_per_m, body=body, toe_short_shin=track.toe_short_shin)
     reps, rep_per_frame = segment_reps(kin, time_s, settings.reps, settings.faults)
     # The plate's centre moves with the plate, so its own face gives the metres (not the midline).
     speed = measure_bar_speed(plate, time_s, pixels_per_metre(plate, settings.plate), reps, settings.bar_speed)

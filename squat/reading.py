@@ -56,7 +56,7 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         scouted = scout(video, info, settings, estimator)
     box = scouted.box if scouted is not None else None
     # The plate is searched at a scale set by the lifter's height, which the framing knows.
-    lifter_height = settings.pose.person_height_px / box.scale if box is not None else None
+    lifter_height = estimator.settings.person_height_px / box.scale if box is not None else None
     look_for_plate = settings.plate.enabled and lifter_height is not None
     with stage("plate"):
         # Nothing plate-like on the lifter's shoulders in any of the scout's frames (spread over
@@ -106,6 +106,7 @@ def read_clip(video: str | Path, settings: Settings, progress: Optional[Progress
         model_name=estimator.spec.name, model_sha256=estimator.spec.sha256, device=estimator.device.type,
         reader_warnings=reader_warnings, hip_high_femur=estimator.spec.hip_high_femur,
         hip_bias_at_depth_femur=tuple(estimator.spec.hip_bias_at_depth_femur),
+        toe_short_shin=estimator.spec.toe_short_shin,
         hip_from_bones=estimator.spec.hip_from_bones, torso_from_bar=estimator.spec.torso_from_bar,
         far_hip_guessed=estimator.spec.far_hip_guessed, still_reads=reads.still,
     )

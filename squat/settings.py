@@ -17,9 +17,10 @@ class PoseSettings:
     # in 93-96% of frames and every rep, 656 in 48-88% (the plate-hidden body is misread when large).
     long_side: int = 432
     framing: str = "lifter"  # lifter: scale so the lifter is person_height_px tall | full: long_side as set
-    # The lifter's standing height in the network input. On the rendered side views (lifter
-    # ~540 px of 1080) 120 px found the lifter in 93-96% of frames, 195 px in 48-88%.
-    person_height_px: float = 120.0
+    # The lifter's standing height in the network input; None: the model's own (the registry's
+    # person_height_px, 120 unless measured). For the COCO model, on the rendered side views (lifter
+    # ~540 px of 1080), 120 px found the lifter in 93-96% of frames, 195 px in 48-88%.
+    person_height_px: float | None = None
     min_long_side: int = 256  # bounds on the network input's long side: detail and speed
     max_long_side: int = 880
     scout_frames: int = 24  # frames spread over the clip used to find and frame the lifter

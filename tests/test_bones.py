@@ -133,26 +133,28 @@ def test_a_kept_pass_carries_the_models_hip_bias_and_an_older_one_takes_the_regi
     nobody = Detections(np.zeros((0, 18, 3), np.float32), np.zeros(0, np.float32))
     track = passes.PoseTrack(video=video, time_s=np.zeros(1), detections=(nobody,), circles=None, framing=None,
                              model_name="mobilenet_thin_squat", model_sha256="x", device="cpu",
-                             hip_bias_at_depth_femur=(0.2, 0.05))
+                             hip_bias_at_depth_femur=(0.2, 0.05), toe_short_shin=0.3)
     path = passes.save(track, tmp_path / "p.npz")
-    assert passes.load(path).hip_bias_at_depth_femur == (0.2, 0.05)
+    assert passes.load(path).hip_bias_at_depth_femur == (0.2, 0.05) and passes.load(path).toe_short_shin == 0.3
     with np.load(path) as data:  # as a pass kept before the bias was recorded
         arrays = {k: data[k] for k in data.files}
     meta = json.loads(str(arrays["meta"]))
-    del meta["hip_bias_at_depth_femur"]
+    del meta["hip_bias_at_depth_femur"], meta["toe_short_shin"]
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(tmp_path / "old.npz", **arrays)
     registry = tuple(load_registry()["mobilenet_thin_squat"].hip_bias_at_depth_femur)
     assert passes.load(tmp_path / "old.npz").hip_bias_at_depth_femur == registry == (0.10, 0.04)
+    assert passes.load(tmp_path / "old.npz").toe_short_shin == 0.10
 
 
-def test_the_hip_bias_tool_reads_back_an_offset_put_on_the_truth():
-    """tools/hip_bias.py's measure: a hip moved 0.1 femur ahead and 0.04 above in the hole reads so."""
+def test_the_bias_tool_reads_back_offsets_put_on_the_truth():
+    """tools/model_biases.py's measures: a hip moved 0.1 femur ahead and 0.04 above in the hole, a
+    toe 0.1 shin behind, read so."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    from hip_bias import hip_offset
+    from model_biases import hip_offset, toe_short
 
     from squat.eval.rendered import femur_length_px
 
@@ -163,6 +165,8 @@ def test_the_hip_bias_tool_reads_back_an_offset_put_on_the_truth():
     biased[:, J[f"{side}_hip"], :2] += [0.10 * femur, -0.04 * femur]  # facing +x: ahead is +x, above is -y
     ahead, above, frames = hip_offset(biased, 1, table, side, 100.0)
     assert frames > 0 and ahead == pytest.approx(0.10, abs=1e-4) and above == pytest.approx(0.04, abs=1e-4)
+    toe_x = table[f"{side}_toe_x"].to_numpy(float) - 0.1 * 200.0  # facing +x: behind is -x
+    assert toe_short(toe_x, 1, table, side, 200.0) == pytest.approx(0.1)
 
 
 def test_the_hip_in_the_hole_comes_from_the_bones_with_a_bar_else_from_the_models_bias():

@@ -76,6 +76,8 @@ def test_midfoot_uses_heel_and_toe_when_given_and_falls_back_per_frame() -> None
     mid = midfoot_x(ankle, facing=1, shin_px=180.0, fraction=0.19, heel=heel, toe=toe)
     np.testing.assert_allclose(mid, [940.0, 900.0 + 0.19 * 180.0, 940.0])
     np.testing.assert_allclose(midfoot_x(ankle, -1, 180.0, 0.19), 900.0 - 0.19 * 180.0)
+    # a model whose toe reads 0.1 shin short: its toe is moved forward by that, the midfoot by half
+    np.testing.assert_allclose(midfoot_x(ankle, 1, 180.0, 0.19, heel, toe, toe_short=0.1), mid + [9.0, 0.0, 9.0])
 
 
 def test_the_midfoot_line_of_planted_feet_holds_still_and_follows_a_step() -> None:

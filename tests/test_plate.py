@@ -205,9 +205,10 @@ def test_the_scout_tells_a_barbell_set_from_a_bodyweight_one():
     in any of them, the full pass searches no frame (a bodyweight set costs no plate search)."""
     settings = Settings()
     clip = SHORT / "clip.mp4"
-    scouted = scout_clip(clip, probe(clip), load_estimator(settings.pose), settings.tracking)
+    estimator = load_estimator(settings.pose)
+    scouted = scout_clip(clip, probe(clip), estimator, settings.tracking)
     assert scouted.box is not None and len(scouted.images) == len(scouted.lifter) > 0
-    height = settings.pose.person_height_px / scouted.box.scale
+    height = estimator.settings.person_height_px / scouted.box.scale
     assert plate_in_scout(scouted, height, settings.plate)
     plain = replace(scouted, images=tuple(np.full_like(im, 128) for im in scouted.images))  # no plate anywhere
     assert not plate_in_scout(plain, height, settings.plate)

@@ -17,10 +17,12 @@ def test_new_weights_drop_the_biases_measured_on_the_old_ones_and_the_same_weigh
     shutil.copyfile(shipped, tmp_path / "mobilenet_thin_squat.pth")
     entry = register(tmp_path / "mobilenet_thin_squat.pth", "mobilenet_thin_squat", registry=registry)
     assert entry["hip_bias_at_depth_femur"] == [0.10, 0.04]  # the same weights: still measured
+    assert entry["person_height_px"] == 160
     other = tmp_path / "run.pth"
     other.write_bytes(shipped.read_bytes() + b"\0")  # any other file stands in for a new run's weights
     entry = register(other, "mobilenet_thin_squat", note="run X", registry=registry)
     assert "hip_bias_at_depth_femur" not in entry and entry["training"] == "run X"
+    assert "person_height_px" not in entry  # read at the engine's 120 until measured again
     saved = {m["name"]: m for m in json.loads(registry.read_text())["models"]}
     assert "hip_bias_at_depth_femur" not in saved["mobilenet_thin_squat"]
     assert saved["mobilenet_thin"]["hip_high_femur"] == 0.16  # other models untouched

@@ -55,7 +55,7 @@ def test_a_pass_skipping_still_reads_finds_what_the_full_pass_finds():
     # for 0.6 s at each end)
     assert len(fast.detections) == len(full.detections) and (fast.network_frames == full.network_frames).all()
     assert 0.1 * len(full.detections) <= fast.still_reads <= 0.5 * len(full.detections)
-    tolerance = settings.pose.still_within * settings.pose.person_height_px / looked.box.scale
+    tolerance = settings.pose.still_within * estimator.settings.person_height_px / looked.box.scale
     changed = [k for k, (a, b) in enumerate(zip(full.detections, fast.detections))
                if not np.array_equal(a.keypoints, b.keypoints, equal_nan=True)]
     assert len(changed) == fast.still_reads and all(k % 2 for k in changed)  # every other read, no other

@@ -179,9 +179,21 @@ def test_framing_scales_the_frame_so_the_lifter_is_the_size_the_model_reads_best
     legs_only = kp.copy()
     legs_only[:, [J[n] for n in ("nose", "neck", "r_shoulder", "l_shoulder")]] = np.nan
     assert lifter_height(legs_only) == pytest.approx(nose_to_ankle, rel=0.05)
-    small = frame_lifter(Lifter(kp / 10, 1.0, False), (1080, 1920), PoseSettings())
+    small = frame_lifter(Lifter(kp / 10, 1.0, False), (1080, 1920), PoseSettings(person_height_px=120))
     assert max(small.width, small.height) <= PoseSettings().max_long_side  # never beyond the bound
-    assert frame_lifter(Lifter(np.full_like(kp, np.nan), 0.0, False), (1080, 1920), PoseSettings()) is None
+    assert frame_lifter(Lifter(np.full_like(kp, np.nan), 0.0, False), (1080, 1920),
+                        PoseSettings(person_height_px=120)) is None
+
+
+def test_each_model_reads_the_lifter_at_its_own_size_unless_told():
+    """The squat model was trained on lifters up to ~200 px tall and reads them best at 160
+    (accuracy log §31); the COCO model at 120. A height given in the settings wins."""
+    from squat.pose.estimator import with_model_framing
+    from squat.settings import PoseSettings
+
+    assert with_model_framing(PoseSettings()).person_height_px == 120
+    assert with_model_framing(PoseSettings(model="mobilenet_thin_squat")).person_height_px == 160
+    assert with_model_framing(PoseSettings(model="mobilenet_thin_squat", person_height_px=100)).person_height_px == 100
 
 
 def test_the_scout_never_looks_at_more_frames_than_the_pass_reads():

@@ -36,9 +36,10 @@ TEMPLATE = {
 }
 
 
-# A model's keypoint biases, measured on the tuning half with its weights (weights/README.md):
-# new weights drop them until they are measured again (tools/hip_bias.py, docs/accuracy-log.md §30).
-MEASURED = ("hip_high_femur", "hip_bias_at_depth_femur")
+# What was measured on the tuning half with a model's weights (weights/README.md): its keypoint
+# biases (tools/model_biases.py, docs/accuracy-log.md §30-31) and the lifter's height in its input that
+# reads best (§31). New weights drop them until they are measured again.
+MEASURED = ("hip_high_femur", "hip_bias_at_depth_femur", "toe_short_shin", "person_height_px")
 
 
 def register(trained: Path, name: str, note: str = "", registry: Path = REGISTRY) -> dict:

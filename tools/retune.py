@@ -38,6 +38,7 @@ from squat import passes  # noqa: E402
 from squat.errors import SquatError  # noqa: E402
 from squat.eval.sets import clip_folders  # noqa: E402
 from squat.pipeline import detect_poses, measure, write_outputs  # noqa: E402
+from squat.pose.estimator import with_model_framing  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 from squat.track.rate import RateGate  # noqa: E402
 from squat.track.still import between, still_match  # noqa: E402
@@ -79,7 +80,8 @@ def with_still(track, share: float, settings: Settings):
     (as the pass with PoseSettings.still_within would read it); prints how many on stderr."""
     if track.framing is None:
         return track
-    tolerance = share * settings.pose.person_height_px / track.framing.scale
+    tolerance = share * with_model_framing(replace(settings.pose, model=track.model_name)).person_height_px \
+        / track.framing.scale
     detections = list(track.detections)
     seen = track.seen_s
     skipped = 0

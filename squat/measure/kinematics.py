@@ -56,17 +56,20 @@ def midfoot_x(
     fraction: float,
     heel: np.ndarray | None = None,
     toe: np.ndarray | None = None,
+    toe_short: float = 0.0,
 ) -> np.ndarray:
     """Midfoot x per frame, pixels: the balance point the bar should stay over.
 
     Midpoint of heel and toe where a model gives them ((frames, ≥2) arrays, NaN where missing),
-    else ankle + fraction × standing shin length toward the toes (the foot is flat and its
-    length scales with the shin; see KinematicsSettings.midfoot_fraction).
+    the toe moved forward by toe_short × shin (the model's measured shortfall), else ankle +
+    fraction × standing shin length toward the toes (the foot is flat and its length scales with
+    the shin; see KinematicsSettings.midfoot_fraction).
     """
     estimate = np.asarray(ankle_x, dtype=np.float64) + facing * fraction * shin_px
     if heel is None or toe is None:
         return estimate
-    measured = (np.asarray(heel, dtype=np.float64)[:, 0] + np.asarray(toe, dtype=np.float64)[:, 0]) / 2
+    toe_x = np.asarray(toe, dtype=np.float64)[:, 0] + facing * toe_short * shin_px
+    measured = (np.asarray(heel, dtype=np.float64)[:, 0] + toe_x) / 2
     return np.where(np.isfinite(measured), measured, estimate)
 
 
@@ -173,6 +176,7 @@ def compute_kinematics(
     bar_px_per_m: float = float("nan"),
     hip_high_femur: float = 0.0,
     body: Body | None = None,
+    toe_short_shin: float = 0.0,
 ) -> Kinematics:
     """Per-frame angles (deg), moment arms (px and × femur) and heights (px) of the camera-side leg.
 
@@ -193,6 +197,7 @@ def compute_kinematics(
     hip_high_femur: the pose model's standing hip bias (see segment_proportions).
     body: the clip's Body (squat.measure.body.measure_body); measured here from these keypoints,
     the bar and hip_high_femur when not given.
+    toe_short_shin: how far the pose model's toe reads behind the truth's, × shin (midfoot_x).
     """
     keypoints = np.asarray(keypoints)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (18, 3):
@@ -216,7 +221,7 @@ def compute_kinematics(
     view = check_view(keypoints, side, props.femur_px, settings)
 
     hip, knee, ankle = pts[:, P["hip"]], pts[:, P["knee"]], pts[:, P["ankle"]]
-    mid = planted(midfoot_x(ankle[:, 0], facing, props.shin_px, settings.midfoot_fraction, heel, toe),
+    mid = planted(midfoot_x(ankle[:, 0], facing, props.shin_px, settings.midfoot_fraction, heel, toe, toe_short_shin),
                   time_s, settings.midfoot_window_s)
     hip_arm = np.abs(hip[:, 0] - mid)
     knee_arm = np.abs(knee[:, 0] - mid)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -231,7 +231,16 @@ def _network(model: str, device: str, weights_dir: Path) -> tuple[ModelSpec, tor
 def load_estimator(settings: PoseSettings, weights_dir: Path | None = None) -> PoseEstimator:
     """An estimator with these settings; the network itself is loaded once per process."""
     spec, model, device = _network(settings.model, settings.device, Path(weights_dir or downloads_dir()))
-    return PoseEstimator(spec, model, device, settings)
+    return PoseEstimator(spec, model, device, with_model_framing(settings))
+
+
+def with_model_framing(settings: PoseSettings) -> PoseSettings:
+    """These settings with the lifter's height in the network input decided: the model's own
+    (its registry entry) where the settings leave it to the model."""
+    if settings.person_height_px is not None:
+        return settings
+    spec = load_registry().get(settings.model)
+    return replace(settings, person_height_px=spec.person_height_px if spec else ModelSpec.person_height_px)
 
 
 def check_model(settings: PoseSettings, weights_dir: Path | None = None) -> Path:

@@ -62,6 +62,12 @@ class ModelSpec:
     # Whether the engine moves this model's hip at depth to the bone-length hip (squat.measure.bones):
     # yes for the COCO models, whose hip rides up the back; no for one trained on squats.
     hip_from_bones: bool = True
+    # How far this model's big toe reads behind the truth's (toward the heel), × the standing shin,
+    # at person_height_px: the midfoot (heel-toe midpoint) takes it back (squat.measure.kinematics).
+    toe_short_shin: float = 0.0
+    # The lifter's standing height in the network input this model reads best (PoseSettings.
+    # person_height_px where that is None): what it was trained on decides it.
+    person_height_px: float = 120.0
     # Whether the torso's length and line come from the bar where a plate hides the shoulders:
     # yes for the COCO models, whose shoulder there sits on the arm; no for one trained behind plates.
     torso_from_bar: bool = True

@@ -5,7 +5,7 @@ network's input, side by side: what a model's `person_height_px` costs.
 
 One process, the network loaded once; the heights alternate round by round, so a host whose speed
 drifts moves them alike. Prints each run's network pass with the measuring, the annotated video and
-the total, the network's input size, then each height's best total as a ratio to the first one's.
+the total, the network's input size, then each height's best total and its speed as a ratio to the first one's.
 The fallback model is off: the chosen model alone reads the clip.
 """
 from __future__ import annotations
@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from squat.pipeline import detect_poses, load_estimator, measure, write_outputs  # noqa: E402
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_network_hz import print_best, timed_analysis  # noqa: E402
+
+from squat.pipeline import load_estimator  # noqa: E402
 from squat.settings import Settings  # noqa: E402
 
 
@@ -39,20 +42,12 @@ def main() -> int:
             for height in args.heights:
                 framed = replace(settings, pose=replace(settings.pose, person_height_px=height))
                 estimator = load_estimator(framed.pose)  # the network itself is loaded once per process
-                start = time.perf_counter()
-                track = detect_poses(args.clip, framed, estimator=estimator)
-                analysis = measure(track, framed)
-                numbers = time.perf_counter()
-                write_outputs(analysis, args.clip, Path(tmp) / f"{height:g}-{round_}")
-                end = time.perf_counter()
-                best[height] = min(best.get(height, float("inf")), end - start)
-                box = track.framing
-                size = f"{box.width}x{box.height}" if box is not None else "whole frame"
-                print(f"{height:>5g} px  round {round_ + 1}: input {size}, pass + measure {numbers - start:6.1f} s, "
-                      f"annotated video {end - numbers:5.1f} s, total {end - start:6.1f} s", flush=True)
-    first = args.heights[0]
-    for height in args.heights:
-        print(f"best total at {height:g} px: {best[height]:.1f} s, {best[height] / best[first]:.2f}x the {first:g} px run's time")
+                track, _, numbers, total = timed_analysis(args.clip, framed, estimator, Path(tmp) / f"{height:g}-{round_}")
+                best[height] = min(best.get(height, float("inf")), total)
+                size = f"{track.framing.width}x{track.framing.height}" if track.framing is not None else "whole frame"
+                print(f"{height:>5g} px  round {round_ + 1}: input {size}, pass + measure {numbers:6.1f} s, "
+                      f"annotated video {total - numbers:5.1f} s, total {total:6.1f} s", flush=True)
+    print_best(best, "px")
     return 0
 
 

@@ -24,6 +24,24 @@ from squat.pipeline import detect_poses, load_estimator, measure, write_outputs 
 from squat.settings import Settings  # noqa: E402
 
 
+def timed_analysis(clip: Path, settings: Settings, estimator, out: Path):
+    """One whole analysis, annotated video included: (the pass, the analysis, seconds for the pass
+    with the measuring, seconds in all)."""
+    start = time.perf_counter()
+    track = detect_poses(clip, settings, estimator=estimator)
+    analysis = measure(track, settings)
+    numbers = time.perf_counter()
+    write_outputs(analysis, clip, out)
+    return track, analysis, numbers - start, time.perf_counter() - start
+
+
+def print_best(best: dict[float, float], unit: str) -> None:
+    """Each setting's best total and its speed as a ratio to the first setting's."""
+    first = next(iter(best))
+    for value, seconds in best.items():
+        print(f"best total at {value:g} {unit}: {seconds:.1f} s, {best[first] / seconds:.2f}x the {first:g} {unit} run's speed")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clip", type=Path)
@@ -40,19 +58,12 @@ def main() -> int:
         for round_ in range(args.rounds):
             for hz in args.hz:
                 rated = replace(settings, pose=replace(settings.pose, network_hz=hz))
-                start = time.perf_counter()
-                analysis = measure(detect_poses(args.clip, rated, estimator=estimator), rated)
-                numbers = time.perf_counter()
-                write_outputs(analysis, args.clip, Path(tmp) / f"{hz:g}-{round_}")
-                end = time.perf_counter()
-                best[hz] = min(best.get(hz, float("inf")), end - start)
-                frames = len(analysis.time_s)
-                print(f"{hz:>5g} Hz  round {round_ + 1}: pass + measure {numbers - start:6.1f} s, "
-                      f"annotated video {end - numbers:5.1f} s, total {end - start:6.1f} s "
-                      f"({frames / (end - start):.2f} frames/s)", flush=True)
-    first = args.hz[0]
-    for hz in args.hz:
-        print(f"best total at {hz:g} Hz: {best[hz]:.1f} s, {best[first] / best[hz]:.2f}x the {first:g} Hz run's speed")
+                _, analysis, numbers, total = timed_analysis(args.clip, rated, estimator, Path(tmp) / f"{hz:g}-{round_}")
+                best[hz] = min(best.get(hz, float("inf")), total)
+                print(f"{hz:>5g} Hz  round {round_ + 1}: pass + measure {numbers:6.1f} s, annotated video "
+                      f"{total - numbers:5.1f} s, total {total:6.1f} s ({len(analysis.time_s) / total:.2f} frames/s)",
+                      flush=True)
+    print_best(best, "Hz")
     return 0
 
 

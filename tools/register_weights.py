@@ -32,7 +32,7 @@ TEMPLATE = {
     "shipped": True,
     "source": "this repository: tools/train_data.py + tools/train_pose.py (docs/training-log.md)",
     "description": "mobilenet_thin fine-tuned on rendered squats, with heel and big-toe heatmaps "
-                   "for the midfoot; same speed as mobilenet_thin",
+                   "for the midfoot; mobilenet_thin's cost per pixel, read with the lifter larger (~1.2x the wait)",
 }
 
 

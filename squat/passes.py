@@ -24,7 +24,7 @@ from squat import __version__
 from squat.io.video import VideoInfo
 from squat.pose.detections import Detections
 from squat.pose.estimator import Letterbox
-from squat.pose.weights import load_registry
+from squat.pose.weights import ModelSpec, load_registry
 from squat.settings import Settings
 
 FORMAT = 2  # bump when the file's layout or what the pass computes changes
@@ -64,16 +64,13 @@ class PoseTrack:
         return self.time_s if self.network_frames is None else self.time_s[self.network_frames]
 
 
-def _registry_bias(model_name: str) -> tuple[float, float]:
-    """A model's hip bias at depth for a pass kept before passes recorded it: the registry's now."""
-    spec = load_registry().get(model_name)
-    return tuple(spec.hip_bias_at_depth_femur) if spec else (0.0, 0.0)
-
-
-def _registry_toe(model_name: str) -> float:
-    """A model's toe shortfall for a pass kept before passes recorded it: the registry's now."""
-    spec = load_registry().get(model_name)
-    return spec.toe_short_shin if spec else 0.0
+def _recorded(meta: dict, name: str):
+    """A measured model value the pass recorded; for a pass kept before passes recorded it, the
+    registry's now (ModelSpec's default for a model no longer registered)."""
+    if meta.get(name) is not None:
+        return meta[name]
+    spec = load_registry().get(meta["model_name"])
+    return getattr(spec if spec is not None else ModelSpec, name)
 
 
 def pass_key(clip_sha256: str, settings: Settings) -> str:
@@ -151,8 +148,8 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         framing=Letterbox(**meta["framing"]) if meta["framing"] else None, model_name=meta["model_name"],
         model_sha256=meta["model_sha256"], device=meta["device"], reader_warnings=tuple(meta["reader_warnings"]),
         hip_high_femur=meta["hip_high_femur"], hip_from_bones=meta["hip_from_bones"],
-        hip_bias_at_depth_femur=tuple(meta.get("hip_bias_at_depth_femur") or _registry_bias(meta["model_name"])),
-        toe_short_shin=meta.get("toe_short_shin", _registry_toe(meta["model_name"])),
+        hip_bias_at_depth_femur=tuple(_recorded(meta, "hip_bias_at_depth_femur")),
+        toe_short_shin=_recorded(meta, "toe_short_shin"),
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
         network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
         still_reads=meta.get("still_reads", 0),

@@ -47,13 +47,13 @@ from train_pose import (  # noqa: E402
     student,
 )
 
+from squat.measure.points import body_points, joint_angles  # noqa: E402
 from squat.pose.maps import STRIDE  # noqa: E402
 from squat.pose.mobilenet_thin import MobileNetThin  # noqa: E402
 from squat.skeleton import LIMB_JOINTS, N_JOINTS, PAF_CHANNELS, J  # noqa: E402
 
 GREY = 114.0  # outside the crop, as train_data.cut pads
-J_R_HIP, J_R_KNEE, J_R_ANKLE, J_L_HIP, J_L_KNEE, J_L_ANKLE = (J[k] for k in (
-    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle"))
+J_R_HIP, J_R_KNEE, J_L_HIP, J_L_KNEE = (J[k] for k in ("r_hip", "r_knee", "l_hip", "l_knee"))
 
 
 def load_pack(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -160,8 +160,8 @@ PLATE_COLOURS = torch.tensor([[25, 25, 25], [40, 110, 30], [40, 40, 170], [150, 
 
 def gym_in_front(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, share: float) -> torch.Tensor:
     """What hides a lifter's hips and knees in a gym, drawn over a share of the crops: a rack upright
-    (a vertical bar near the knee, dark or steel-coloured) and a plate seen face-on (a disc on the thigh, bumper-coloured with a steel hub). The targets stay where the joints are: the
-    network learns to read a knee behind an upright (side_bb_gym_greenplate's knee at the bottom,
+    (a vertical bar near the knee, dark or steel-coloured) and a plate seen face-on (a disc on the
+    thigh, bumper-coloured with a steel hub). The targets stay where the joints are: the network learns to read a knee behind an upright (side_bb_gym_greenplate's knee at the bottom,
     training log §6). (n, 3, S, S) float 0..255, points (n, P, 2) in the same pixels."""
     n, size, dev = len(x), x.shape[-1], x.device
     r = lambda *shape: torch.rand(*shape, generator=gen, device=dev)  # noqa: E731
@@ -173,7 +173,8 @@ def gym_in_front(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, sh
     near = hips + along * (knees - hips) + (r(n, 2) - 0.5) * 0.2 * size  # somewhere on the thigh, ±10 %
     ys, xs = torch.meshgrid(torch.arange(size, device=dev, dtype=x.dtype), torch.arange(size, device=dev,
                             dtype=x.dtype), indexing="ij")
-    # an upright: 2-5 % of the crop wide (a 7.5 cm upright beside a lifter filling 0.6-0.95 of it), its x beside the knee, from the top down to anywhere below
+    # an upright: 2-5 % of the crop wide (a 7.5 cm upright beside a lifter filling 0.6-0.95 of it),
+    # its x beside the knee, from the top down to anywhere below
     bar_x = knees[:, 0] + (r(n) - 0.5) * 0.25 * size
     half = (0.01 + 0.015 * r(n)) * size
     bar = ((xs[None] - bar_x[:, None, None]).abs() < half[:, None, None]) & \
@@ -209,13 +210,9 @@ def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Gene
 def deep_weights(points: np.ndarray, times: float) -> np.ndarray:
     """How often each rendered crop is drawn: `times` as often where a knee is folded under 80°
     (the bottom of a squat; ~1 in 7 crops), 1 elsewhere."""
-    def angle(hip, knee, ankle):
-        u, v = points[:, hip] - points[:, knee], points[:, ankle] - points[:, knee]
-        cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
-        return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    knees = [joint_angles(body_points(points, side))["knee_angle"] for side in ("right", "left")]
     with np.errstate(invalid="ignore"):
-        folded = np.fmin(angle(J_R_HIP, J_R_KNEE, J_R_ANKLE), angle(J_L_HIP, J_L_KNEE, J_L_ANKLE)) < 80
-    return np.where(folded, times, 1.0)
+        return np.where(np.fmin(*knees) < 80, times, 1.0)
 
 
 def param_groups(model: torch.nn.Module, lr: float, backbone: float, feet: float) -> list[dict]:

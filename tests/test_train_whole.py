@@ -113,3 +113,24 @@ def test_folded_knees_are_drawn_more_often():
     for i, ankle in enumerate(([100, 140], [60, 100], [80, 65])):  # straight, 90°, folded tight
         points[i, J["r_hip"]], points[i, J["r_knee"]], points[i, J["r_ankle"]] = [100, 60], [100, 100], ankle
     np.testing.assert_array_equal(train_whole.deep_weights(points, 3.0), [1.0, 1.0, 3.0])
+
+
+def test_the_frame_edge_cuts_the_shins_or_head_of_the_chosen_crops_and_what_it_hides_has_no_target():
+    gen = torch.Generator().manual_seed(3)
+    n, size = 64, 160
+    x = torch.full((n, 3, size, size), 200.0)
+    points = torch.full((n, train_pose.N_POINTS, 2), float("nan"))
+    for name, y in (("nose", 10.0), ("neck", 30.0), ("r_knee", 100.0), ("r_ankle", 140.0)):
+        points[:, J[name]] = torch.tensor([80.0, y])
+    points[:, FOOT["r_toe"]] = torch.tensor([95.0, 150.0])
+    same_x, same_p = train_whole.frame_edges(x, points, gen, 0.0)
+    assert torch.equal(same_x, x) and torch.equal(same_p.isnan(), points.isnan())
+    out, cut = train_whole.frame_edges(x, points, gen, 1.0)
+    grey_rows = (out == train_whole.GREY).all(dim=1).all(dim=2)  # (n, S): whole rows greyed
+    assert grey_rows[:, 145:].all() and not grey_rows[:, 31:120].any()  # below the ankle at the most, never above mid-shin
+    assert cut[:, FOOT["r_toe"]].isnan().all() and not cut[:, J["r_knee"]].isnan().any()
+    head_cut = grey_rows[:, 0]
+    assert 0.3 < head_cut.float().mean() < 0.7  # half the crops lose the top of the head as well
+    # a point hidden by the edge has no target; one still in the frame keeps its own
+    hidden = grey_rows[:, 10]
+    assert torch.equal(cut[:, J["nose"], 1].isnan(), hidden)

@@ -2,7 +2,8 @@
 
     python tools/train_whole.py --synth TRAIN.pack.npz --real REAL.pack.npz --out RUN.pth \
         [--minutes 6] [--init weights/mobilenet_thin_squat.pth] [--lr 1e-4] [--backbone-lr 0.1] \
-        [--real-weight 1] [--batch 64] [--real-batch 32] [--keep-at 0.5]
+        [--real-weight 1] [--batch 64] [--real-batch 32] [--keep-at 0.5] \
+        [--occlude 0.5] [--deep 2] [--cut 0.3]
 
 tools/train_pose.py trains the last stages on stage inputs computed once (what a 2-core CPU
 allows); here every step runs the whole network, so each crop is augmented afresh on the GPU:
@@ -54,6 +55,7 @@ from squat.skeleton import LIMB_JOINTS, N_JOINTS, PAF_CHANNELS, J  # noqa: E402
 
 GREY = 114.0  # outside the crop, as train_data.cut pads
 J_R_HIP, J_R_KNEE, J_L_HIP, J_L_KNEE = (J[k] for k in ("r_hip", "r_knee", "l_hip", "l_knee"))
+J_NOSE, J_NECK, J_R_ANKLE, J_L_ANKLE = (J[k] for k in ("nose", "neck", "r_ankle", "l_ankle"))
 
 
 def load_pack(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -194,9 +196,33 @@ def gym_in_front(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, sh
     return torch.where((hub & chosen)[:, None], torch.full_like(out, 150.0), out)
 
 
-def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Generator, occlude: float = 0.0):
+def frame_edges(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, share: float):
+    """The frame's edge across the lifter, on a share of the rendered crops: the bottom edge between
+    mid-shin and just below the ankles, and on half of those the top edge through the head
+    (closeup_bb_rack_cropped: shoes and head cut off, the lifter filling the frame; the close-up
+    that sank wD2 and wE, training log §5, §7). Beyond an edge is grey, as the engine pads, and the
+    points there get no target: nothing shows where they are. → (x, points)."""
+    n, size, dev = len(x), x.shape[-1], x.device
+    r = lambda *shape: torch.rand(*shape, generator=gen, device=dev)  # noqa: E731
+    y = points[..., 1]
+    knee, ankle = torch.nanmean(y[:, [J_R_KNEE, J_L_KNEE]], 1), torch.nanmean(y[:, [J_R_ANKLE, J_L_ANKLE]], 1)
+    nose, neck = y[:, J_NOSE], y[:, J_NECK]
+    chosen = r(n) < share
+    bottom = torch.where(chosen, knee + (0.5 + 0.6 * r(n)) * (ankle - knee), torch.full_like(knee, float(size)))
+    top = torch.where(chosen & (r(n) < 0.5), nose + (-0.5 + 1.2 * r(n)) * (neck - nose), torch.full_like(nose, -1.0))
+    bottom, top = bottom.nan_to_num(float(size)), top.nan_to_num(-1.0)  # a crop without the joints is not cut
+    rows = torch.arange(size, device=dev, dtype=x.dtype)[None, :]
+    outside = (rows > bottom[:, None]) | (rows < top[:, None])  # (n, S)
+    x = torch.where(outside[:, None, :, None], torch.full_like(x, GREY), x)
+    gone = (y > bottom[:, None]) | (y < top[:, None])
+    return x, torch.where(gone[..., None], torch.full_like(points, float("nan")), points)
+
+
+def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Generator, occlude: float = 0.0,
+              cut: float = 0.0):
     """A batch of uint8 NHWC crops on the device → (x, points) augmented afresh; `occlude` of the
-    rendered crops get a rack upright or a plate in front (gym_in_front)."""
+    rendered crops get a rack upright or a plate in front (gym_in_front), `cut` of them the frame's
+    edge across the shins or head (frame_edges)."""
     x = images.permute(0, 3, 1, 2).float()
     A, b, mirror = random_similarity(len(x), gen, x.device)
     x = warp(x, A, b)
@@ -204,6 +230,8 @@ def augmented(images: torch.Tensor, points: torch.Tensor | None, gen: torch.Gene
         points = warp_points(points, A, b, mirror, x.shape[-1])
         if occlude:
             x = gym_in_front(x, points, gen, occlude)
+        if cut:
+            x, points = frame_edges(x, points, gen, cut)
     return photometric(x, gen), points
 
 
@@ -271,7 +299,7 @@ def train(args: argparse.Namespace) -> dict:
         for g, base in zip(opt.param_groups, (args.lr * args.backbone_lr, args.lr, args.lr * args.foot_lr)):
             g["lr"] = base * ramp
         pick = torch.multinomial(draw, args.batch, replacement=True, generator=gen)
-        x, p = augmented(images[pick], points[pick], gen, args.occlude)
+        x, p = augmented(images[pick], points[pick], gen, args.occlude, args.cut)
         with torch.no_grad():
             hm_t, paf_t = heatmap_targets(p, size), paf_targets(p, size)
         with autocast:
@@ -325,6 +353,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--keep-at", type=float, nargs="*", default=[0.5], help="also save at these fractions of the time")
     ap.add_argument("--log-every", type=int, default=200)
     ap.add_argument("--occlude", type=float, default=0.0, help="share of rendered crops with an upright or plate in front")
+    ap.add_argument("--cut", type=float, default=0.0, help="share of rendered crops with the frame's edge across the "
+                    "shins (and on half of those the head)")
     ap.add_argument("--deep", type=float, default=1.0, help="crops with a knee under 80° drawn this × as often")
     return ap
 

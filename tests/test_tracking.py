@@ -332,3 +332,32 @@ def test_a_body_centre_is_the_median_joint_and_its_size_the_box_diagonal_whateve
             span = np.nanmax(people[..., :2], axis=1) - np.nanmin(people[..., :2], axis=1)
         assert np.array_equal(size, np.hypot(span[:, 0], span[:, 1]), equal_nan=True)
         assert centre.dtype == size.dtype == np.float32 and np.isnan(centre[0]).all() and np.isnan(size[0])
+
+
+def test_the_lifter_before_a_track_wanders_to_someone_behind_is_still_the_lifter():
+    """side_bb_gym_greenplate read by a network trained with plates in front: under the bar the
+    lifter is only legs; when the whole body shows, the network also gives the near leg on its own,
+    the legs' track follows that piece and then wanders to a person behind the rack, and the whole
+    lifter starts a track of its own. The first second is the lifter's all the same."""
+    time_s = np.arange(120) / 30
+    legs = [J[n] for n in ("r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")]
+    frames = []
+    for f, t in enumerate(time_s):
+        lifter = squatting_person(640, 650, 500, max(t - 1.0, 0.0))
+        behind = standing_person(820, 560, 300)
+        if t < 1.0:  # standing under the bar: the plate leaves the legs
+            only_legs = np.full_like(lifter, np.nan)
+            only_legs[legs] = lifter[legs]
+            people = [only_legs]
+        elif f == 30:  # the whole lifter, the near hip misplaced, and the near leg found again on its own
+            whole, leg = lifter.copy(), np.full_like(lifter, np.nan)
+            leg[legs[:3]] = lifter[legs[:3]]
+            whole[J["r_hip"], 0] -= 200
+            people = [whole, leg]
+        else:
+            people = [lifter, behind]
+        frames.append(Detections(np.stack(people), np.full(len(people), 0.8, np.float32)))
+    track = select_lifter(frames, time_s, WIDTH, HEIGHT, TrackingSettings())
+    assert np.isfinite(track[:, J["r_knee"], 0]).all()
+    assert np.allclose(track[time_s < 1.0, J["r_knee"], 0], 640 - 0.08 * 500, atol=1)
+    assert not np.isclose(track[:, J["neck"], 0], 820, atol=60).any(), "the person behind took the track"

@@ -197,11 +197,15 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     # Pieces of the lifter's path that tracking cut off (a long occlusion, a mislabelled
     # frame) fill the frames the lifter is missing when they sit where the lifter was.
     # Repeated until nothing joins: a piece that joins can bring the next one within reach.
-    left = list(order[1:])
-    while joined := [t for t in left if _continues(chosen, tracks[t], frames, time_s, settings)]:
-        for t in joined:
-            chosen.update({f: p for f, p in tracks[t].items() if f not in chosen})
-        left = [t for t in left if t not in joined]
+    left = [tracks[t] for t in order[1:]]
+    while True:
+        whole = [t for t in left if _continues(chosen, t, frames, time_s, settings)]
+        left = [t for t in left if not any(t is w for w in whole)]
+        pieces = [p for t in left for p in _outside(t, chosen) if _continues(chosen, p, frames, time_s, settings)]
+        if not whole and not pieces:
+            break
+        for t in whole + pieces:
+            chosen.update({f: p for f, p in t.items() if f not in chosen})
     for f, p in chosen.items():
         out[f, : frames[f].keypoints.shape[1]] = frames[f].keypoints[p]
     return Lifter(out, float(scores[order[0]]), bool(squats[order[0]]))
@@ -233,6 +237,16 @@ def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detec
         if _apart(frames[mine].keypoints[other[mine]], frames[near].keypoints[chosen[near]]) < settings.max_jump:
             return True
     return False
+
+
+def _outside(track: dict[int, int], chosen: dict[int, int]) -> list[dict[int, int]]:
+    """The parts of a track before the chosen one's first frame and after its last, where it holds
+    other frames too. Linking can follow the lifter up to where the chosen track begins and then
+    wander to someone else (side_bb_gym_greenplate: the lifter's legs under the bar, then a person
+    behind the rack): the lifter's part joins on its own, as _continues judges it."""
+    first, last = min(chosen), max(chosen)
+    parts = ({f: p for f, p in track.items() if f < first}, {f: p for f, p in track.items() if f > last})
+    return [part for part in parts if part and len(part) < len(track)]
 
 
 def _apart(a: np.ndarray, b: np.ndarray) -> float:

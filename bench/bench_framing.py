@@ -18,7 +18,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_network_hz import print_best, timed_analysis  # noqa: E402
@@ -42,7 +41,8 @@ def main() -> int:
             for height in args.heights:
                 framed = replace(settings, pose=replace(settings.pose, person_height_px=height))
                 estimator = load_estimator(framed.pose)  # the network itself is loaded once per process
-                track, _, numbers, total = timed_analysis(args.clip, framed, estimator, Path(tmp) / f"{height:g}-{round_}")
+                out = Path(tmp) / f"{height:g}-{round_}"
+                track, _, numbers, total = timed_analysis(args.clip, framed, estimator, out)
                 best[height] = min(best.get(height, float("inf")), total)
                 size = f"{track.framing.width}x{track.framing.height}" if track.framing is not None else "whole frame"
                 print(f"{height:>5g} px  round {round_ + 1}: input {size}, pass + measure {numbers:6.1f} s, "

@@ -39,7 +39,8 @@ def print_best(best: dict[float, float], unit: str) -> None:
     """Each setting's best total and its speed as a ratio to the first setting's."""
     first = next(iter(best))
     for value, seconds in best.items():
-        print(f"best total at {value:g} {unit}: {seconds:.1f} s, {best[first] / seconds:.2f}x the {first:g} {unit} run's speed")
+        print(f"best total at {value:g} {unit}: {seconds:.1f} s, "
+              f"{best[first] / seconds:.2f}x the {first:g} {unit} run's speed")
 
 
 def main() -> int:
@@ -58,7 +59,8 @@ def main() -> int:
         for round_ in range(args.rounds):
             for hz in args.hz:
                 rated = replace(settings, pose=replace(settings.pose, network_hz=hz))
-                _, analysis, numbers, total = timed_analysis(args.clip, rated, estimator, Path(tmp) / f"{hz:g}-{round_}")
+                out = Path(tmp) / f"{hz:g}-{round_}"
+                _, analysis, numbers, total = timed_analysis(args.clip, rated, estimator, out)
                 best[hz] = min(best.get(hz, float("inf")), total)
                 print(f"{hz:>5g} Hz  round {round_ + 1}: pass + measure {numbers:6.1f} s, annotated video "
                       f"{total - numbers:5.1f} s, total {total:6.1f} s ({len(analysis.time_s) / total:.2f} frames/s)",

@@ -163,8 +163,9 @@ PLATE_COLOURS = torch.tensor([[25, 25, 25], [40, 110, 30], [40, 40, 170], [150, 
 def gym_in_front(x: torch.Tensor, points: torch.Tensor, gen: torch.Generator, share: float) -> torch.Tensor:
     """What hides a lifter's hips and knees in a gym, drawn over a share of the crops: a rack upright
     (a vertical bar near the knee, dark or steel-coloured) and a plate seen face-on (a disc on the
-    thigh, bumper-coloured with a steel hub). The targets stay where the joints are: the network learns to read a knee behind an upright (side_bb_gym_greenplate's knee at the bottom,
-    training log §6). (n, 3, S, S) float 0..255, points (n, P, 2) in the same pixels."""
+    thigh, bumper-coloured with a steel hub). The targets stay where the joints are: the network
+    learns to read a knee behind an upright (side_bb_gym_greenplate's knee at the bottom, training
+    log §6). (n, 3, S, S) float 0..255, points (n, P, 2) in the same pixels."""
     n, size, dev = len(x), x.shape[-1], x.device
     r = lambda *shape: torch.rand(*shape, generator=gen, device=dev)  # noqa: E731
     hips = torch.nanmean(points[:, [J_R_HIP, J_L_HIP]], dim=1)
@@ -352,7 +353,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup", type=int, default=500, help="steps of linear learning-rate warm-up")
     ap.add_argument("--keep-at", type=float, nargs="*", default=[0.5], help="also save at these fractions of the time")
     ap.add_argument("--log-every", type=int, default=200)
-    ap.add_argument("--occlude", type=float, default=0.0, help="share of rendered crops with an upright or plate in front")
+    ap.add_argument("--occlude", type=float, default=0.0,
+                    help="share of rendered crops with an upright or plate in front")
     ap.add_argument("--cut", type=float, default=0.0, help="share of rendered crops with the frame's edge across the "
                     "shins (and on half of those the head)")
     ap.add_argument("--deep", type=float, default=1.0, help="crops with a knee under 80° drawn this × as often")

@@ -200,8 +200,9 @@ def find_lifter(frames: list[Detections], time_s: np.ndarray, width: float, heig
     left = [tracks[t] for t in order[1:]]
     while True:
         whole = [t for t in left if _continues(chosen, t, frames, time_s, settings)]
-        left = [t for t in left if not any(t is w for w in whole)]
-        pieces = [p for t in left for p in _outside(t, chosen) if _continues(chosen, p, frames, time_s, settings)]
+        left = [t for t in left if all(t is not w for w in whole)]
+        span = min(chosen), max(chosen)
+        pieces = [p for t in left for p in _outside(t, *span) if _continues(chosen, p, frames, time_s, settings)]
         if not whole and not pieces:
             break
         for t in whole + pieces:
@@ -239,12 +240,11 @@ def _continues(chosen: dict[int, int], other: dict[int, int], frames: list[Detec
     return False
 
 
-def _outside(track: dict[int, int], chosen: dict[int, int]) -> list[dict[int, int]]:
-    """The parts of a track before the chosen one's first frame and after its last, where it holds
-    other frames too. Linking can follow the lifter up to where the chosen track begins and then
+def _outside(track: dict[int, int], first: int, last: int) -> list[dict[int, int]]:
+    """The parts of a track before the chosen one's first frame and after its last (first, last),
+    where it holds other frames too. Linking can follow the lifter up to where the chosen track begins and then
     wander to someone else (side_bb_gym_greenplate: the lifter's legs under the bar, then a person
     behind the rack): the lifter's part joins on its own, as _continues judges it."""
-    first, last = min(chosen), max(chosen)
     parts = ({f: p for f, p in track.items() if f < first}, {f: p for f, p in track.items() if f > last})
     return [part for part in parts if part and len(part) < len(track)]
 

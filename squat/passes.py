@@ -57,6 +57,7 @@ class PoseTrack:
     # Why the clip was read with another model than the settings' (PoseSettings.fallback_model); "" if not.
     model_choice: str = ""
     still_reads: int = 0  # reads taken as their neighbours' mean, the lifter still (squat.reading)
+    second_looks: int = 0  # reads taken again at another size, the lifter lost in the first (squat.second_look)
 
     @property
     def seen_s(self) -> np.ndarray:
@@ -112,7 +113,7 @@ def save(track: PoseTrack, path: str | Path) -> Path:
             "hip_bias_at_depth_femur": list(track.hip_bias_at_depth_femur), "toe_short_shin": track.toe_short_shin,
             "hip_from_bones": track.hip_from_bones, "torso_from_bar": track.torso_from_bar,
             "far_hip_guessed": track.far_hip_guessed, "model_choice": track.model_choice,
-            "still_reads": track.still_reads}
+            "still_reads": track.still_reads, "second_looks": track.second_looks}
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.npz")
@@ -152,5 +153,5 @@ def load(path: str | Path, video: str | Path | None = None) -> Optional[PoseTrac
         toe_short_shin=_recorded(meta, "toe_short_shin"),
         torso_from_bar=meta["torso_from_bar"], far_hip_guessed=meta["far_hip_guessed"],
         network_frames=arrays.get("network_frames"), model_choice=meta.get("model_choice", ""),
-        still_reads=meta.get("still_reads", 0),
+        still_reads=meta.get("still_reads", 0), second_looks=meta.get("second_looks", 0),
     )

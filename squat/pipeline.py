@@ -51,6 +51,7 @@ from squat.pose.estimator import PoseEstimator, load_estimator
 from squat.pose.weights import load_registry, sha256_of
 from squat.reading import Progress, read_clip, scout
 from squat.results import PLATE_COLUMNS, Analysis
+from squat.second_look import second_look
 from squat.settings import KinematicsSettings, Settings
 from squat.skeleton import FOOT_POINTS, HEATMAP_PARTS, JOINTS, N_JOINTS, J
 from squat.timing import stage
@@ -74,26 +75,36 @@ def detect_poses(video: str | Path, settings: Settings = Settings(), progress: O
                  estimator: Optional[PoseEstimator] = None, spool: Optional[FrameSpool] = None) -> PoseTrack:
     """The network pass: frame the lifter, then detect everyone and look for the plate in every frame.
     Where the model finds the lifter in under fallback_below of the frames, the clip is read again
-    with the settings' fallback model, and the pass that finds them in more frames is kept. spool:
-    where the first pass keeps the annotated video's frames (squat.io.spool)."""
+    with the settings' fallback model, and the pass that finds them in more frames is kept. Then
+    the frames where the kept pass loses the lifter between frames it finds them in are read again
+    at other sizes (squat.second_look). spool: where the first pass keeps the annotated video's
+    frames (squat.io.spool)."""
     estimator = estimator or load_estimator(settings.pose)
+    track, used = _chosen_pass(video, settings, progress, estimator, spool)
+    return second_look(track, video, settings, used)
+
+
+def _chosen_pass(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator,
+                 spool: Optional[FrameSpool]) -> tuple[PoseTrack, PoseEstimator]:
+    """The model's pass, or the fallback model's where it finds the lifter in more frames (with the
+    estimator that read it)."""
     track = read_clip(video, settings, progress, estimator, spool=spool)
     fallback = settings.pose.fallback_model
     if not fallback or fallback == track.model_name:
-        return track
+        return track, estimator
     found = found_share(track, settings)
     if found >= settings.pose.fallback_below:
-        return track
+        return track, estimator
     other_estimator = load_estimator(replace(settings.pose, model=fallback))
     other_look = scout(video, track.video, settings, other_estimator)
     if other_look is not None and other_look.lifter is None:
-        return track  # the fallback's first look finds nobody either (a clip without a lifter): no second pass
+        return track, estimator  # the fallback's first look finds nobody either (a clip without a lifter)
     other = read_clip(video, settings, progress, other_estimator, other_look)
     found_by_other = found_share(other, settings)
     if found_by_other <= found:
-        return track
+        return track, estimator
     return replace(other, model_choice=f"read with {fallback}: {track.model_name} found the lifter in {found:.0%} "
-                                       f"of the frames, {fallback} in {found_by_other:.0%}")
+                                       f"of the frames, {fallback} in {found_by_other:.0%}"), other_estimator
 
 
 def found_share(track: PoseTrack, settings: Settings) -> float:

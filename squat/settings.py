@@ -42,6 +42,12 @@ class PoseSettings:
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a
     # third of the frames at 2.5x the time (docs/accuracy-log.md), so one pass is the default.
     scale_factors: tuple[float, ...] = (1.0,)
+    # Reads where the lifter is lost between reads that find them are read again with the lifter
+    # at these multiples of the pass's size, in turn, each kept only where it gives the lifter
+    # back (squat.second_look). On the tuning renders the default then found the lifter in 97.0 %
+    # of the frames (92.4 % without; the larger look first read the angles a little better than
+    # the smaller first, docs/accuracy-log.md §33). () = no second look.
+    second_look: tuple[float, ...] = (1.33, 0.75)
     # The network reads at most this many frames a second; the frames between are filled from
     # their neighbours (squat.track.rate): a 30 or 60 fps clip costs what it would at 15. At 15 Hz
     # against 30 the rendered sets' mean angle errors moved by at most 0.3° (one clip's knee at

@@ -17,7 +17,7 @@ LAYERS = (
     ("squat.measure",),  # plate and bar, body, kinematics, reps and faults
     ("squat.draw",),  # overlays, chart band, heatmaps, Altair charts
     ("squat.results", "squat.passes", "squat.compare"),  # results and kept network passes; comparing two results
-    ("squat.reading", "squat.pipeline", "squat.store", "squat.jobs"),  # orchestration
+    ("squat.reading", "squat.second_look", "squat.pipeline", "squat.store", "squat.jobs"),  # orchestration
     ("squat.eval", "squat.bench"),  # evaluation and speed: read results like any user, run the pipeline
     ("squat.cli", "squat.__main__"),  # the command line dispatches to all of the above
     ("dashboard",),  # the Streamlit app's package, beside the engine

@@ -14,6 +14,10 @@ import pytest
 from awkward_clips import CLIPS, SOURCE, Clip, frame_times, make_all, source_index
 from conftest import analyse_in_process
 
+from squat.io.video import iter_frames
+from squat.reading import unwanted_frames
+from squat.track.rate import RateGate
+
 BY_NAME = {clip.name: clip for clip in CLIPS}
 # The frames are the descent into the rep's bottom, the plate over the head: side-on in the clip's
 # own 16:9 frame the lifter is found in every frame; in the portrait crop in 58-75 % of them.
@@ -86,3 +90,19 @@ def test_a_one_frame_clip_is_measured_as_a_still(corpus):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rep_count"] == 0 and summary["video"]["frame_count"] == 1
     assert any(w.startswith("one frame: measured as a still") for w in summary["warnings"])
+
+
+def test_a_damaged_clip_read_without_the_frames_nobody_wants_gives_each_wanted_frame_its_picture(tmp_path):
+    """As a second network's pass reads it (no annotated video keeping every frame): a refused
+    packet whose frame nobody wants must not leave a wanted frame after it unread."""
+    path = make_all(tmp_path, (BY_NAME["damaged_packets"],))["damaged_packets"]
+    unwanted = unwanted_frames(path, [RateGate(15.0)])
+    assert unwanted
+    due, read = RateGate(15.0), 0
+    with iter_frames(path, unwanted=unwanted) as reader:
+        for frame in reader:
+            if due(frame.time_s):
+                assert frame.image.shape[2] == 3, frame.index
+                read += 1
+        warnings = reader.warnings
+    assert read >= 10 and any("damaged packet" in w for w in warnings), warnings

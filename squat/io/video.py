@@ -243,16 +243,22 @@ class FrameReader(Iterator[Frame]):
             elif stand_in is not None:  # a refused packet's frame: the one before, repeated
                 picture = self._last if self._last is not None else self._picture(raw)
                 self._stand_ins.append(time_s)
+                self._given_unwanted(stamp)  # not wanted either: given, so no longer due
             else:
                 picture, self._pending = self._picture(raw), None
-                if self._unread_at < len(self._unread) and self._unread[self._unread_at] == stamp:
-                    self._unread_at += 1  # not wanted, but decoded: other frames refer to it
+                self._given_unwanted(stamp)  # not wanted, but decoded: other frames refer to it
             frame = Frame(self._index, time_s, picture)
         self._index += 1
         self._previous_s = time_s
         if picture is not UNREAD:
             self._last = picture
         return frame
+
+    def _given_unwanted(self, stamp: int | None) -> None:
+        """An unwanted frame given with a picture after all (decoded, or a refused packet's stand-in):
+        the next unwanted one is due next. Left due, it would be given again, as the next frame's."""
+        if self._unread_at < len(self._unread) and self._unread[self._unread_at] == stamp:
+            self._unread_at += 1
 
     def _picture(self, raw: av.VideoFrame) -> _Picture:
         """raw's image, converted when asked for (the same one for a frame and a stand-in before it)."""

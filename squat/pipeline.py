@@ -36,7 +36,7 @@ from squat.io.spool import FrameSpool, spool_bytes
 from squat.io.video import Frame, VideoWriter, iter_frames, probe, scaled_size
 from squat.measure.bar_speed import BarSpeed, measure_bar_speed
 from squat.measure.body import measure_body
-from squat.measure.bones import hips_in_the_hole
+from squat.measure.bones import bone_steadiness, hips_in_the_hole
 from squat.measure.kinematics import Kinematics, compute_kinematics
 from squat.measure.plate import (
     bar_centre,
@@ -73,38 +73,55 @@ MIN_DETECTED_SHARE = 0.5
 
 def detect_poses(video: str | Path, settings: Settings = Settings(), progress: Optional[Progress] = None,
                  estimator: Optional[PoseEstimator] = None, spool: Optional[FrameSpool] = None) -> PoseTrack:
-    """The network pass: frame the lifter, then detect everyone and look for the plate in every frame.
-    Where the model finds the lifter in under fallback_below of the frames, the clip is read again
-    with the settings' fallback model, and the pass that finds them in more frames is kept. Then
-    the frames where the kept pass loses the lifter between frames it finds them in are read again
-    at other sizes (squat.second_look). spool: where the first pass keeps the annotated video's
-    frames (squat.io.spool)."""
+    """The network pass: frame the lifter, then detect everyone and look for the plate in every frame;
+    the frames where the pass loses the lifter between frames it finds them in are read again at
+    other sizes (squat.second_look). Where the model finds the lifter in under fallback_below of
+    the frames, the clip is read again with the settings' fallback model, and the pass that finds
+    them in more frames is kept; where it finds them but their bones are unsteady
+    (fallback_unsteady), the fallback's read is kept where its bones are steadier. spool: where the
+    first pass keeps the annotated video's frames (squat.io.spool)."""
     estimator = estimator or load_estimator(settings.pose)
-    track, used = _chosen_pass(video, settings, progress, estimator, spool)
-    return second_look(track, video, settings, used)
-
-
-def _chosen_pass(video: str | Path, settings: Settings, progress: Optional[Progress], estimator: PoseEstimator,
-                 spool: Optional[FrameSpool]) -> tuple[PoseTrack, PoseEstimator]:
-    """The model's pass, or the fallback model's where it finds the lifter in more frames (with the
-    estimator that read it)."""
     track = read_clip(video, settings, progress, estimator, spool=spool)
     fallback = settings.pose.fallback_model
     if not fallback or fallback == track.model_name:
-        return track, estimator
-    found = found_share(track, settings)
-    if found >= settings.pose.fallback_below:
-        return track, estimator
+        return second_look(track, video, settings, estimator)
+    found = found_share(track, settings)  # before its second look: what fallback_below was set on
+    track = second_look(track, video, settings, estimator)
+    lost = found < settings.pose.fallback_below
+    unsteady = settings.pose.fallback_unsteady
+    steadiness = np.nan if lost or unsteady is None else bone_steadiness_of(track, settings)
+    if not lost and (unsteady is None or not steadiness > unsteady):  # steady enough, or not judged (NaN)
+        return track
     other_estimator = load_estimator(replace(settings.pose, model=fallback))
     other_look = scout(video, track.video, settings, other_estimator)
     if other_look is not None and other_look.lifter is None:
-        return track, estimator  # the fallback's first look finds nobody either (a clip without a lifter)
+        return track  # the fallback's first look finds nobody either (a clip without a lifter): no second pass
     other = read_clip(video, settings, progress, other_estimator, other_look)
     found_by_other = found_share(other, settings)
-    if found_by_other <= found:
-        return track, estimator
-    return replace(other, model_choice=f"read with {fallback}: {track.model_name} found the lifter in {found:.0%} "
-                                       f"of the frames, {fallback} in {found_by_other:.0%}"), other_estimator
+    other = second_look(other, video, settings, other_estimator)
+    if lost:
+        if found_by_other <= found:
+            return track
+        why = f"{track.model_name} found the lifter in {found:.0%} of the frames, {fallback} in {found_by_other:.0%}"
+    else:
+        other_steadiness = bone_steadiness_of(other, settings)
+        if found_by_other < found or not other_steadiness < steadiness:
+            return track
+        why = (f"{track.model_name}'s shin and thigh changed length through the clip ({steadiness:.2f}, their "
+               f"length CVs summed; over {unsteady:g}), {fallback}'s less ({other_steadiness:.2f})")
+    return replace(other, model_choice=f"read with {fallback}: {why}")
+
+
+def bone_steadiness_of(track: PoseTrack, settings: Settings) -> float:
+    """How steady the lifter's camera-side bones are through the squats of this pass, measured as
+    measure() would. NaN where it finds no rep (people walking, a still, a 0.7 s descent whose
+    squat-model read was kept with its knee 11° off: bones say little outside a squat) or cannot
+    be measured: the choice is then left as it is."""
+    try:
+        analysis = measure(track, settings)
+    except SquatError:
+        return np.nan
+    return bone_steadiness(analysis.keypoints, analysis.side) if len(analysis.reps) else np.nan
 
 
 def found_share(track: PoseTrack, settings: Settings) -> float:

@@ -37,6 +37,14 @@ class PoseSettings:
     # another model set None).
     fallback_model: str | None = "mobilenet_thin_squat"
     fallback_below: float = 0.4
+    # Where `model` finds the lifter but its camera-side bones are unsteady (the shin's and femur's
+    # length CVs over the clip, summed, above this), the fallback model reads the clip too, and its
+    # read is kept where its bones are steadier (squat.measure.bones.bone_steadiness). Side-on the
+    # bones keep their length: a knee read along the thigh or a hip up the back changes them. On the
+    # tuning renders 0.14 read the angles best (0.10-0.25 tried: docs/accuracy-log.md §34); the real
+    # close-up (0.13) and the app's sample clip (0.11) stay with the default. A clip shorter than a
+    # squat (1 s) is not judged. None: found share only.
+    fallback_unsteady: float | None = 0.14
     # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
     # multiples of the chosen input scale, resample every map to the 1.0 grid and average them
     # before decoding. (1.0,) = one pass. (0.8, 1.0, 1.25) lost the long-femur render's lifter in a

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from synth_truth import truth_keypoints
 
-from squat.measure.bones import circle_meet, hips_from_bones
+from squat.measure.bones import bone_steadiness, circle_meet, hips_from_bones, length_cv
 from squat.measure.kinematics import compute_kinematics, trunk_line_hip
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
@@ -183,3 +183,22 @@ def test_the_hip_in_the_hole_comes_from_the_bones_with_a_bar_else_from_the_model
                                   hips_from_bones(keypoints, bar, KinematicsSettings(), body))
     np.testing.assert_array_equal(hips_in_the_hole(keypoints, nobar, body, (0.1, 0.04)),
                                   hips_back_at_depth(keypoints, body, (0.1, 0.04)))
+
+
+def test_bones_that_keep_their_length_are_steady_and_a_knee_sliding_along_the_thigh_is_not():
+    frames = 40
+    bend = np.linspace(0, 1.2, frames)  # the thigh swings forward on a 100 px femur, the shin stays upright
+    hip = np.zeros((frames, 2))
+    knee = hip + 100 * np.column_stack([np.sin(bend), np.cos(bend)])
+    ankle = knee + [0.0, 120.0]
+    keypoints = np.full((frames, 18, 3), np.nan, np.float32)
+    for name, xy in (("l_hip", hip), ("l_knee", knee), ("l_ankle", ankle)):
+        keypoints[:, J[name], :2] = xy
+    assert length_cv(ankle, knee) == (pytest.approx(0, abs=1e-6), frames)
+    assert bone_steadiness(keypoints, "left") == pytest.approx(0, abs=1e-6)
+    slid = keypoints.copy()
+    slid[::2, J["l_knee"], :2] = hip[::2] + 0.6 * (knee[::2] - hip[::2])  # every other knee read along the thigh
+    assert bone_steadiness(slid, "left") > 0.2
+    keypoints[:5, J["l_knee"]] = np.nan  # a knee not found: those frames do not count
+    assert length_cv(keypoints[:, J["l_ankle"], :2], keypoints[:, J["l_knee"], :2])[1] == frames - 5
+    assert np.isnan(bone_steadiness(keypoints, "right"))  # that leg never seen

@@ -205,6 +205,9 @@ def test_evaluate_reports_bar_speed_for_both_reps_of_the_barbell_render(analysed
     assert math.isfinite(result["bar_speed"]["velocity_loss_pct"]["error"])
     names = [t["name"] for t in result["targets"]]
     assert names == [*TARGETS, *BAR_SPEED_TARGETS]
-    # the default network finds this lifter in most frames: no fallback to another model
+    # the default network finds this lifter in most frames (not the fallback for a lost lifter); where
+    # its bones vary, the squat model's steadier read is kept, and the summary says why
     model = json.loads((json_path.parent / "run" / "summary.json").read_text())["model"]
-    assert (model["name"], model["choice"]) == ("mobilenet_thin", "")
+    assert "found the lifter in" not in model["choice"]
+    assert (model["name"], model["choice"]) == ("mobilenet_thin", "") or \
+        (model["name"] == "mobilenet_thin_squat" and "changed length through the clip" in model["choice"])

@@ -3,6 +3,7 @@ frames (a plate over the head, the camera low) is read with the squat model, and
 so; a model the lifter chose reads the clip as chosen."""
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from dashboard.presenters import analysis_settings
 from squat import results
 from squat.pipeline import analyze
-from squat.settings import PoseSettings
+from squat.settings import PoseSettings, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 HIDDEN = REPO / "tests" / "data" / "synth_hidden" / "clip.mp4"
@@ -45,3 +46,10 @@ def test_a_model_the_lifter_chose_reads_the_clip_as_chosen():
     assert analysis_settings(default.model, "auto").pose.fallback_model == default.fallback_model
     assert analysis_settings("mobilenet_thin_squat", "auto").pose.fallback_model is None
     assert analysis_settings("cmu_body_pose", "auto").pose.fallback_model is None
+
+
+def test_with_the_fallback_for_unsteady_bones_off_a_found_lifter_is_read_by_the_default_alone():
+    settings = Settings()
+    settings = replace(settings, pose=replace(settings.pose, fallback_unsteady=None))
+    lowbar = analyze(REPO / "tests" / "data" / "synth_new" / "side_left_lowbar" / "clip.mp4", settings)
+    assert (lowbar.model_name, lowbar.model_choice) == ("mobilenet_thin", "")  # on by default: the squat model's

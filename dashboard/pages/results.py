@@ -54,7 +54,7 @@ def show_results(run: StoredRun, slot: str = "you", rendering: Optional[str] = N
     keys = ViewerKeys(slot, run.entry.key)
     st.header(run.entry.clip_name)
     st.caption(_run_caption(run))
-    choice = summary.get("model", {}).get("choice")  # the default lost the lifter: another model read the clip
+    choice = summary.get("model", {}).get("choice")  # another model read the clip, and why
     if choice:
         st.caption(f"{choice[0].upper()}{choice[1:]}.")
     if rendering:

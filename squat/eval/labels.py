@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from squat.errors import SquatError
-from squat.eval.rendered import _bool, _dist, _xy, one_to_one
+from squat.eval.rendered import _bool, _xy, one_to_one
+from squat.measure.bones import length_cv
 from squat.numbers import number
 from squat.results import jsonable
 
@@ -94,10 +95,7 @@ def bone_cv(frames: pd.DataFrame, side: str) -> dict:
     s = "r" if side == "right" else "l"
     out = {}
     for name, (a, b) in {"shin": ("ankle", "knee"), "femur": ("knee", "hip")}.items():
-        length = _dist(_xy(frames, f"{s}_{a}"), _xy(frames, f"{s}_{b}"))
-        length = length[np.isfinite(length)]
-        out[f"{name}_cv"] = float(np.std(length) / np.mean(length)) if len(length) > 1 and np.mean(length) > 0 else math.nan
-        out[f"{name}_frames"] = int(len(length))
+        out[f"{name}_cv"], out[f"{name}_frames"] = length_cv(_xy(frames, f"{s}_{a}"), _xy(frames, f"{s}_{b}"))
     return out
 
 

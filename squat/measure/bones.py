@@ -131,3 +131,23 @@ def hips_in_the_hole(keypoints: np.ndarray, bar: np.ndarray, body: Body, bias_fe
     if uses_bones(bar, settings):
         return hips_from_bones(keypoints, bar, settings, body)
     return hips_back_at_depth(keypoints, body, bias_femur, settings)
+
+
+def length_cv(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
+    """How much the distance between two points (F, 2) varies: its coefficient of variation (std /
+    mean) over the frames where both are known, and how many frames that is (NaN under two)."""
+    length = np.hypot(*(np.asarray(a, np.float64) - np.asarray(b, np.float64)).T)
+    length = length[np.isfinite(length)]
+    cv = float(np.std(length) / np.mean(length)) if len(length) > 1 and np.mean(length) > 0 else np.nan
+    return cv, int(len(length))
+
+
+def bone_steadiness(keypoints: np.ndarray, side: str) -> float:
+    """The camera-side shin's and femur's length CVs over the clip, summed: a label-free measure of
+    how well a pose model reads this lifter (side-on the bones keep their length; a knee read
+    along the thigh, or a hip up the back, changes them). NaN where a bone is never seen whole."""
+    s = "r" if side == "right" else "l"
+    xy = keypoints[..., :2]
+    shin, _ = length_cv(xy[:, J[f"{s}_ankle"]], xy[:, J[f"{s}_knee"]])
+    femur, _ = length_cv(xy[:, J[f"{s}_knee"]], xy[:, J[f"{s}_hip"]])
+    return shin + femur

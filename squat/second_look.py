@@ -62,9 +62,9 @@ def second_look(track: PoseTrack, video: str | Path, settings: Settings, estimat
     lifter = select_lifter(detections, track.seen_s, track.video.width, track.video.height, settings.tracking)
     lost, taken = lost_reads(lifter), 0
     for factor in pose.second_look:
-        box = look_box(size, track.framing, factor, pose.max_long_side)
         if not lost.size:
             break
+        box = look_box(size, track.framing, factor, pose.max_long_side)
         if box is None:
             continue
         tried = detections.copy()

@@ -42,8 +42,8 @@ class PoseSettings:
     # read is kept where its bones are steadier (squat.measure.bones.bone_steadiness). Side-on the
     # bones keep their length: a knee read along the thigh or a hip up the back changes them. On the
     # tuning renders 0.14 read the angles best (0.10-0.25 tried: docs/accuracy-log.md §34); the real
-    # close-up (0.13) and the app's sample clip (0.11) stay with the default. A clip shorter than a
-    # squat (1 s) is not judged. None: found share only.
+    # close-up (0.13) and the app's sample clip (0.11) stay with the default. A read in which the
+    # default finds no rep is not judged (bones say little outside a squat). None: found share only.
     fallback_unsteady: float | None = 0.14
     # Multi-scale inference (OpenPose's remedy for scale sensitivity): run the network at these
     # multiples of the chosen input scale, resample every map to the 1.0 grid and average them

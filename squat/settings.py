@@ -245,9 +245,15 @@ class RepSettings:
     # percentile, smoothed); a rep runs from the knees unlocking to their locking out again.
     # Standing knees read ±1° (pose noise), the first 0.15 s of a descent bends them ~3°.
     # Off a side view the knees cannot confirm a squat (their image angle barely moves), so the
-    # hip alone must drop this × femur: a shallow rendered rep 34° off the front drops 0.58, a
-    # kettlebell pick-up (a hinge) on a real oblique clip 0.41, its squats 0.9-1.8.
+    # hip alone must drop this × femur, from where it stands highest between the neighbouring
+    # bottoms: the shallowest oblique renders' reps drop 0.55-0.61, a real clip's goblet squats
+    # 0.75-1.55 and its kettlebell pick-up (a hinge) 0.26-0.38 (accuracy log §36).
     min_depth_off_side: float = 0.5
+    # ... or this far with the trunk kept up: the shoulders drop at most 1 / upright_drop_ratio ×
+    # the hips' drop. Squats keep the trunk over the hips (shoulders 0.6-1.7 × the hips' drop,
+    # forward lean included, on those renders); the pick-up tips it (2.6-3.3 ×).
+    min_depth_off_side_upright: float = 0.4
+    upright_drop_ratio: float = 0.5
     lockout_deg: float = 4.0
     # Two bottoms are two reps when the knees open past this between them, even short of the
     # clip's straightest stand: rhythmic goblet squats (a real clip) rise to 165-173° between

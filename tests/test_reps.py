@@ -295,7 +295,8 @@ def test_rhythmic_reps_that_stop_short_of_full_lockout_are_each_counted() -> Non
 def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_camera() -> None:
     """Filmed from the front-left, the knees bend toward the camera and their image angle stays
     near straight (the truth of a render 34° off the front: 174° at the bottom). The hips still
-    drop and rise: those are reps. Side-on, the same straight knees mean a misread hip."""
+    drop and rise: those are reps; a hinge, which tips the trunk, is not. Side-on, the same
+    straight knees mean a misread hip."""
     from dataclasses import replace
 
     t = np.arange(0, 8, 1 / 30)
@@ -303,12 +304,21 @@ def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_c
     straight_knees = kin.frames.assign(knee_angle=177.0)
     oblique = replace(kin, frames=straight_knees, view=replace(kin.view, view="oblique"))
     assert len(segment_reps(oblique)[0]) == 2
-    # A hinge drops the hips less than a squat: below min_depth_off_side × femur it is no rep.
-    hinge = replace(oblique, frames=oblique.frames.assign(hip_y=kin.frames["hip_y"].min()
-                                                          + 0.4 * (kin.frames["hip_y"] - kin.frames["hip_y"].min())))
-    drop = (hinge.frames["hip_y"].max() - hinge.frames["hip_y"].min()) / kin.proportions.femur_px
-    assert 0.25 < drop < RepSettings().min_depth_off_side
+    # A hinge drops the hips less than a squat and tips the trunk: its shoulders drop as far as
+    # the squat's (1.2 femur) while its hips drop 0.45 femur. No rep.
+    settings = RepSettings()
+    hip = kin.frames["hip_y"]
+    shallow_hip = hip.min() + 0.45 * (hip - hip.min())
+    hinge = replace(oblique, frames=oblique.frames.assign(hip_y=shallow_hip))
+    drop = (shallow_hip.max() - shallow_hip.min()) / kin.proportions.femur_px
+    assert settings.min_depth_off_side_upright < drop < settings.min_depth_off_side
     assert segment_reps(hinge)[0].empty
+    # A shallow squat drops the hips as little, but the trunk goes down with them: two reps.
+    upright = oblique.frames.assign(hip_y=shallow_hip, shoulder_y=shallow_hip - TORSO)
+    assert len(segment_reps(replace(oblique, frames=upright))[0]) == 2
+    # Shallower still, even upright, is a dip or a bounce, not a rep.
+    dip = hip.min() + 0.3 * (hip - hip.min())
+    assert segment_reps(replace(oblique, frames=oblique.frames.assign(hip_y=dip, shoulder_y=dip - TORSO)))[0].empty
     side = replace(kin, frames=straight_knees, view=replace(kin.view, view="side"))
     assert segment_reps(side)[0].empty
 

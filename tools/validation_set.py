@@ -5,6 +5,8 @@
     python tools/validation_set.py render OUT --only check   # one half
     python tools/validation_set.py render OUT --set view     # the view-boundary clips
     python tools/validation_set.py render OUT --set fresh    # 12 more, only to report on (OUT/fresh)
+    python tools/validation_set.py render OUT --set oblique  # 16 filmed off side-on, split by seed
+    python tools/validation_set.py render OUT --set oblique-fresh  # 8 more, only to report on
 
 Each clip is drawn from its own seed (bodies, cameras, loads, plates, depth, tempo, faults,
 scene), so the set is the same on every machine. The split is fixed by the seed alone, decided
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -43,6 +46,15 @@ VIEW_OFF_SIDE_DEG = (5.0, 35.0)
 # checking half had been looked at, only to report on (OUT/fresh/NAME): nothing is chosen on it.
 FRESH_FIRST_SEED = 1200
 FRESH_CLIPS = 12
+# The oblique set: every camera 25-65° off the front, rather more shallow squats than the main
+# set, at 15 fps: where the knees' image angle cannot tell a squat from a hinge and the hips'
+# drop decides whether a rep counts. Split by seed like the main set.
+OBLIQUE_FIRST_SEED = 1300
+OBLIQUE_CLIPS = 16
+OBLIQUE_OFF_FRONT_DEG = (25.0, 65.0)
+# Drawn like the oblique set after its checking half had been looked at, only to report on.
+OBLIQUE_FRESH_FIRST_SEED = 1320
+OBLIQUE_FRESH_CLIPS = 8
 HERE = Path(__file__).resolve().parent
 SYNTH_DIR = Path(os.environ.get("SYNTH_DIR", HERE.parent.parent / "shared" / "tools" / "synth"))
 SYNTH_PYTHON = os.environ.get("SYNTH_PYTHON", sys.executable)
@@ -126,6 +138,22 @@ def draw_view_clip(seed: int) -> Clip:
     return Clip(seed, name, (*args, "--fps", "15"))
 
 
+def draw_oblique_clip(seed: int) -> Clip:
+    """A clip of the oblique set: drawn like the main set's oblique clips, the camera anywhere
+    OBLIQUE_OFF_FRONT_DEG off the front, half of the squats above or at parallel, at 15 fps."""
+    clip = draw_clip(seed, OBLIQUE_EVERY - 1)
+    rng = np.random.default_rng([seed, 2])
+    args = list(clip.args)
+    i = args.index("--azimuth") + 1
+    side = 1 if float(args[i]) > 0 else -1
+    args[i] = f"{side * rng.uniform(*OBLIQUE_OFF_FRONT_DEG):.1f}"
+    depth_kind = _pick(rng, ["above", "at", "below"], [2, 1, 1])
+    depth = {"above": rng.uniform(95, 105), "at": rng.uniform(112, 120), "below": rng.uniform(124, 136)}[depth_kind]
+    args[args.index("--depth") + 1] = f"{depth:.1f}"
+    name = re.sub(r"_(above|at|below)_", f"_{depth_kind}_", clip.name, count=1)
+    return Clip(seed, name, (*args, "--fps", "15"))
+
+
 def view_set(first_seed: int = VIEW_FIRST_SEED, count: int = VIEW_CLIPS) -> list[Clip]:
     return [draw_view_clip(first_seed + i) for i in range(count)]
 
@@ -161,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=1)
     r.add_argument("--only", choices=["tune", "check"])
     for p in (ls, r):
-        p.add_argument("--set", choices=["main", "view", "fresh"], default="main", help="which clips (default: main)")
+        p.add_argument("--set", choices=["main", "view", "fresh", "oblique", "oblique-fresh"], default="main", help="which clips (default: main)")
     a = ap.parse_args(argv)
     clips = {"main": validation_set, "view": view_set,
-             "fresh": lambda: validation_set(FRESH_FIRST_SEED, FRESH_CLIPS)}[a.set]()
-    half = "fresh" if a.set == "fresh" else None  # the fresh set has no halves
+             "fresh": lambda: validation_set(FRESH_FIRST_SEED, FRESH_CLIPS),
+             "oblique": lambda: [draw_oblique_clip(OBLIQUE_FIRST_SEED + i) for i in range(OBLIQUE_CLIPS)],
+             "oblique-fresh": lambda: [draw_oblique_clip(OBLIQUE_FRESH_FIRST_SEED + i) for i in range(OBLIQUE_FRESH_CLIPS)],
+             }[a.set]()
+    half = "fresh" if a.set in ("fresh", "oblique-fresh") else None  # the fresh sets have no halves
     if a.cmd == "list":
         for c in clips:
             print(f"{half or c.half:5} {c.name}\n      python render_squat.py --out {half or c.half}/{c.name} {' '.join(c.args)}")

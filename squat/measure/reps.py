@@ -307,7 +307,10 @@ def segment_reps(
         # The knees bend toward the camera and their 2D angle barely moves (a render 34° off the
         # front: 174° at the bottom in the truth itself), so the hip's path alone decides; a hinge
         # (picking up a kettlebell) must not pass for a squat, so the hips must drop further.
-        reps = [r for r in reps if _hip_drop(hip, r[0], r[2]) >= settings.min_depth_off_side * femur]
+        shoulder = smooth(t, fill_gaps(frames["shoulder_y"].to_numpy(), t, hold_edges=True), settings.smoothing_s)
+        cuts = [0, *(r[1] for r in reps), n - 1]
+        reps = [r for k, r in enumerate(reps)
+                if _deep_enough_off_side(hip, shoulder, *_standing_either_side(hip, r[1], cuts[k], cuts[k + 2]), femur, settings)]
 
     rows = []
     for number, (start, b, end, (h0, h1)) in enumerate(reps, start=1):
@@ -361,9 +364,29 @@ def _smoothed_knee(time_s: np.ndarray, knee_angle: np.ndarray, window_s: float) 
     return knee if np.isfinite(knee).all() else None
 
 
-def _hip_drop(hip: np.ndarray, start: int, end: int) -> float:
-    """How far (px) the hip went below the lower of its start and end heights (y down)."""
-    return float(hip[start : end + 1].max() - max(hip[start], hip[end]))
+def _drop(y: np.ndarray, start: int, end: int) -> float:
+    """How far (px) a point (its image height y, down) went below the lower of its start and end heights."""
+    return float(y[start : end + 1].max() - max(y[start], y[end]))
+
+
+def _standing_either_side(hip: np.ndarray, bottom: int, lo: int, hi: int) -> tuple[int, int]:
+    """The frames where the hip stands highest before and after a bottom, within lo..hi (the
+    neighbouring bottoms). Off a side view a rep's knee-timed start and end can fall mid-descent
+    (the knees' image angle moves late), so its depth is measured between these instead."""
+    return lo + int(np.argmin(hip[lo : bottom + 1])), bottom + int(np.argmin(hip[bottom : hi + 1]))
+
+
+def _deep_enough_off_side(hip: np.ndarray, shoulder: np.ndarray, start: int, end: int, femur: float,
+                          settings: RepSettings) -> bool:
+    """Off a side view: the hips drop min_depth_off_side × femur, or min_depth_off_side_upright ×
+    femur with the trunk kept up (the shoulders' drop at most 1 / upright_drop_ratio × the hips':
+    a hinge drops the shoulders far more than the hips). Shoulders never seen: the first rule."""
+    drop = _drop(hip, start, end)
+    if drop >= settings.min_depth_off_side * femur:
+        return True
+    if drop < settings.min_depth_off_side_upright * femur or not np.isfinite(shoulder[start : end + 1]).all():
+        return False
+    return drop >= settings.upright_drop_ratio * _drop(shoulder, start, end)
 
 
 def _knees_bend(knee_angle: np.ndarray, squat_knee_angle: float) -> bool:

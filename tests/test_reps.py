@@ -323,6 +323,22 @@ def test_off_a_side_view_the_hips_alone_count_reps_whose_knees_bend_toward_the_c
     assert segment_reps(side)[0].empty
 
 
+def test_off_a_side_view_a_rep_starts_where_the_hips_leave_standing_if_the_knees_bend_late() -> None:
+    """Filmed off side-on, the knees' image angle may only move once they are well bent (the bend
+    is toward the camera): timed from the knees alone, the rep began 1 s late and its descent
+    read 0.4 s long instead of 1.2 s. The hips leaving standing start it, their return ends it."""
+    from dataclasses import replace
+
+    t = np.arange(0, 8, 1 / 30)
+    flex = flexion(t, [(1.0, 1.2, 0.3, 1.0, 110.0), (4.5, 1.2, 0.3, 1.0, 110.0)])
+    kin = compute_kinematics(skeleton(flex), t)
+    late_knees = kin.frames.assign(knee_angle=177.0 - np.clip(flex - 95, 0, None))
+    reps = segment_reps(replace(kin, frames=late_knees, view=replace(kin.view, view="oblique")))[0]
+    assert len(reps) == 2
+    np.testing.assert_allclose(reps["start_time"], [1.0, 4.5], atol=0.35)
+    np.testing.assert_allclose(reps["end_time"], [3.5, 7.0], atol=0.35)
+
+
 def test_where_the_plate_hides_the_hips_at_the_bottom_the_bar_shows_it() -> None:
     """A rep at 30 fps whose bar bottoms out at 2.7 s (held 0.2 s); the network saw the hip only
     until 2.3 s, so the hip's guess put the bottom at 2.0 s. The bar's hole moves it; a rep whose

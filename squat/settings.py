@@ -166,6 +166,12 @@ class TrackingSettings:
 class KinematicsSettings:
     side: str = "auto"  # auto | left | right: the leg facing the camera
     side_tie: float = 0.05  # side confidences this close (relative) tie: the longer-looking leg is nearer
+    # Hips this far apart (× femur) show the far hip: the camera is off side-on, both legs are in
+    # plain view and the longer-looking leg is the nearer, whatever the confidences. Side views
+    # read 0.02-0.22 (the default network guesses the hidden hip), cameras 30-60° off the front
+    # 0.25-0.57; there the longer leg was the near one on every render, the surer one not always
+    # (accuracy log §37).
+    side_hips_apart: float = 0.3
     # midfoot = ankle + this × standing shin length toward the toes. Measured on the synth truth
     # (midpoint of heel and big toe): 0.192 / 0.193 / 0.195 in the three side clips (0.10 at 45°,
     # the foot foreshortened), i.e. ~35 px ahead of the ankle for a 181 px shin.

@@ -168,6 +168,24 @@ def test_side_tie_goes_to_the_longer_looking_leg_and_settings_override() -> None
     assert with_side(kp, KinematicsSettings(side="right")).side == "right"
 
 
+def test_off_side_on_the_longer_looking_leg_is_the_near_one_however_sure_the_network_is() -> None:
+    """Filmed 30-60° off the front both legs are in plain view: the network may be surer of the
+    far one (the default read two fresh oblique renders that way). Where the hips read apart (the
+    far hip seen), the near leg is the one perspective makes longer; side-on, the surer one."""
+    shin, flex, lean = ramp_squat()
+    near = squat_skeleton(shin, flex, lean, femur=170, shin=180)
+    far = squat_skeleton(shin, flex, lean, femur=155, shin=165)
+    kp = near.copy()
+    for name in ("hip", "knee", "ankle"):
+        kp[:, J[f"l_{name}"]] = far[:, J[f"l_{name}"]]
+    kp[:, [J["r_hip"], J["r_knee"], J["r_ankle"]], 2] = 0.7  # the near (right) leg read less surely
+    assert detect_side(kp) == "left"  # hips on top of each other: a side view, the surer leg
+    apart = kp.copy()
+    apart[:, [J["l_hip"], J["l_knee"], J["l_ankle"]], 0] += 0.4 * 170  # the far hip seen 0.4 femur away
+    assert detect_side(apart) == "right"
+    assert detect_side(apart, hips_apart=np.inf) == "left"  # confidence alone
+
+
 def test_truth_clips_are_filmed_from_the_lifters_right_facing_right() -> None:
     for clip in ALL_CLIPS:
         table, kp, meta = truth_keypoints(clip)

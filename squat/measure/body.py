@@ -41,7 +41,7 @@ def with_side(keypoints: np.ndarray, settings: KinematicsSettings, feet: np.ndar
         # misread), the body's facing wins: it is the same fact, and confidence cannot tell the
         # legs apart for a model that places the hidden one (side_from_feet).
         side = side_of_facing(facing_direction(keypoints, side))
-    return replace(settings, side=side or detect_side(keypoints, settings.side_tie))
+    return replace(settings, side=side or detect_side(keypoints, settings.side_tie, settings.side_hips_apart))
 
 
 def side_of_facing(facing: int) -> str:
@@ -70,13 +70,15 @@ def side_from_feet(feet: np.ndarray, min_along: float = 0.3) -> str | None:
     return side_of_facing(1 if along > 0 else -1)
 
 
-def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:
+def detect_side(keypoints: np.ndarray, tie: float = 0.05, hips_apart: float = 0.3) -> str:
     """The leg facing the camera: "left" or "right".
 
-    Score per side = mean over frames of hip, knee and ankle confidence, 0 where missing: a pose
-    model sees the near leg more often and more surely. When both scores are within `tie`
-    (relative), e.g. for ground-truth keypoints with confidence 1 everywhere, the nearer leg is
-    the one that looks longer (median hip→knee→ankle pixels; perspective makes it ~5-15 % longer).
+    Score per side = mean over frames of hip, knee and ankle confidence, 0 where missing: side-on,
+    a pose model sees the near leg more often and more surely. When both scores are within `tie`
+    (relative), e.g. for ground-truth keypoints with confidence 1 everywhere, or when the hips read
+    `hips_apart` × femur apart or more (the camera sees the far hip: filmed off side-on, both legs
+    are in plain view and their confidence says nothing), the nearer leg is the one that looks
+    longer (median hip→knee→ankle pixels; perspective makes it ~5-15 % longer).
     """
     kp = np.asarray(keypoints, dtype=np.float64)
     score = {}
@@ -88,12 +90,22 @@ def detect_side(keypoints: np.ndarray, tie: float = 0.05) -> str:
         score[side] = float(conf.mean()) if conf.size else 0.0
         legs[side] = _length(xy[:, idx[0]], xy[:, idx[1]]) + _length(xy[:, idx[1]], xy[:, idx[2]])
     top = max(score.values())
-    if top > 0 and abs(score["right"] - score["left"]) > tie * top:
-        return max(score, key=score.get)
     both = np.isfinite(legs["right"]) & np.isfinite(legs["left"])
+    seen_alike = both.any() and _hips_apart_femur(xy) >= hips_apart
+    if not seen_alike and top > 0 and abs(score["right"] - score["left"]) > tie * top:
+        return max(score, key=score.get)
     if both.any() and np.median(legs["left"][both]) > np.median(legs["right"][both]):
         return "left"
     return "right"
+
+
+def _hips_apart_femur(xy: np.ndarray) -> float:
+    """How far apart the two hips read, × femur (medians over the clip; both thighs pooled)."""
+    apart = _length(xy[:, J["r_hip"]], xy[:, J["l_hip"]])
+    femur = np.concatenate([_length(xy[:, J[f"{s}_hip"]], xy[:, J[f"{s}_knee"]]) for s in "rl"])
+    if not (np.isfinite(apart).any() and np.isfinite(femur).any()):
+        return np.nan
+    return float(np.nanmedian(apart) / np.nanmedian(femur))
 
 
 def facing_direction(keypoints: np.ndarray, side: str) -> int:

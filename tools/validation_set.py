@@ -5,8 +5,11 @@
     python tools/validation_set.py render OUT --only check   # one half
     python tools/validation_set.py render OUT --set view     # the view-boundary clips
     python tools/validation_set.py render OUT --set fresh    # 12 more, only to report on (OUT/fresh)
-    python tools/validation_set.py render OUT --set oblique  # 16 filmed off side-on, split by seed
-    python tools/validation_set.py render OUT --set oblique-fresh  # 8 more, only to report on
+    python tools/validation_set.py render OBL --set oblique  # 16 filmed off side-on, split by seed
+    python tools/validation_set.py render OBL --set oblique-fresh  # 8 more, only to report on (OBL/fresh)
+
+The view and oblique sets go to their own folder (OBL above): their halves are OUT/tune and
+OUT/check like the main set's.
 
 Each clip is drawn from its own seed (bodies, cameras, loads, plates, depth, tempo, faults,
 scene), so the set is the same on every machine. The split is fixed by the seed alone, decided
@@ -140,7 +143,7 @@ def draw_view_clip(seed: int) -> Clip:
 
 def draw_oblique_clip(seed: int) -> Clip:
     """A clip of the oblique set: drawn like the main set's oblique clips, the camera anywhere
-    OBLIQUE_OFF_FRONT_DEG off the front, half of the squats above or at parallel, at 15 fps."""
+    OBLIQUE_OFF_FRONT_DEG off the front, half the squats above parallel, at 15 fps."""
     clip = draw_clip(seed, OBLIQUE_EVERY - 1)
     rng = np.random.default_rng([seed, 2])
     args = list(clip.args)

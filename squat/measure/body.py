@@ -105,7 +105,8 @@ def _hips_apart_femur(xy: np.ndarray) -> float:
     femur = np.concatenate([_length(xy[:, J[f"{s}_hip"]], xy[:, J[f"{s}_knee"]]) for s in "rl"])
     if not (np.isfinite(apart).any() and np.isfinite(femur).any()):
         return np.nan
-    return float(np.nanmedian(apart) / np.nanmedian(femur))
+    thigh = float(np.nanmedian(femur))
+    return float(np.nanmedian(apart)) / thigh if thigh > 0 else np.nan  # all joints on one pixel: no measure
 
 
 def facing_direction(keypoints: np.ndarray, side: str) -> int:

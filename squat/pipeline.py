@@ -44,6 +44,7 @@ from squat.measure.plate import (
     pixels_per_metre,
     pixels_per_metre_at_bar,
 )
+from squat.measure.points import _side_letters
 from squat.measure.reps import bottoms_at_the_bar, segment_reps
 from squat.memory import EveryFrames
 from squat.passes import PoseTrack, pass_key
@@ -233,7 +234,7 @@ def camera_side_foot(feet: np.ndarray, side: str) -> tuple[np.ndarray | None, np
     for a model without feet."""
     if feet.shape[1] < len(FOOT_POINTS):
         return None, None
-    s = "r" if side == "right" else "l"
+    s, _ = _side_letters(side)
     return feet[:, FOOT_POINTS.index(f"{s}_heel")], feet[:, FOOT_POINTS.index(f"{s}_toe")]
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from squat.errors import SquatError
 from squat.eval.rendered import _bool, _xy, one_to_one
-from squat.measure.bones import length_cv
+from squat.measure.bones import bone_length_cvs
 from squat.numbers import number
 from squat.results import jsonable
 
@@ -92,10 +92,9 @@ def match_bottoms(reps: pd.DataFrame, bottoms_s: list[float], window_s: float = 
 def bone_cv(frames: pd.DataFrame, side: str) -> dict:
     """Coefficient of variation (std / mean) of the camera-side shin (ankle → knee) and femur
     (knee → hip) lengths over the frames where both ends are known."""
-    s = "r" if side == "right" else "l"
     out = {}
-    for name, (a, b) in {"shin": ("ankle", "knee"), "femur": ("knee", "hip")}.items():
-        out[f"{name}_cv"], out[f"{name}_frames"] = length_cv(_xy(frames, f"{s}_{a}"), _xy(frames, f"{s}_{b}"))
+    for name, (cv, n) in bone_length_cvs(lambda joint: _xy(frames, joint), side).items():
+        out[f"{name}_cv"], out[f"{name}_frames"] = cv, n
     return out
 
 

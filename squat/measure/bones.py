@@ -15,10 +15,12 @@ shallower on the renders; docs/accuracy-log.md).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from squat.measure.body import Body, measure_body
-from squat.measure.points import body_points, joint_angles
+from squat.measure.points import _side_letters, body_points, joint_angles
 from squat.settings import KinematicsSettings
 from squat.skeleton import J
 
@@ -63,7 +65,7 @@ def hips_from_bones(keypoints: np.ndarray, bar: np.ndarray, settings: Kinematics
         return kp
     body = body or measure_body(kp, settings)
     side, facing = body.side, body.facing
-    s = "r" if side == "right" else "l"
+    s, _ = _side_letters(side)
     hip = kp[:, J[f"{s}_hip"], :2].astype(np.float64)
     knee = kp[:, J[f"{s}_knee"], :2].astype(np.float64)
     knee_angle = joint_angles(body_points(kp, side))["knee_angle"]
@@ -133,6 +135,10 @@ def hips_in_the_hole(keypoints: np.ndarray, bar: np.ndarray, body: Body, bias_fe
     return hips_back_at_depth(keypoints, body, bias_femur, settings)
 
 
+# The bones whose length a side view keeps through a squat: camera-side shin and femur (from, to).
+SIDE_ON_BONES = {"shin": ("ankle", "knee"), "femur": ("knee", "hip")}
+
+
 def length_cv(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     """How much the distance between two points (F, 2) varies: its coefficient of variation (std /
     mean) over the frames where both are known, and how many frames that is (NaN under two)."""
@@ -142,12 +148,14 @@ def length_cv(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     return cv, int(len(length))
 
 
+def bone_length_cvs(point: Callable[[str], np.ndarray], side: str) -> dict[str, tuple[float, int]]:
+    """The camera-side SIDE_ON_BONES' length_cv, by bone; point(name) gives a joint's (F, 2) pixels."""
+    s, _ = _side_letters(side)
+    return {bone: length_cv(point(f"{s}_{a}"), point(f"{s}_{b}")) for bone, (a, b) in SIDE_ON_BONES.items()}
+
+
 def bone_steadiness(keypoints: np.ndarray, side: str) -> float:
     """The camera-side shin's and femur's length CVs over the clip, summed: a label-free measure of
     how well a pose model reads this lifter (side-on the bones keep their length; a knee read
     along the thigh, or a hip up the back, changes them). NaN where a bone is never seen whole."""
-    s = "r" if side == "right" else "l"
-    xy = keypoints[..., :2]
-    shin, _ = length_cv(xy[:, J[f"{s}_ankle"]], xy[:, J[f"{s}_knee"]])
-    femur, _ = length_cv(xy[:, J[f"{s}_knee"]], xy[:, J[f"{s}_hip"]])
-    return shin + femur
+    return sum(cv for cv, _ in bone_length_cvs(lambda name: keypoints[:, J[name], :2], side).values())

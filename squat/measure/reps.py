@@ -296,11 +296,12 @@ def segment_reps(
     bottoms = _one_bottom_per_rep(hip, find_peaks(hip, prominence=settings.min_depth * femur)[0], settings.min_depth * femur)
     bottoms = _merge_without_lockout(hip, bottoms, knee >= straight if knee is not None else None)
     reps = []
-    bounds = _rep_bounds(t, hip, knee, bottoms, settings, settings.stand_band * femur)
+    stand_px = settings.stand_band * femur
+    bounds = _rep_bounds(t, hip, knee, bottoms, settings, stand_px)
     if not side_view:
         # The knees' image angle can move late off side-on (their bend is toward the camera): the
         # rep starts where the knees or the hips first leave standing, ends where both are back.
-        by_hip = _rep_bounds(t, hip, None, bottoms, settings, settings.stand_band * femur)
+        by_hip = _rep_bounds(t, hip, None, bottoms, settings, stand_px)
         bounds = [(min(k[0], h[0]), max(k[1], h[1])) for k, h in zip(bounds, by_hip)]
     for b, (start, end) in zip(bottoms, bounds):
         b = start + int(np.argmax(hip[start : end + 1]))  # the lowest hip of the rep's span
